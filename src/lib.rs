@@ -1,0 +1,3 @@
+//! bns
+pub mod hash;
+pub mod zonefile;
