@@ -104,6 +104,13 @@ macro_rules! hash_newtype {
                 s.serialize_str(&self.to_hex())
             }
         }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 
@@ -169,10 +176,7 @@ mod tests {
     #[test]
     fn hash128_vector_from_wire_format_doc() {
         let ch: ConsensusHash = "8d8762c37d82360b84cf4d87f32f7754".parse().unwrap();
-        assert_eq!(
-            NameConsensusHash::of("jude.id", &ch).to_hex(),
-            "d1062edb9ec9c85ad1aca6d37f2f5793"
-        );
+        assert_eq!(NameConsensusHash::of("jude.id", &ch).to_hex(), "d1062edb9ec9c85ad1aca6d37f2f5793");
     }
 
     #[test]
@@ -184,19 +188,14 @@ mod tests {
 
     #[test]
     fn zonefile_hash_vector() {
-        let zf = "$ORIGIN muneeb.id\n$TTL 3600\n_http._tcp IN URI 10 1 \"https://blockstack.s3.amazonaws.com/muneeb.id\"\n";
-        assert_eq!(
-            ValueHash::of_zonefile(zf.as_bytes()).to_hex(),
-            "b100a68235244b012854a95f9114695679002af9"
-        );
+        let zf =
+            "$ORIGIN muneeb.id\n$TTL 3600\n_http._tcp IN URI 10 1 \"https://blockstack.s3.amazonaws.com/muneeb.id\"\n";
+        assert_eq!(ValueHash::of_zonefile(zf.as_bytes()).to_hex(), "b100a68235244b012854a95f9114695679002af9");
     }
 
     #[test]
     fn parse_rejects_wrong_length_and_non_hex() {
-        assert!(matches!(
-            "abcd".parse::<ConsensusHash>(),
-            Err(HashParseError::Length { expected: 16, got: 2 })
-        ));
+        assert!(matches!("abcd".parse::<ConsensusHash>(), Err(HashParseError::Length { expected: 16, got: 2 })));
         assert!(matches!("zz".parse::<ValueHash>(), Err(HashParseError::NotHex(_))));
     }
 }

@@ -1,12 +1,34 @@
 //! Zone files: RFC 1035 text as BNS names carry it (SPEC.md §5). Pure: no I/O.
 //!
 //! A zone file is hostile input. Parsing never panics; it returns the records it
-//! understood plus a warning for each line it skipped, or an error when nothing
-//! usable is left or the file breaks a hard limit (size, encoding).
+//! understood plus a warning for each line it skipped, or an error when the file
+//! breaks a hard limit (size, hash, DNS name limits, a relative name with no
+//! origin). Any bytes are accepted: invalid UTF-8 only costs the lines where it
+//! lands in a name or URI (TXT strings are bytes).
+//!
+//! Entry points: [`parse`], [`check`] and [`check_with_origin`] (size, then
+//! hash160, then parse), and the lookup helpers [`ZoneFile::records_for`] and
+//! [`ZoneFile::has_names_below`].
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::hash::ValueHash;
+#[cfg(test)]
+mod corpus_tests;
+mod error;
+mod lexer;
+mod lookup;
+mod name;
+mod parse;
+mod rdata;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod vector_tests;
+
+pub use error::ZoneFileError;
+pub use name::{MAX_LABEL_LEN, MAX_NAME_LEN};
+pub use parse::{check, check_with_origin, parse, MAX_TTL};
+pub use rdata::MAX_CHARACTER_STRING;
 
 /// Largest zone file BNS accepts (Core's `RPC_MAX_ZONEFILE_LEN`).
 pub const MAX_ZONEFILE_LEN: usize = 40_960;

@@ -1,0 +1,172 @@
+//! The BNS rules as pure functions of (state view, op, height).
+//!
+//! Nothing here does I/O: the rules read state through [`StateView`] and
+//! return the effects of an accepted op; the store applies them. Ops are
+//! checked and applied one at a time in block order, so an op sees the
+//! effects of every op accepted before it in the same block (as in Core).
+
+pub mod block;
+pub mod consensus_fields;
+pub mod epoch;
+pub mod names;
+pub mod records;
+pub mod rules;
+
+use crate::hash::{ConsensusHash, PreorderHash};
+use crate::virtualchain::consensus::Field;
+pub use epoch::{ChainParams, Epoch};
+pub use records::{Liveness, NameRecord, NamespaceRecord, PreorderRecord};
+
+/// A failure reading state (the store is broken, not the op).
+#[derive(Debug, thiserror::Error)]
+#[error("state read failed: {0}")]
+pub struct ViewError(pub String);
+
+/// Read access to BNS state as of the op being checked.
+pub trait StateView {
+    /// Consensus hash stored for `height`, if that block was processed.
+    fn consensus_hash(&self, height: u64) -> Result<Option<ConsensusHash>, ViewError>;
+    /// The unconsumed preorder with this hash.
+    fn preorder(&self, hash: &PreorderHash) -> Result<Option<PreorderRecord>, ViewError>;
+    /// The namespace with this id (revealed or ready).
+    fn namespace(&self, id: &str) -> Result<Option<NamespaceRecord>, ViewError>;
+    /// The name record for a fully-qualified name.
+    fn name(&self, fqn: &str) -> Result<Option<NameRecord>, ViewError>;
+    /// Every name record whose owner script is `sender` (hex), oldest first.
+    fn names_owned_by(&self, sender: &str) -> Result<Vec<NameRecord>, ViewError>;
+}
+
+/// Write access used while applying a block.
+pub trait StateStore: StateView {
+    /// Applies one effect of an accepted op.
+    fn apply(&mut self, effect: &Effect, op: &OpMeta) -> Result<(), ViewError>;
+    /// Appends history entries for the names and namespaces `effects` wrote.
+    fn record_history(&mut self, effects: &[Effect], op: &OpMeta, extra: &serde_json::Value) -> Result<(), ViewError>;
+}
+
+/// A change to BNS state made by an accepted op.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Records a new preorder.
+    PutPreorder(PreorderRecord),
+    /// Marks a preorder consumed (by a register or reveal).
+    ConsumePreorder(PreorderHash),
+    /// Creates or replaces a namespace record.
+    PutNamespace(NamespaceRecord),
+    /// Creates or replaces a name record.
+    PutName(NameRecord),
+}
+
+/// Where an op sits on the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpMeta {
+    /// Block height.
+    pub height: u64,
+    /// Position in the block.
+    pub vtxindex: u32,
+    /// Transaction id (hex).
+    pub txid: String,
+    /// Core's op string (`?`, `:`, `::`, `+`, `>>`, ...).
+    pub op: String,
+}
+
+/// An accepted op: its effects and its consensus record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    /// State changes, applied in order.
+    pub effects: Vec<Effect>,
+    /// The op character used in the consensus serialization.
+    pub opchar: char,
+    /// Fields of the consensus record, in Core's order.
+    pub fields: Vec<Field>,
+    /// Fields a history entry adds beyond the stored record (JSON object).
+    pub history_extra: serde_json::Value,
+}
+
+/// Why an op was rejected. Stored with the op.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The op needs a consensus hash from the last 24 blocks.
+    #[error("consensus hash {0} is not one of the last 24 blocks'")]
+    StaleConsensusHash(ConsensusHash),
+    /// A preorder with this hash is already outstanding.
+    #[error("preorder hash {0} already used")]
+    PreorderExists(PreorderHash),
+    /// No outstanding preorder matches.
+    #[error("no preorder matches hash {0}")]
+    NoPreorder(PreorderHash),
+    /// The preorder is too old or predates the namespace.
+    #[error("preorder from block {preorder_block} is not usable at block {block}: {why}")]
+    PreorderExpired {
+        /// Preorder block.
+        preorder_block: u64,
+        /// Current block.
+        block: u64,
+        /// Which rule.
+        why: &'static str,
+    },
+    /// Name or namespace id is not valid.
+    #[error("invalid name {0:?}")]
+    InvalidName(String),
+    /// Namespace missing or in the wrong state.
+    #[error("namespace {ns:?} {why}")]
+    Namespace {
+        /// Namespace id.
+        ns: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// The name exists and is not available.
+    #[error("name {0:?} is already registered")]
+    NameTaken(String),
+    /// The name is revoked.
+    #[error("name {0:?} is revoked")]
+    Revoked(String),
+    /// The name is expired or not registered.
+    #[error("name {0:?} is not registered or has expired")]
+    NotRegistered(String),
+    /// The name is in its grace period.
+    #[error("name {0:?} is in its renewal grace period")]
+    InGrace(String),
+    /// The sender does not own what it tries to change.
+    #[error("sender does not own {0:?}")]
+    NotOwner(String),
+    /// The sender or recipient owns too many names.
+    #[error("address owns {count} names, the limit is 25")]
+    TooManyNames {
+        /// Names owned.
+        count: usize,
+    },
+    /// The fee paid is below the price or went to the wrong address.
+    #[error("fee {paid} does not cover price {price} ({why})")]
+    Fee {
+        /// Paid, in satoshis or micro-STX.
+        paid: u64,
+        /// Required.
+        price: String,
+        /// Which part failed.
+        why: &'static str,
+    },
+    /// The transaction lacks a part the op needs (recipient, pubkey, fee output).
+    #[error("transaction is missing {0}")]
+    Missing(&'static str),
+    /// Bad namespace parameters or version.
+    #[error("invalid namespace parameters: {0}")]
+    BadParams(&'static str),
+    /// Two ops in one block validly created the same name or namespace.
+    #[error("{0:?} is created twice in this block; both are rejected")]
+    Collision(String),
+    /// This op is not handled by these rules yet.
+    #[error("op {0} is not supported")]
+    Unsupported(&'static str),
+    /// Reading state failed; the block must be retried.
+    #[error("{0}")]
+    View(String),
+}
+
+impl From<ViewError> for Rejection {
+    fn from(e: ViewError) -> Self {
+        Rejection::View(e.0)
+    }
+}

@@ -1,0 +1,207 @@
+//! The state BNS keeps: preorders, namespaces and names, with the fields Core
+//! stores for them (their names follow Core's so the API can return them).
+
+use serde::{Deserialize, Serialize};
+
+use super::epoch::{Epoch, INFINITE_LIFETIME, NAMESPACE_REVEAL_EXPIRE};
+use super::names::PriceFunction;
+use crate::hash::{ConsensusHash, PreorderHash, ValueHash};
+
+/// An outstanding (or consumed) name or namespace preorder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreorderRecord {
+    /// The committed hash.
+    pub preorder_hash: PreorderHash,
+    /// Consensus hash the preorder carried.
+    pub consensus_hash: ConsensusHash,
+    /// scriptPubKey hex of the preorder's sender.
+    pub sender: String,
+    /// Sender public key hex, if the sender is p2pkh and revealed it.
+    pub sender_pubkey: Option<String>,
+    /// Base58 address of the sender.
+    pub address: String,
+    /// Block the preorder was mined in.
+    pub block_number: u64,
+    /// Satoshis paid in the fee output.
+    pub op_fee: u64,
+    /// Address the fee output paid.
+    pub burn_address: Option<String>,
+    /// Tokens burned (epoch >= 4 name preorders) or STX fee (namespace preorders).
+    pub token_fee: u64,
+    /// `?` for names, `*` for namespaces.
+    pub op: String,
+    /// Transaction id.
+    pub txid: String,
+    /// Position of the transaction in its block.
+    pub vtxindex: u32,
+}
+
+/// A namespace, revealed and maybe ready.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamespaceRecord {
+    /// The id (`id`, `btc`, ...).
+    pub namespace_id: String,
+    /// The preorder hash the reveal consumed.
+    pub preorder_hash: PreorderHash,
+    /// Version bits: 1 burn, 2 pay creator, 3 pay STACKs.
+    pub version: u16,
+    /// Preorder sender script hex.
+    pub sender: String,
+    /// Preorder sender public key hex.
+    pub sender_pubkey: Option<String>,
+    /// Preorder sender address.
+    pub address: String,
+    /// Revealer script hex (output 1 of the reveal).
+    pub recipient: String,
+    /// Revealer address.
+    pub recipient_address: String,
+    /// Block of the namespace preorder.
+    pub block_number: u64,
+    /// Block of the reveal.
+    pub reveal_block: u64,
+    /// Block of the ready op, once ready.
+    pub ready_block: Option<u64>,
+    /// Last op on the namespace (`&` or `!`).
+    pub op: String,
+    /// Transaction id of the last op.
+    pub txid: String,
+    /// Position of that transaction in its block.
+    pub vtxindex: u32,
+    /// Name lifetime in blocks (before the epoch multiplier).
+    pub lifetime: u32,
+    /// Price coefficient.
+    pub coeff: u8,
+    /// Price base.
+    pub base: u8,
+    /// Price exponents per length.
+    pub buckets: [u8; 16],
+    /// Discount for non-alphabetic names.
+    pub nonalpha_discount: u8,
+    /// Discount for names without vowels.
+    pub no_vowel_discount: u8,
+    /// Satoshis paid by the namespace preorder.
+    pub op_fee: u64,
+}
+
+impl NamespaceRecord {
+    /// The namespace's price function.
+    pub fn price_function(&self) -> PriceFunction {
+        PriceFunction {
+            coeff: self.coeff,
+            base: self.base,
+            buckets: self.buckets,
+            nonalpha_discount: self.nonalpha_discount,
+            no_vowel_discount: self.no_vowel_discount,
+        }
+    }
+
+    /// True once the ready op was accepted.
+    pub fn is_ready(&self) -> bool {
+        self.ready_block.is_some()
+    }
+
+    /// True while revealed and not ready, and the reveal has not expired at `h`.
+    pub fn is_revealed_at(&self, h: u64) -> bool {
+        !self.is_ready() && self.reveal_block <= h && h < self.reveal_block + NAMESPACE_REVEAL_EXPIRE
+    }
+
+    /// True if names in this namespace never expire.
+    pub fn is_infinite(&self) -> bool {
+        self.lifetime == INFINITE_LIFETIME
+    }
+}
+
+/// A registered (or imported) name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NameRecord {
+    /// Fully-qualified name.
+    pub name: String,
+    /// Its namespace id.
+    pub namespace_id: String,
+    /// Zone-file hash, if set.
+    pub value_hash: Option<ValueHash>,
+    /// Owner script hex.
+    pub sender: String,
+    /// Public key hex of whoever last created/renewed it, if known.
+    pub sender_pubkey: Option<String>,
+    /// Owner address.
+    pub address: String,
+    /// Preorder block of the first registration.
+    pub block_number: u64,
+    /// Preorder block of the latest registration.
+    pub preorder_block_number: u64,
+    /// Block of the latest (re)registration.
+    pub first_registered: u64,
+    /// Block of the latest registration or renewal.
+    pub last_renewed: u64,
+    /// True once revoked.
+    pub revoked: bool,
+    /// Core's op string of the last op (`:`, `+`, `>>`, ...).
+    pub op: String,
+    /// Transaction id of the last op.
+    pub txid: String,
+    /// Position of that transaction in its block.
+    pub vtxindex: u32,
+    /// Fee of the registration or last renewal.
+    pub op_fee: u64,
+    /// Importer script hex (imported names).
+    pub importer: Option<String>,
+    /// Importer address (imported names).
+    pub importer_address: Option<String>,
+    /// `?` after a registration, `;` after an import (decides op_fee's float spelling).
+    pub last_creation_op: String,
+    /// Block of the last op on this name.
+    pub last_block: u64,
+}
+
+/// A name's life stage at a height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Liveness {
+    /// Registered and not expired.
+    Live,
+    /// Past its expiry, inside the grace period: only renewal is allowed.
+    Grace,
+    /// Expired.
+    Expired,
+}
+
+impl NameRecord {
+    /// Block at which the name expires, or `None` for infinite lifetimes.
+    pub fn expire_block(&self, ns: &NamespaceRecord, epoch: &Epoch) -> Option<u64> {
+        if ns.is_infinite() {
+            return None;
+        }
+        let base = ns.ready_block.unwrap_or(ns.reveal_block).max(self.last_renewed);
+        Some(base.saturating_add(ns.lifetime as u64 * epoch.lifetime_multiplier))
+    }
+
+    /// Where the name stands at height `h` (Core's liveness rule, SPEC.md §4).
+    ///
+    /// Registered means `first_registered <= h` and `ready + L*m + g > h` or
+    /// `last_renewed + L*m + g >= h` (Core's two comparisons differ on purpose);
+    /// grace is `expire_block <= h < expire_block + g`.
+    pub fn liveness(&self, ns: &NamespaceRecord, epoch: &Epoch, h: u64) -> Liveness {
+        if self.first_registered > h {
+            return Liveness::Expired;
+        }
+        let Some(ready) = ns.ready_block else {
+            return if ns.is_revealed_at(h) { Liveness::Live } else { Liveness::Expired };
+        };
+        if ns.is_infinite() {
+            return Liveness::Live;
+        }
+        let span = ns.lifetime as u64 * epoch.lifetime_multiplier;
+        let g = epoch.grace_period;
+        let registered = ready + span + g > h || self.last_renewed + span + g >= h;
+        if !registered {
+            return Liveness::Expired;
+        }
+        let expire = ready.max(self.last_renewed) + span;
+        if expire <= h && h < expire + g {
+            Liveness::Grace
+        } else {
+            Liveness::Live
+        }
+    }
+}

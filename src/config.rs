@@ -1,0 +1,94 @@
+//! Settings for serving subcommands: one struct that is both the TOML config
+//! file and the command-line flags, so every config key is also a flag.
+//!
+//! Precedence: flag, then `--config FILE` (default `<data-dir>/bns.toml` if it
+//! exists), then built-in default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Default DNS listen address.
+pub const DEFAULT_DNS_ADDR: &str = "127.0.0.1:5300";
+
+/// Settings of `bns dev`. Keys in the TOML file are the flag names
+/// (`dns-addr = "127.0.0.1:5300"`).
+#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DevSettings {
+    /// Data directory (database, dev chain, keys) [default: ~/.bns-dev]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// DNS listen address, UDP and TCP; port 0 picks a free port [default: 127.0.0.1:5300]
+    #[arg(long, value_name = "IP:PORT")]
+    pub dns_addr: Option<SocketAddr>,
+    /// Seconds between dev-chain blocks when idle; blocks are also mined at once when there is work [default: 10]
+    #[arg(long, value_name = "SECS")]
+    pub block_interval: Option<f64>,
+    /// Directory of zone files (`<name>.zone`) and `namespaces.toml` to register [default: ./zones]
+    #[arg(long, value_name = "DIR")]
+    pub zones: Option<PathBuf>,
+}
+
+impl DevSettings {
+    /// Fills every unset field from `other`.
+    pub fn or(self, other: DevSettings) -> DevSettings {
+        DevSettings {
+            data_dir: self.data_dir.or(other.data_dir),
+            dns_addr: self.dns_addr.or(other.dns_addr),
+            block_interval: self.block_interval.or(other.block_interval),
+            zones: self.zones.or(other.zones),
+        }
+    }
+
+    /// The data directory in effect.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| home().join(".bns-dev"))
+    }
+
+    /// The DNS address in effect.
+    pub fn dns_addr(&self) -> SocketAddr {
+        self.dns_addr.unwrap_or_else(|| DEFAULT_DNS_ADDR.parse().expect("constant address parses"))
+    }
+
+    /// The block interval in effect.
+    pub fn block_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.block_interval.unwrap_or(10.0).clamp(0.05, 86_400.0))
+    }
+
+    /// The zones directory in effect.
+    pub fn zones(&self) -> PathBuf {
+        self.zones.clone().unwrap_or_else(|| PathBuf::from("zones"))
+    }
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Reads a settings file; `None` if `path` is the default and absent.
+pub fn load<T: for<'de> Deserialize<'de> + Default>(path: &Path, required: bool) -> anyhow::Result<T> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!("config {}: {e}\nfix the file or pass --config with another one", path.display())
+        }),
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(anyhow::anyhow!("cannot read config {}: {e}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_keys_are_flag_names_and_flags_win() {
+        let file: DevSettings = toml::from_str("dns-addr = \"127.0.0.1:5353\"\nblock-interval = 2.5\n").unwrap();
+        let flags = DevSettings { block_interval: Some(1.0), ..Default::default() };
+        let s = flags.or(file);
+        assert_eq!(s.dns_addr().port(), 5353);
+        assert_eq!(s.block_interval().as_secs_f64(), 1.0);
+        assert!(toml::from_str::<DevSettings>("dns_adr = 1").is_err());
+    }
+}

@@ -1,0 +1,205 @@
+//! The driver: follows a [`BlockSource`], decodes each block's BNS ops, runs
+//! the rules and commits each block through the store; rolls back to the fork
+//! point when the source's chain no longer matches what was processed.
+//!
+//! Invariant: the store holds exactly the blocks `first_block ..= last` of
+//! one chain, each with the hash the source gave when it was processed.
+
+use std::time::Instant;
+
+use bitcoin::{Block, Network, Transaction};
+use tracing::{debug, info, warn};
+
+use crate::bns::block::process_block;
+use crate::bns::rules::Ctx;
+use crate::bns::ChainParams;
+use crate::chain::{BlockSource, ChainError};
+use crate::store::{Store, StoreError};
+use crate::virtualchain::scan::{candidate_payload, decode_tx, OpTx};
+
+/// Indexer errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IndexerError {
+    /// The block source failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The rules could not read or write state.
+    #[error("block {height}: {message}")]
+    Rules {
+        /// Block height.
+        height: u64,
+        /// What failed.
+        message: String,
+    },
+    /// The chain forked below the first processed block.
+    #[error("reorg deeper than the first processed block {0}; delete the data dir and resync")]
+    ReorgTooDeep(u64),
+}
+
+/// What one sync step did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepReport {
+    /// Blocks committed.
+    pub blocks: u64,
+    /// Blocks undone by a reorg.
+    pub undone: u64,
+    /// Highest processed block afterwards.
+    pub height: Option<u64>,
+    /// Source tip seen.
+    pub tip: u64,
+}
+
+/// Follows a block source into the store.
+pub struct Indexer {
+    store: Store,
+    params: ChainParams,
+    network: Network,
+    confirmations: u64,
+}
+
+impl Indexer {
+    /// An indexer writing to `store`. `confirmations` >= 1: a block is
+    /// processed once it has that many confirmations (1 = the tip itself).
+    pub fn new(store: Store, params: ChainParams, network: Network, confirmations: u64) -> Self {
+        Self { store, params, network, confirmations: confirmations.max(1) }
+    }
+
+    /// The store, for reads between steps.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Chain parameters in use.
+    pub fn params(&self) -> &ChainParams {
+        &self.params
+    }
+
+    /// Processes up to `max_blocks` blocks, handling a reorg first if the
+    /// source's chain moved away from the stored one.
+    pub fn step(&mut self, source: &dyn BlockSource, max_blocks: u64) -> Result<StepReport, IndexerError> {
+        let tip = source.tip_height()?;
+        let mut report = StepReport { tip, ..Default::default() };
+        report.undone = self.unwind_reorg(source)?;
+        let target = match tip.checked_sub(self.confirmations - 1) {
+            Some(t) => t,
+            None => {
+                report.height = self.store.last_block()?.map(|b| b.height);
+                return Ok(report);
+            }
+        };
+        let mut next = self.store.last_block()?.map(|b| b.height + 1).unwrap_or(self.params.first_block);
+        while next <= target && report.blocks < max_blocks {
+            let block = source.block(next)?;
+            if next > self.params.first_block {
+                let stored = self.store.block_at(next - 1)?.map(|b| b.block_hash);
+                if stored != Some(block.header.prev_blockhash) {
+                    // The source reorganised between our calls; unwind and retry later.
+                    report.undone += self.unwind_reorg(source)?;
+                    break;
+                }
+            }
+            self.connect_block(source, next, &block)?;
+            report.blocks += 1;
+            next += 1;
+        }
+        report.height = self.store.last_block()?.map(|b| b.height);
+        Ok(report)
+    }
+
+    /// Runs until the store is at the source's confirmed tip, showing progress.
+    pub fn catch_up(&mut self, source: &dyn BlockSource) -> Result<StepReport, IndexerError> {
+        let start = Instant::now();
+        let mut total = StepReport::default();
+        let mut progress = crate::indexer::progress::Progress::new();
+        loop {
+            let r = self.step(source, 500)?;
+            total.blocks += r.blocks;
+            total.undone += r.undone;
+            total.height = r.height;
+            total.tip = r.tip;
+            progress.update(r.height.unwrap_or(0), r.tip, total.blocks, start.elapsed());
+            if r.blocks == 0 {
+                break;
+            }
+        }
+        progress.finish();
+        Ok(total)
+    }
+
+    /// If the stored tip is no longer on the source's chain, rolls back to
+    /// the highest stored block that is, and returns how many were undone.
+    fn unwind_reorg(&mut self, source: &dyn BlockSource) -> Result<u64, IndexerError> {
+        let Some(last) = self.store.last_block()? else { return Ok(0) };
+        let tip = source.tip_height()?;
+        let mut h = last.height;
+        loop {
+            let stored = self.store.block_at(h)?.map(|b| b.block_hash);
+            let on_chain = if h <= tip { Some(source.block_hash(h)?) } else { None };
+            if stored.is_some() && stored == on_chain {
+                break;
+            }
+            if h <= self.params.first_block {
+                if h == self.params.first_block && stored.is_some() {
+                    // Even the first block changed: start over from scratch.
+                    let undone = self.store.rollback_to(self.params.first_block - 1)?;
+                    warn!(undone, "reorg replaced the first processed block; replaying from it");
+                    return Ok(undone);
+                }
+                return Err(IndexerError::ReorgTooDeep(self.params.first_block));
+            }
+            h -= 1;
+        }
+        if h == last.height {
+            return Ok(0);
+        }
+        let undone = self.store.rollback_to(h)?;
+        warn!(fork_point = h, undone, "chain reorganised; rolled back to the fork point");
+        Ok(undone)
+    }
+
+    /// Decodes and applies one block in one SQL transaction.
+    fn connect_block(&mut self, source: &dyn BlockSource, height: u64, block: &Block) -> Result<(), IndexerError> {
+        let epoch = self.params.epoch_at(height).number;
+        let mut ops: Vec<OpTx> = Vec::new();
+        let mut bad: Vec<(u32, String, String)> = Vec::new();
+        for (i, tx) in block.txdata.iter().enumerate() {
+            if tx.is_coinbase() || candidate_payload(tx, self.params.magic).is_none() {
+                continue;
+            }
+            let prevouts = prevouts(source, tx)?;
+            match decode_tx(tx, i as u32, &prevouts, self.params.magic, epoch, self.network) {
+                Ok(op) => ops.push(op),
+                Err(e) => {
+                    debug!(height, vtxindex = i, txid = %tx.compute_txid(), reason = %e, "ignoring malformed BNS transaction");
+                    bad.push((i as u32, tx.compute_txid().to_string(), e.to_string()));
+                }
+            }
+        }
+        let mut writer = self.store.begin_block(height, block.block_hash())?;
+        let ctx = Ctx { params: &self.params, block: height, network: self.network };
+        let outcome =
+            process_block(&mut writer, &ctx, &ops).map_err(|e| IndexerError::Rules { height, message: e.0 })?;
+        for op in &outcome.ops {
+            match &op.result {
+                Ok(_) => info!(height, vtxindex = op.meta.vtxindex, op = %op.meta.op, txid = %op.meta.txid, "accepted"),
+                Err(r) => {
+                    info!(height, vtxindex = op.meta.vtxindex, op = %op.meta.op, txid = %op.meta.txid, reason = %r, "rejected")
+                }
+            }
+        }
+        writer.commit(&outcome, &bad)?;
+        debug!(height, consensus_hash = %outcome.consensus_hash, ops = outcome.ops.len(), "block processed");
+        Ok(())
+    }
+}
+
+/// The outputs spent by each input of `tx`.
+fn prevouts(source: &dyn BlockSource, tx: &Transaction) -> Result<Vec<bitcoin::TxOut>, ChainError> {
+    tx.input.iter().map(|i| source.prevout(&i.previous_output)).collect()
+}
+
+pub mod progress;

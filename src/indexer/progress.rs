@@ -1,0 +1,58 @@
+//! Progress of a long sync: a bar on a terminal, periodic log lines otherwise.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tracing::info;
+
+/// Shows sync progress; quiet for short catch-ups.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    last_log: Instant,
+}
+
+/// Below this many blocks behind, no bar or progress lines are shown.
+const QUIET_BELOW: u64 = 200;
+
+impl Progress {
+    /// A new, not yet visible, progress display.
+    pub fn new() -> Self {
+        Self { bar: None, last_log: Instant::now() }
+    }
+
+    /// Reports being at `height` of `tip` after `done` blocks in `elapsed`.
+    pub fn update(&mut self, height: u64, tip: u64, done: u64, elapsed: Duration) {
+        let rate = done as f64 / elapsed.as_secs_f64().max(1e-3);
+        let behind = tip.saturating_sub(height);
+        if self.bar.is_none() && behind >= QUIET_BELOW && std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(tip);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} block {pos}/{len} [{bar:40}] {msg} eta {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            self.bar = Some(bar);
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_length(tip);
+            bar.set_position(height);
+            bar.set_message(format!("{rate:.0} blocks/s"));
+        } else if (behind >= QUIET_BELOW || done >= QUIET_BELOW) && self.last_log.elapsed() >= Duration::from_secs(5) {
+            self.last_log = Instant::now();
+            info!(height, tip, blocks_per_sec = format!("{rate:.0}"), "syncing");
+        }
+    }
+
+    /// Clears the bar.
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,245 @@
+//! `bns dev`'s registrar: reveals the namespaces of `zones/namespaces.toml`
+//! and registers (or updates) every `zones/<name>.zone` through real BNS
+//! transactions mined into the dev chain, then stores the zone files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context as _};
+use bitcoin::{Network, Transaction};
+use serde::Deserialize;
+use tracing::info;
+
+use crate::bns::names::{name_price, namespace_price_sats, split_fqn};
+use crate::bns::ChainParams;
+use crate::chain::devchain::DevChain;
+use crate::hash::ValueHash;
+use crate::store::Store;
+use crate::tx::ops::{self, Funding, RevealParams};
+use crate::tx::Wallet;
+
+/// Namespace parameters as written in `namespaces.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamespaceSpec {
+    /// Version bits (1 = pay to burn).
+    pub version: u16,
+    /// Name lifetime in blocks.
+    pub lifetime: u32,
+    /// Price coefficient.
+    pub coeff: u8,
+    /// Price base.
+    pub base: u8,
+    /// Price exponents per name length.
+    pub buckets: [u8; 16],
+    /// Discount for non-alphabetic names.
+    pub nonalpha_discount: u8,
+    /// Discount for names without vowels.
+    pub no_vowel_discount: u8,
+}
+
+/// A zone file to register.
+#[derive(Debug, Clone)]
+pub struct ZoneSpec {
+    /// Fully-qualified name, from the file name.
+    pub name: String,
+    /// Exact bytes.
+    pub content: Vec<u8>,
+}
+
+/// What `zones/` asks for.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Namespaces by id.
+    pub namespaces: BTreeMap<String, NamespaceSpec>,
+    /// Names with their zone files.
+    pub zones: Vec<ZoneSpec>,
+}
+
+/// Reads `dir/namespaces.toml` and every `dir/*.zone`.
+pub fn load_plan(dir: &Path) -> anyhow::Result<Plan> {
+    let ns_path = dir.join("namespaces.toml");
+    let text = std::fs::read_to_string(&ns_path).with_context(|| {
+        format!("cannot read {}; pass --zones DIR pointing at the repo's zones/", ns_path.display())
+    })?;
+    let namespaces: BTreeMap<String, NamespaceSpec> =
+        toml::from_str(&text).with_context(|| format!("bad {}", ns_path.display()))?;
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "zone"))
+        .collect();
+    paths.sort();
+    let mut zones = Vec::new();
+    for p in paths {
+        let name = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_ascii_lowercase();
+        let (_, ns) = split_fqn(&name).ok_or_else(|| anyhow!("{}: file name is not a valid BNS name", p.display()))?;
+        if !namespaces.contains_key(ns) {
+            bail!("{}: namespace {ns:?} is not in {}", p.display(), ns_path.display());
+        }
+        let content = std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
+        crate::zonefile::check_with_origin(&content, None, Some(&name)).map_err(|e| anyhow!("{}: {e}", p.display()))?;
+        zones.push(ZoneSpec { name, content });
+    }
+    Ok(Plan { namespaces, zones })
+}
+
+/// Fee rate for dev transactions.
+const FEE_RATE: u64 = 2;
+
+/// Submits transactions and waits for them to be indexed.
+pub trait Miner {
+    /// Mines `txs` into a block and returns once the indexer processed it;
+    /// returns the block height.
+    fn mine_and_index(&self, txs: Vec<Transaction>) -> anyhow::Result<u64>;
+}
+
+/// Drives the plan to completion on the dev chain.
+pub struct Registrar<'a> {
+    /// The chain.
+    pub chain: &'a Arc<DevChain>,
+    /// Funds every op and owns every name.
+    pub wallet: &'a Wallet,
+    /// Read-write store handle (zone files; reads).
+    pub store: &'a Store,
+    /// Chain parameters.
+    pub params: &'a ChainParams,
+    /// Address network.
+    pub network: Network,
+}
+
+impl Registrar<'_> {
+    fn funding(&self) -> Funding<'_> {
+        Funding {
+            wallet: self.wallet,
+            utxos: self.chain.spendable_utxos(&self.wallet.script_pubkey()),
+            fee_rate: FEE_RATE,
+        }
+    }
+
+    fn tip_ch(&self) -> anyhow::Result<crate::hash::ConsensusHash> {
+        Ok(self.store.last_block()?.ok_or_else(|| anyhow!("no block indexed yet"))?.consensus_hash)
+    }
+
+    /// Submits each tx (so later ones can spend earlier ones' change), then mines.
+    fn round(
+        &self,
+        miner: &dyn Miner,
+        build: &mut dyn FnMut(&Self) -> anyhow::Result<Vec<Transaction>>,
+    ) -> anyhow::Result<Option<u64>> {
+        let txs = build(self)?;
+        if txs.is_empty() {
+            return Ok(None);
+        }
+        let height = miner.mine_and_index(txs.clone())?;
+        for tx in &txs {
+            let txid = tx.compute_txid().to_string();
+            let op = self.store.ops_at(height)?.into_iter().find(|o| o.txid == txid);
+            match op {
+                Some(o) if o.accepted => {}
+                Some(o) => bail!("{} {txid} was rejected: {}", o.op, o.reason.unwrap_or_default()),
+                None => bail!("transaction {txid} was not indexed in block {height}"),
+            }
+        }
+        Ok(Some(height))
+    }
+
+    /// Reveals missing namespaces, registers missing names, updates changed
+    /// zone files, and stores every zone file. Returns names registered+updated.
+    pub fn run(&self, plan: &Plan, miner: &dyn Miner) -> anyhow::Result<usize> {
+        let me = self.wallet.address().to_string();
+        let needed: Vec<(&String, &NamespaceSpec)> =
+            plan.namespaces.iter().filter(|(id, _)| self.store.namespace(id).ok().flatten().is_none()).collect();
+        let epoch = self.params.epoch_at(self.chain.height() + 1);
+        if !needed.is_empty() {
+            info!(namespaces = ?needed.iter().map(|n| n.0).collect::<Vec<_>>(), "revealing namespaces");
+            self.round(miner, &mut |r| {
+                let mut f = r.funding();
+                let ch = r.tip_ch()?;
+                needed
+                    .iter()
+                    .map(|(id, _)| {
+                        // Pay the epoch-1/2 table price; epoch >= 4 has no BTC price (any fee passes).
+                        let fee =
+                            namespace_price_sats(id, &ChainParams::mainnet().epoch_at(373_601)).unwrap_or(40_000_000);
+                        f.next(ops::namespace_preorder(&f, r.params.magic, id, &me, &ch, fee, r.network))
+                    })
+                    .collect()
+            })?;
+            self.round(miner, &mut |r| {
+                let mut f = r.funding();
+                needed
+                    .iter()
+                    .map(|(id, s)| {
+                        let p = RevealParams {
+                            version: s.version,
+                            lifetime: s.lifetime,
+                            coeff: s.coeff,
+                            base: s.base,
+                            buckets: s.buckets,
+                            nonalpha_discount: s.nonalpha_discount,
+                            no_vowel_discount: s.no_vowel_discount,
+                        };
+                        f.next(ops::namespace_reveal(&f, r.params.magic, id, &p, &r.wallet.script_pubkey()))
+                    })
+                    .collect()
+            })?;
+            self.round(miner, &mut |r| {
+                let mut f = r.funding();
+                needed.iter().map(|(id, _)| f.next(ops::namespace_ready(&f, r.params.magic, id))).collect()
+            })?;
+        }
+
+        let mut to_register = Vec::new();
+        let mut to_update = Vec::new();
+        for z in &plan.zones {
+            let hash = ValueHash::of_zonefile(&z.content);
+            match self.store.name(&z.name)? {
+                None => to_register.push((z, hash)),
+                Some(rec) if rec.value_hash == Some(hash) => {}
+                Some(rec) if rec.address == me => to_update.push((z, hash)),
+                Some(rec) => {
+                    tracing::warn!(name = %z.name, owner = %rec.address, "name is owned by someone else; not updating")
+                }
+            }
+        }
+        if !to_register.is_empty() {
+            info!(names = to_register.len(), "registering names");
+            self.round(miner, &mut |r| {
+                let mut f = r.funding();
+                let ch = r.tip_ch()?;
+                to_register
+                    .iter()
+                    .map(|(z, _)| {
+                        let (label, ns_id) = split_fqn(&z.name).ok_or_else(|| anyhow!("bad name {}", z.name))?;
+                        let ns = r.store.namespace(ns_id)?.ok_or_else(|| anyhow!("namespace {ns_id} missing"))?;
+                        let price = name_price(label, &ns.price_function(), &epoch, ns.version == 3).ceil();
+                        f.next(ops::name_preorder(&f, r.params.magic, &z.name, &me, &ch, price, r.network))
+                    })
+                    .collect()
+            })?;
+            self.round(miner, &mut |r| {
+                let mut f = r.funding();
+                to_register
+                    .iter()
+                    .map(|(z, h)| {
+                        f.next(ops::name_register(&f, r.params.magic, &z.name, Some(*h), &r.wallet.script_pubkey()))
+                    })
+                    .collect()
+            })?;
+        }
+        if !to_update.is_empty() {
+            info!(names = to_update.len(), "updating zone files");
+            self.round(miner, &mut |r| {
+                let mut f = r.funding();
+                let ch = r.tip_ch()?;
+                to_update.iter().map(|(z, h)| f.next(ops::name_update(&f, r.params.magic, &z.name, &ch, h))).collect()
+            })?;
+        }
+        for z in &plan.zones {
+            self.store.put_zonefile(&z.content, "zones/")?;
+        }
+        Ok(to_register.len() + to_update.len())
+    }
+}

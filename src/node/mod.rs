@@ -1,0 +1,187 @@
+//! Wires one node together: chain, indexer, store and the DNS face.
+
+pub mod dev;
+pub mod names;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context as _};
+use bitcoin::{Network, Transaction};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::bns::ChainParams;
+use crate::chain::devchain::DevChain;
+use crate::chain::BlockSource;
+use crate::config::DevSettings;
+use crate::dns::DnsServer;
+use crate::indexer::Indexer;
+use crate::store::Store;
+use crate::tx::Wallet;
+use names::StoreNames;
+
+/// Blocks mined at the dev chain's first start so the wallet has mature coins.
+pub const DEV_FUNDING_BLOCKS: u64 = 101;
+
+/// File names inside the data directory.
+pub fn db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("bns.sqlite")
+}
+
+/// Runs the indexer on its own thread: catches up whenever `wake` fires (or
+/// every second), then publishes the processed height on `height`.
+fn spawn_indexer(
+    mut indexer: Indexer,
+    source: Arc<dyn BlockSource>,
+    names: Arc<StoreNames>,
+    wake: mpsc::Receiver<()>,
+    height: watch::Sender<u64>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("indexer".into())
+        .spawn(move || loop {
+            match indexer.catch_up(&*source) {
+                Ok(r) => {
+                    if let Err(e) = names.refresh() {
+                        warn!(error = %e, "refreshing the DNS view failed");
+                    }
+                    if let Some(h) = r.height {
+                        height.send_replace(h);
+                    }
+                }
+                Err(e) => error!(error = %e, "indexing failed; retrying in 1s"),
+            }
+            match wake.recv_timeout(Duration::from_secs(1)) {
+                Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        })
+        .expect("spawning a thread only fails when the OS is out of resources")
+}
+
+/// Mines submitted transactions and waits for the indexer to see them.
+struct DevMiner {
+    chain: Arc<DevChain>,
+    coinbase: bitcoin::ScriptBuf,
+    wake: mpsc::Sender<()>,
+    height: watch::Receiver<u64>,
+}
+
+impl dev::Miner for DevMiner {
+    fn mine_and_index(&self, txs: Vec<Transaction>) -> anyhow::Result<u64> {
+        for tx in txs {
+            self.chain.submit(tx).map_err(|e| anyhow!("dev chain refused a transaction: {e}"))?;
+        }
+        let block = self.chain.mine(&self.coinbase)?;
+        let h = self.chain.height();
+        info!(height = h, txs = block.txdata.len() - 1, "mined dev block");
+        let _ = self.wake.send(());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut rx = self.height.clone();
+        while *rx.borrow_and_update() < h {
+            if Instant::now() > deadline {
+                return Err(anyhow!("indexer did not reach block {h} within 60s"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(h)
+    }
+}
+
+/// `bns dev`: the whole node on the embedded dev chain, with the names in
+/// the zones directory registered on it.
+pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
+    let data_dir = settings.data_dir();
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    let network = Network::Regtest;
+    let params = ChainParams::test(1, *b"id");
+    let started = Instant::now();
+
+    let plan = dev::load_plan(&settings.zones())?;
+    let chain = Arc::new(DevChain::open(&data_dir.join("devchain.dat"), network)?);
+    let wallet = Wallet::load_or_create(&data_dir.join("dev-wallet.wif"), network)?;
+    if chain.height() < DEV_FUNDING_BLOCKS {
+        let n = DEV_FUNDING_BLOCKS - chain.height();
+        info!(blocks = n, "funding the dev wallet");
+        for _ in 0..n {
+            chain.mine(&wallet.script_pubkey())?;
+        }
+    }
+
+    let db = db_path(&data_dir);
+    let store = Store::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
+    let names = Arc::new(StoreNames::open(&db, params.clone())?);
+    let indexer = Indexer::new(store, params.clone(), network, 1);
+    let (wake_tx, wake_rx) = mpsc::channel();
+    let (height_tx, height_rx) = watch::channel(0u64);
+    spawn_indexer(indexer, chain.clone() as Arc<dyn BlockSource>, names.clone(), wake_rx, height_tx);
+
+    let server = DnsServer::bind(settings.dns_addr(), names.clone()).await?;
+    let dns_addr = server.local_addr();
+    println!("bns dev: DNS listening on {dns_addr} (UDP and TCP)");
+    println!("bns dev: data dir {}", data_dir.display());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let dns = tokio::spawn(server.run(async move {
+        let _ = stop_rx.await;
+    }));
+
+    // Register what zones/ asks for, then keep mining on the interval.
+    let miner = Arc::new(DevMiner {
+        chain: chain.clone(),
+        coinbase: wallet.script_pubkey(),
+        wake: wake_tx.clone(),
+        height: height_rx,
+    });
+    let reg = {
+        let (chain, miner, db, params) = (chain.clone(), miner.clone(), db.clone(), params.clone());
+        tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+            let store = Store::open(&db)?;
+            // Wait for the indexer to reach the chain tip before reading state.
+            let deadline = Instant::now() + Duration::from_secs(600);
+            while store.last_block()?.map(|b| b.height).unwrap_or(0) < chain.height() {
+                if Instant::now() > deadline {
+                    return Err(anyhow!("indexer did not catch up with the dev chain"));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let r = dev::Registrar { chain: &chain, wallet: &wallet, store: &store, params: &params, network };
+            r.run(&plan, &*miner)
+        })
+    };
+    match reg.await? {
+        Ok(n) => {
+            names.refresh()?;
+            println!(
+                "bns dev: ready at block {} ({n} names registered or updated this start) after {:.2}s",
+                chain.height(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Err(e) => {
+            error!(error = %e, "registering the dev names failed");
+            println!("bns dev: registering names failed: {e:#}");
+        }
+    }
+
+    let interval = settings.block_interval();
+    let mine_loop = {
+        let miner = miner.clone();
+        tokio::task::spawn_blocking(move || loop {
+            std::thread::sleep(interval);
+            if let Err(e) = dev::Miner::mine_and_index(&*miner, vec![]) {
+                warn!(error = %e, "mining an interval block failed");
+            }
+        })
+    };
+
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => { r?; info!("interrupted; shutting down"); }
+        r = dns => { r??; }
+    }
+    let _ = stop_tx.send(());
+    drop(mine_loop);
+    Ok(())
+}

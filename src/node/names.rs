@@ -1,0 +1,118 @@
+//! The DNS face's view of BNS state: a read-only SQLite connection plus a
+//! cache of parsed zone files keyed by hash (a hash's content never changes).
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use tracing::warn;
+
+use crate::bns::{ChainParams, Liveness};
+use crate::dns::{Lookup, NameSource};
+use crate::hash::ValueHash;
+use crate::store::{Store, StoreError};
+use crate::zonefile::{self, ZoneFile};
+
+/// Parsed zone files kept at most; the cache is cleared when it grows past this.
+const ZONE_CACHE_MAX: usize = 100_000;
+
+/// Answers the DNS face's questions from the store.
+pub struct StoreNames {
+    store: Mutex<Store>,
+    params: ChainParams,
+    namespaces: RwLock<HashSet<String>>,
+    height: RwLock<u64>,
+    zones: RwLock<HashMap<ValueHash, Arc<ZoneFile>>>,
+}
+
+impl StoreNames {
+    /// Opens a read-only view of the database at `path`.
+    pub fn open(path: &Path, params: ChainParams) -> Result<Self, StoreError> {
+        let me = Self {
+            store: Mutex::new(Store::open_readonly(path)?),
+            params,
+            namespaces: RwLock::new(HashSet::new()),
+            height: RwLock::new(0),
+            zones: RwLock::new(HashMap::new()),
+        };
+        me.refresh()?;
+        Ok(me)
+    }
+
+    /// Re-reads the namespace list and height; call after each new block.
+    pub fn refresh(&self) -> Result<(), StoreError> {
+        let store = self.store.lock().map_err(|_| poisoned())?;
+        let ids: HashSet<String> = store.namespace_ids()?.into_iter().collect();
+        let height = store.last_block()?.map(|b| b.height).unwrap_or(0);
+        drop(store);
+        if let Ok(mut n) = self.namespaces.write() {
+            *n = ids;
+        }
+        if let Ok(mut h) = self.height.write() {
+            *h = height;
+        }
+        Ok(())
+    }
+
+    fn height(&self) -> u64 {
+        self.height.read().map(|h| *h).unwrap_or(0)
+    }
+
+    fn try_lookup(&self, fqn: &str) -> Result<Lookup, StoreError> {
+        let store = self.store.lock().map_err(|_| poisoned())?;
+        let Some(rec) = store.name(fqn)? else { return Ok(Lookup::NotRegistered) };
+        let Some(ns) = store.namespace(&rec.namespace_id)? else { return Ok(Lookup::NotRegistered) };
+        let h = self.height();
+        if rec.revoked || rec.liveness(&ns, &self.params.epoch_at(h), h) == Liveness::Expired {
+            return Ok(Lookup::NotRegistered);
+        }
+        let Some(hash) = rec.value_hash else {
+            return Ok(Lookup::Zone(Arc::new(ZoneFile { origin: None, ttl: None, records: vec![], warnings: vec![] })));
+        };
+        if let Some(z) = self.zones.read().ok().and_then(|z| z.get(&hash).cloned()) {
+            return Ok(Lookup::Zone(z));
+        }
+        let Some(bytes) = store.zonefile(&hash)? else { return Ok(Lookup::ZoneFileMissing) };
+        drop(store);
+        match zonefile::check_with_origin(&bytes, Some(&hash), Some(fqn)) {
+            Ok(zf) => {
+                let zf = Arc::new(zf);
+                if let Ok(mut cache) = self.zones.write() {
+                    if cache.len() >= ZONE_CACHE_MAX {
+                        cache.clear();
+                    }
+                    cache.insert(hash, zf.clone());
+                }
+                Ok(Lookup::Zone(zf))
+            }
+            Err(e) => {
+                warn!(name = fqn, %hash, error = %e, "stored zone file does not parse");
+                Ok(Lookup::ZoneFileMissing)
+            }
+        }
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Corrupt { table: "-", message: "store lock poisoned".into() }
+}
+
+impl NameSource for StoreNames {
+    fn is_namespace(&self, ns: &str) -> bool {
+        self.namespaces.read().map(|n| n.contains(ns)).unwrap_or(false)
+    }
+
+    fn lookup(&self, fqn: &str) -> Lookup {
+        match self.try_lookup(fqn) {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(name = fqn, error = %e, "name lookup failed");
+                Lookup::ZoneFileMissing
+            }
+        }
+    }
+
+    fn serial(&self) -> u32 {
+        u32::try_from(self.height()).unwrap_or(u32::MAX)
+    }
+}

@@ -1,0 +1,261 @@
+//! Writing one block, and undoing blocks on a reorg.
+//!
+//! Every row a block changes first gets an undo row holding its prior value
+//! (NULL = did not exist), in the same SQL transaction. Rolling back to a
+//! fork point replays those undo rows newest first and deletes everything
+//! the undone blocks added.
+
+use bitcoin::BlockHash;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::rows::{decode, encode, Rows};
+use super::StoreError;
+use crate::bns::block::BlockOutcome;
+use crate::bns::{Effect, NameRecord, NamespaceRecord, OpMeta, PreorderRecord, StateStore, StateView, ViewError};
+use crate::hash::{ConsensusHash, PreorderHash};
+
+/// The open SQL transaction of one block. Dropping it without
+/// [`BlockWriter::commit`] discards everything.
+pub struct BlockWriter<'c> {
+    tx: Transaction<'c>,
+    height: u64,
+    block_hash: BlockHash,
+    undo_seq: i64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PreorderRow {
+    consumed: bool,
+    record: PreorderRecord,
+}
+
+impl<'c> BlockWriter<'c> {
+    pub(super) fn begin(conn: &'c mut Connection, height: u64, block_hash: BlockHash) -> Result<Self, StoreError> {
+        let tx = conn.transaction()?;
+        Ok(BlockWriter { tx, height, block_hash, undo_seq: 0 })
+    }
+
+    fn rows(&self) -> Rows<'_> {
+        Rows(&self.tx)
+    }
+
+    fn save_undo(&mut self, tbl: &str, key: &str, prev: Option<String>) -> Result<(), StoreError> {
+        self.undo_seq += 1;
+        self.tx
+            .prepare_cached("INSERT INTO undo(height, seq, tbl, key, prev) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![self.height as i64, self.undo_seq, tbl, key, prev])?;
+        Ok(())
+    }
+
+    fn prior(&self, sql: &str, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.tx.prepare_cached(sql)?.query_row([key], |r| r.get(0)).optional()?)
+    }
+
+    fn apply_effect(&mut self, effect: &Effect) -> Result<(), StoreError> {
+        match effect {
+            Effect::PutPreorder(rec) => {
+                let key = rec.preorder_hash.to_hex();
+                let prev = self.preorder_row(&key)?;
+                self.save_undo("preorders", &key, prev)?;
+                write_preorder(&self.tx, &PreorderRow { consumed: false, record: rec.clone() })
+            }
+            Effect::ConsumePreorder(hash) => {
+                let key = hash.to_hex();
+                let prev = self.preorder_row(&key)?;
+                self.save_undo("preorders", &key, prev.clone())?;
+                if let Some(p) = prev {
+                    let mut row: PreorderRow = decode("preorders", &p)?;
+                    row.consumed = true;
+                    write_preorder(&self.tx, &row)?;
+                }
+                Ok(())
+            }
+            Effect::PutNamespace(rec) => {
+                let prev = self.prior("SELECT record FROM namespaces WHERE namespace_id = ?1", &rec.namespace_id)?;
+                self.save_undo("namespaces", &rec.namespace_id, prev)?;
+                write_namespace(&self.tx, rec)
+            }
+            Effect::PutName(rec) => {
+                let prev = self.prior("SELECT record FROM names WHERE name = ?1", &rec.name)?;
+                self.save_undo("names", &rec.name, prev)?;
+                write_name(&self.tx, rec)
+            }
+        }
+    }
+
+    fn preorder_row(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(i64, String)> = self
+            .tx
+            .prepare_cached("SELECT consumed, record FROM preorders WHERE preorder_hash = ?1")?
+            .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        row.map(|(c, rec)| {
+            let record: PreorderRecord = decode("preorders", &rec)?;
+            Ok(encode(&PreorderRow { consumed: c != 0, record }))
+        })
+        .transpose()
+    }
+
+    /// Stores the block's ops and consensus hash and commits the block.
+    pub fn commit(self, outcome: &BlockOutcome, rejected_early: &[(u32, String, String)]) -> Result<(), StoreError> {
+        let mut accepted = 0i64;
+        let mut rejected = 0i64;
+        {
+            let mut st = self.tx.prepare_cached(
+                "INSERT OR REPLACE INTO ops(height, vtxindex, txid, op, accepted, reason, consensus_line)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for op in &outcome.ops {
+                let (ok, reason, line) = match &op.result {
+                    Ok(line) => (1, None, Some(line.as_str())),
+                    Err(r) => (0, Some(r.to_string()), None),
+                };
+                accepted += ok;
+                rejected += 1 - ok;
+                st.execute(params![self.height as i64, op.meta.vtxindex, op.meta.txid, op.meta.op, ok, reason, line])?;
+            }
+            for (vtx, txid, reason) in rejected_early {
+                rejected += 1;
+                st.execute(params![self.height as i64, vtx, txid, "", 0, reason, None::<String>])?;
+            }
+        }
+        self.tx.execute(
+            "INSERT INTO blocks(height, block_hash, consensus_hash, ops_hash, accepted, rejected) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                self.height as i64,
+                self.block_hash.to_string(),
+                outcome.consensus_hash.to_hex(),
+                outcome.ops_hash,
+                accepted,
+                rejected
+            ],
+        )?;
+        self.tx.commit()?;
+        Ok(())
+    }
+}
+
+fn write_preorder(tx: &Connection, row: &PreorderRow) -> Result<(), StoreError> {
+    tx.prepare_cached("INSERT OR REPLACE INTO preorders(preorder_hash, consumed, record) VALUES (?1, ?2, ?3)")?
+        .execute(params![row.record.preorder_hash.to_hex(), row.consumed as i64, encode(&row.record)])?;
+    Ok(())
+}
+
+fn write_namespace(tx: &Connection, rec: &NamespaceRecord) -> Result<(), StoreError> {
+    tx.prepare_cached("INSERT OR REPLACE INTO namespaces(namespace_id, ready, record) VALUES (?1, ?2, ?3)")?
+        .execute(params![rec.namespace_id, rec.is_ready() as i64, encode(rec)])?;
+    Ok(())
+}
+
+fn write_name(tx: &Connection, rec: &NameRecord) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO names(name, namespace_id, sender, address, value_hash, first_registered, record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(name) DO UPDATE SET namespace_id = excluded.namespace_id, sender = excluded.sender,
+           address = excluded.address, value_hash = excluded.value_hash,
+           first_registered = excluded.first_registered, record = excluded.record",
+    )?
+    .execute(params![
+        rec.name,
+        rec.namespace_id,
+        rec.sender,
+        rec.address,
+        rec.value_hash.map(|h| h.to_hex()),
+        rec.first_registered as i64,
+        encode(rec)
+    ])?;
+    Ok(())
+}
+
+/// Undoes every block above `height`; returns how many blocks were undone.
+pub(super) fn rollback_to(conn: &mut Connection, height: u64) -> Result<u64, StoreError> {
+    let tx = conn.transaction()?;
+    let h = height as i64;
+    let undo: Vec<(String, String, Option<String>)> = {
+        let mut st = tx.prepare("SELECT tbl, key, prev FROM undo WHERE height > ?1 ORDER BY height DESC, seq DESC")?;
+        let rows = st.query_map([h], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?;
+        rows
+    };
+    for (tbl, key, prev) in undo {
+        match (tbl.as_str(), prev) {
+            ("preorders", None) => tx.execute("DELETE FROM preorders WHERE preorder_hash = ?1", [&key]).map(|_| ())?,
+            ("preorders", Some(p)) => write_preorder(&tx, &decode::<PreorderRow>("undo", &p)?)?,
+            ("namespaces", None) => tx.execute("DELETE FROM namespaces WHERE namespace_id = ?1", [&key]).map(|_| ())?,
+            ("namespaces", Some(p)) => write_namespace(&tx, &decode("undo", &p)?)?,
+            ("names", None) => tx.execute("DELETE FROM names WHERE name = ?1", [&key]).map(|_| ())?,
+            ("names", Some(p)) => write_name(&tx, &decode("undo", &p)?)?,
+            (other, _) => {
+                return Err(StoreError::Corrupt { table: "undo", message: format!("unknown table {other:?}") });
+            }
+        }
+    }
+    let undone = tx.execute("DELETE FROM blocks WHERE height > ?1", [h])? as u64;
+    for table in ["undo", "ops", "history"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE height > ?1"), [h])?;
+    }
+    tx.commit()?;
+    Ok(undone)
+}
+
+impl StateView for BlockWriter<'_> {
+    fn consensus_hash(&self, height: u64) -> Result<Option<ConsensusHash>, ViewError> {
+        Ok(self.rows().consensus_hash(height)?)
+    }
+    fn preorder(&self, hash: &PreorderHash) -> Result<Option<PreorderRecord>, ViewError> {
+        Ok(self.rows().preorder(hash)?)
+    }
+    fn namespace(&self, id: &str) -> Result<Option<NamespaceRecord>, ViewError> {
+        Ok(self.rows().namespace(id)?)
+    }
+    fn name(&self, fqn: &str) -> Result<Option<NameRecord>, ViewError> {
+        Ok(self.rows().name(fqn)?)
+    }
+    fn names_owned_by(&self, sender: &str) -> Result<Vec<NameRecord>, ViewError> {
+        Ok(self.rows().names_owned_by(sender)?)
+    }
+}
+
+impl StateStore for BlockWriter<'_> {
+    fn apply(&mut self, effect: &Effect, _op: &OpMeta) -> Result<(), ViewError> {
+        Ok(self.apply_effect(effect)?)
+    }
+
+    fn record_history(&mut self, effects: &[Effect], op: &OpMeta, extra: &serde_json::Value) -> Result<(), ViewError> {
+        for effect in effects {
+            let (key, value_hash, mut json) = match effect {
+                Effect::PutName(r) => (r.name.clone(), r.value_hash.map(|h| h.to_hex()), serde_json::to_value(r)),
+                Effect::PutNamespace(r) => (r.namespace_id.clone(), None, serde_json::to_value(r)),
+                _ => continue,
+            };
+            let json = json.as_mut().map_err(|e| ViewError(e.to_string()))?;
+            if let (Some(obj), Some(more)) = (json.as_object_mut(), extra.as_object()) {
+                obj.extend(more.clone());
+            }
+            self.tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO history(key, height, vtxindex, txid, op, value_hash, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        key,
+                        op.height as i64,
+                        op.vtxindex,
+                        op.txid,
+                        op.op,
+                        value_hash,
+                        json.to_string()
+                    ])
+                })
+                .map_err(|e| ViewError(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+impl BlockWriter<'_> {
+    /// Block hash stored at `height` (through this transaction).
+    pub fn block_hash_at(&self, height: u64) -> Result<Option<BlockHash>, StoreError> {
+        self.rows().block_hash(height)
+    }
+}

@@ -1,0 +1,292 @@
+//! SQLite storage of BNS state (rusqlite, bundled SQLite).
+//!
+//! Invariant: everything one block changes (ops, state, history, undo rows,
+//! consensus hash, locator row) commits in ONE SQL transaction
+//! ([`BlockWriter`]), so a kill at any moment leaves the store at the end of
+//! some block and a restart resumes at the next one.
+
+mod block;
+mod rows;
+mod schema;
+
+use std::path::Path;
+
+use bitcoin::BlockHash;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+pub use block::BlockWriter;
+use rows::Rows;
+
+use crate::bns::{NameRecord, NamespaceRecord, PreorderRecord, StateView, ViewError};
+use crate::hash::{ConsensusHash, PreorderHash, ValueHash};
+
+/// Store errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("sqlite: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// A stored row did not decode.
+    #[error("corrupt row in {table}: {message}")]
+    Corrupt {
+        /// Table.
+        table: &'static str,
+        /// What failed.
+        message: String,
+    },
+    /// The database was written by a newer bns.
+    #[error("database schema version {found} is newer than this bns supports ({supported}); upgrade bns")]
+    TooNew {
+        /// Version on disk.
+        found: i64,
+        /// Newest this build knows.
+        supported: i64,
+    },
+    /// A zone file was refused.
+    #[error("zone file refused: {0}")]
+    ZoneFileRefused(String),
+}
+
+impl From<StoreError> for ViewError {
+    fn from(e: StoreError) -> Self {
+        ViewError(e.to_string())
+    }
+}
+
+/// A processed block, as the locator remembers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockRow {
+    /// Height.
+    pub height: u64,
+    /// Bitcoin block hash.
+    pub block_hash: BlockHash,
+    /// BNS consensus hash.
+    pub consensus_hash: ConsensusHash,
+    /// Accepted ops.
+    pub accepted: u64,
+    /// Rejected ops.
+    pub rejected: u64,
+}
+
+/// One stored op, accepted or rejected.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OpRow {
+    /// Block height.
+    pub height: u64,
+    /// Position in block.
+    pub vtxindex: u32,
+    /// Transaction id.
+    pub txid: String,
+    /// Core's op string.
+    pub op: String,
+    /// Whether the rules accepted it.
+    pub accepted: bool,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+}
+
+/// The BNS database.
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing database read-only (for the faces).
+    pub fn open_readonly(path: &Path) -> Result<Store, StoreError> {
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(Store { conn })
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let supported = schema::MIGRATIONS.len() as i64;
+        if version > supported {
+            return Err(StoreError::TooNew { found: version, supported });
+        }
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    fn rows(&self) -> Rows<'_> {
+        Rows(&self.conn)
+    }
+
+    /// Reads a `meta` value.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    }
+
+    /// Writes a `meta` value.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
+    /// The highest processed block.
+    pub fn last_block(&self) -> Result<Option<BlockRow>, StoreError> {
+        self.rows().block_row("ORDER BY height DESC LIMIT 1", params![])
+    }
+
+    /// The processed block at `height`.
+    pub fn block_at(&self, height: u64) -> Result<Option<BlockRow>, StoreError> {
+        self.rows().block_row("WHERE height = ?1", params![height as i64])
+    }
+
+    /// Starts the SQL transaction that will hold block `height`.
+    pub fn begin_block(&mut self, height: u64, block_hash: BlockHash) -> Result<BlockWriter<'_>, StoreError> {
+        BlockWriter::begin(&mut self.conn, height, block_hash)
+    }
+
+    /// Undoes every block above `height`, in one SQL transaction.
+    pub fn rollback_to(&mut self, height: u64) -> Result<u64, StoreError> {
+        block::rollback_to(&mut self.conn, height)
+    }
+
+    /// A name record.
+    pub fn name(&self, fqn: &str) -> Result<Option<NameRecord>, StoreError> {
+        self.rows().name(fqn)
+    }
+
+    /// A namespace record.
+    pub fn namespace(&self, id: &str) -> Result<Option<NamespaceRecord>, StoreError> {
+        self.rows().namespace(id)
+    }
+
+    /// Every namespace id, revealed or ready.
+    pub fn namespace_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut st = self.conn.prepare_cached("SELECT namespace_id FROM namespaces ORDER BY namespace_id")?;
+        let ids = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
+    /// Number of name records.
+    pub fn name_count(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM names", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// Ops stored for a block, accepted and rejected.
+    pub fn ops_at(&self, height: u64) -> Result<Vec<OpRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT height, vtxindex, txid, op, accepted, reason FROM ops WHERE height = ?1 ORDER BY vtxindex",
+        )?;
+        let rows = st
+            .query_map([height as i64], |r| {
+                Ok(OpRow {
+                    height: r.get::<_, i64>(0)? as u64,
+                    vtxindex: r.get::<_, i64>(1)? as u32,
+                    txid: r.get(2)?,
+                    op: r.get(3)?,
+                    accepted: r.get::<_, i64>(4)? != 0,
+                    reason: r.get(5)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Every rejected op, oldest first.
+    pub fn rejected_ops(&self) -> Result<Vec<OpRow>, StoreError> {
+        let mut st = self.conn.prepare_cached("SELECT DISTINCT height FROM ops WHERE accepted = 0 ORDER BY height")?;
+        let heights = st.query_map([], |r| r.get::<_, i64>(0))?.collect::<Result<Vec<_>, _>>()?;
+        let mut out = Vec::new();
+        for h in heights {
+            out.extend(self.ops_at(h as u64)?.into_iter().filter(|o| !o.accepted));
+        }
+        Ok(out)
+    }
+
+    /// True if some name points at `hash` now or did at some point.
+    pub fn is_announced(&self, hash: &ValueHash) -> Result<bool, StoreError> {
+        let h = hash.to_hex();
+        let n: i64 = self.conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM names WHERE value_hash = ?1) + (SELECT COUNT(*) FROM history WHERE value_hash = ?1)",
+            [&h],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Stores a zone file, if the chain announced its hash and it is within
+    /// the size limit. Returns its hash; `Ok` also when it was already held.
+    pub fn put_zonefile(&self, content: &[u8], source: &str) -> Result<ValueHash, StoreError> {
+        if content.len() > crate::zonefile::MAX_ZONEFILE_LEN {
+            return Err(StoreError::ZoneFileRefused(format!(
+                "{} bytes is over the {}-byte limit",
+                content.len(),
+                crate::zonefile::MAX_ZONEFILE_LEN
+            )));
+        }
+        let hash = ValueHash::of_zonefile(content);
+        if !self.is_announced(&hash)? {
+            return Err(StoreError::ZoneFileRefused(format!("hash {hash} was not announced by any name on the chain")));
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        self.conn.execute(
+            "INSERT OR IGNORE INTO zonefiles(value_hash, content, source, received_at) VALUES (?1, ?2, ?3, ?4)",
+            params![hash.to_hex(), content, source, now as i64],
+        )?;
+        Ok(hash)
+    }
+
+    /// The zone file with this hash, if held.
+    pub fn zonefile(&self, hash: &ValueHash) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT content FROM zonefiles WHERE value_hash = ?1")?
+            .query_row([hash.to_hex()], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Counts of zone files (held, missing) among current names' hashes.
+    pub fn zonefile_counts(&self) -> Result<(u64, u64), StoreError> {
+        let (held, missing): (i64, i64) = self.conn.query_row(
+            "SELECT COUNT(z.value_hash), COUNT(*) - COUNT(z.value_hash) FROM
+               (SELECT DISTINCT value_hash FROM names WHERE value_hash IS NOT NULL) n
+               LEFT JOIN zonefiles z ON z.value_hash = n.value_hash",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((held as u64, missing as u64))
+    }
+}
+
+impl StateView for Store {
+    fn consensus_hash(&self, height: u64) -> Result<Option<ConsensusHash>, ViewError> {
+        Ok(self.rows().consensus_hash(height)?)
+    }
+    fn preorder(&self, hash: &PreorderHash) -> Result<Option<PreorderRecord>, ViewError> {
+        Ok(self.rows().preorder(hash)?)
+    }
+    fn namespace(&self, id: &str) -> Result<Option<NamespaceRecord>, ViewError> {
+        Ok(self.rows().namespace(id)?)
+    }
+    fn name(&self, fqn: &str) -> Result<Option<NameRecord>, ViewError> {
+        Ok(self.rows().name(fqn)?)
+    }
+    fn names_owned_by(&self, sender: &str) -> Result<Vec<NameRecord>, ViewError> {
+        Ok(self.rows().names_owned_by(sender)?)
+    }
+}

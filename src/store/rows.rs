@@ -1,0 +1,93 @@
+//! Read queries shared by the store and an open block transaction.
+
+use bitcoin::BlockHash;
+use rusqlite::{Connection, OptionalExtension, Params};
+
+use super::{BlockRow, StoreError};
+use crate::bns::{NameRecord, NamespaceRecord, PreorderRecord};
+use crate::hash::{ConsensusHash, PreorderHash};
+
+/// Queries over any connection (a plain one or a transaction).
+pub(crate) struct Rows<'c>(pub &'c Connection);
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(table: &'static str, json: &str) -> Result<T, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt { table, message: e.to_string() })
+}
+
+pub(crate) fn encode<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("records are plain data and always serialize")
+}
+
+impl Rows<'_> {
+    pub(crate) fn block_row<P: Params>(&self, clause: &str, p: P) -> Result<Option<BlockRow>, StoreError> {
+        let sql = format!("SELECT height, block_hash, consensus_hash, accepted, rejected FROM blocks {clause}");
+        let row = self
+            .0
+            .prepare_cached(&sql)?
+            .query_row(p, |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
+            .optional()?;
+        let Some((h, bh, ch, a, rj)) = row else { return Ok(None) };
+        let corrupt = |m: String| StoreError::Corrupt { table: "blocks", message: m };
+        Ok(Some(BlockRow {
+            height: h as u64,
+            block_hash: bh.parse().map_err(|e| corrupt(format!("{e}")))?,
+            consensus_hash: ch.parse().map_err(|e| corrupt(format!("{e}")))?,
+            accepted: a as u64,
+            rejected: rj as u64,
+        }))
+    }
+
+    pub(crate) fn consensus_hash(&self, height: u64) -> Result<Option<ConsensusHash>, StoreError> {
+        let ch: Option<String> = self
+            .0
+            .prepare_cached("SELECT consensus_hash FROM blocks WHERE height = ?1")?
+            .query_row([height as i64], |r| r.get(0))
+            .optional()?;
+        ch.map(|c| c.parse().map_err(|e| StoreError::Corrupt { table: "blocks", message: format!("{e}") })).transpose()
+    }
+
+    pub(crate) fn block_hash(&self, height: u64) -> Result<Option<BlockHash>, StoreError> {
+        Ok(self.block_row("WHERE height = ?1", [height as i64])?.map(|b| b.block_hash))
+    }
+
+    pub(crate) fn preorder(&self, hash: &PreorderHash) -> Result<Option<PreorderRecord>, StoreError> {
+        let json: Option<String> = self
+            .0
+            .prepare_cached("SELECT record FROM preorders WHERE preorder_hash = ?1 AND consumed = 0")?
+            .query_row([hash.to_hex()], |r| r.get(0))
+            .optional()?;
+        json.map(|j| decode("preorders", &j)).transpose()
+    }
+
+    pub(crate) fn namespace(&self, id: &str) -> Result<Option<NamespaceRecord>, StoreError> {
+        let json: Option<String> = self
+            .0
+            .prepare_cached("SELECT record FROM namespaces WHERE namespace_id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        json.map(|j| decode("namespaces", &j)).transpose()
+    }
+
+    pub(crate) fn name(&self, fqn: &str) -> Result<Option<NameRecord>, StoreError> {
+        let json: Option<String> = self
+            .0
+            .prepare_cached("SELECT record FROM names WHERE name = ?1")?
+            .query_row([fqn], |r| r.get(0))
+            .optional()?;
+        json.map(|j| decode("names", &j)).transpose()
+    }
+
+    pub(crate) fn names_owned_by(&self, sender: &str) -> Result<Vec<NameRecord>, StoreError> {
+        let mut st = self.0.prepare_cached("SELECT record FROM names WHERE sender = ?1 ORDER BY rowid")?;
+        let jsons = st.query_map([sender], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        jsons.iter().map(|j| decode("names", j)).collect()
+    }
+}

@@ -1,0 +1,91 @@
+//! The SQLite schema, as ordered migrations behind `PRAGMA user_version`.
+
+/// Migrations in order; migration `i` moves the schema to version `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the pipeline.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+
+    -- One row per processed block: the block locator and the consensus hash.
+    CREATE TABLE blocks (
+        height INTEGER PRIMARY KEY,
+        block_hash TEXT NOT NULL,
+        consensus_hash TEXT NOT NULL,
+        ops_hash TEXT NOT NULL,
+        accepted INTEGER NOT NULL,
+        rejected INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX blocks_by_ch ON blocks(consensus_hash);
+
+    -- Every BNS-looking transaction seen, accepted or not.
+    CREATE TABLE ops (
+        height INTEGER NOT NULL,
+        vtxindex INTEGER NOT NULL,
+        txid TEXT NOT NULL,
+        op TEXT NOT NULL,
+        accepted INTEGER NOT NULL,
+        reason TEXT,
+        consensus_line TEXT,
+        PRIMARY KEY (height, vtxindex)
+    ) STRICT;
+    CREATE INDEX ops_by_txid ON ops(txid);
+
+    CREATE TABLE preorders (
+        preorder_hash TEXT PRIMARY KEY,
+        consumed INTEGER NOT NULL,
+        record TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE namespaces (
+        namespace_id TEXT PRIMARY KEY,
+        ready INTEGER NOT NULL,
+        record TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE names (
+        name TEXT PRIMARY KEY,
+        namespace_id TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        address TEXT NOT NULL,
+        value_hash TEXT,
+        first_registered INTEGER NOT NULL,
+        record TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX names_by_sender ON names(sender);
+    CREATE INDEX names_by_address ON names(address);
+    CREATE INDEX names_by_value_hash ON names(value_hash);
+    CREATE INDEX names_by_namespace ON names(namespace_id);
+
+    -- Accepted ops per name or namespace, with the record as it stood after.
+    CREATE TABLE history (
+        key TEXT NOT NULL,
+        height INTEGER NOT NULL,
+        vtxindex INTEGER NOT NULL,
+        txid TEXT NOT NULL,
+        op TEXT NOT NULL,
+        value_hash TEXT,
+        record TEXT NOT NULL,
+        PRIMARY KEY (key, height, vtxindex)
+    ) STRICT;
+    CREATE INDEX history_by_height ON history(height);
+    CREATE INDEX history_by_value_hash ON history(value_hash);
+
+    -- Undo rows: the prior state of every row a block changed.
+    CREATE TABLE undo (
+        height INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        tbl TEXT NOT NULL,
+        key TEXT NOT NULL,
+        prev TEXT,
+        PRIMARY KEY (height, seq)
+    ) STRICT;
+
+    -- Zone files whose hash the chain announced.
+    CREATE TABLE zonefiles (
+        value_hash TEXT PRIMARY KEY,
+        content BLOB NOT NULL,
+        source TEXT NOT NULL,
+        received_at INTEGER NOT NULL
+    ) STRICT;
+    "#,
+];

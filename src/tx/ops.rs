@@ -1,0 +1,183 @@
+//! BNS transaction layouts (SPEC.md §1): which outputs go where, for each op.
+//! BNS reads outputs by position, so every layout here is exact.
+//!
+//! | op | outputs |
+//! |---|---|
+//! | namespace preorder `*` | data, change, burn(fee) |
+//! | namespace reveal `&` | data, revealer(dust), change (exactly 3) |
+//! | namespace ready `!` | data, change |
+//! | name preorder `?` | data, change, burn(price) (exactly 3) |
+//! | name register `:` | data, owner(dust), change (3: 4+ would be a renewal) |
+//! | name update `+` | data, change |
+
+use bitcoin::{Address, Amount, Network, OutPoint, Script, ScriptBuf, Transaction, TxOut};
+
+use super::{build_and_sign, OutputSpec, TxError, Wallet};
+use crate::hash::{ConsensusHash, NameConsensusHash, ValueHash};
+use crate::virtualchain::preorder::{name_preorder_hash, namespace_preorder_hash};
+use crate::virtualchain::scan::burn_address;
+use crate::virtualchain::wire::{
+    payload, NamePreorder, NameRegistration, NameUpdate, NamespacePreorder, NamespaceReady, NamespaceReveal, Op,
+};
+
+/// Value of owner and revealer outputs (Core's default dust fee).
+pub const DUST_OUTPUT: Amount = Amount::from_sat(5_500);
+
+/// A wallet and the coins it may spend; [`Funding::next`] chains the change
+/// of each built transaction into the next one, so several can go in one block.
+pub struct Funding<'a> {
+    /// Signs every input.
+    pub wallet: &'a Wallet,
+    /// Spendable outputs of the wallet.
+    pub utxos: Vec<(OutPoint, TxOut)>,
+    /// Fee rate in sat/vB.
+    pub fee_rate: u64,
+}
+
+impl Funding<'_> {
+    /// Takes a built transaction: removes the coins it spent and adds its
+    /// outputs to the wallet as new coins. Passes errors through, converted.
+    pub fn next<E, F: From<E>>(&mut self, tx: Result<Transaction, E>) -> Result<Transaction, F> {
+        let tx = tx?;
+        let spent: Vec<OutPoint> = tx.input.iter().map(|i| i.previous_output).collect();
+        self.utxos.retain(|(op, _)| !spent.contains(op));
+        let txid = tx.compute_txid();
+        let mine = self.wallet.script_pubkey();
+        for (vout, out) in tx.output.iter().enumerate() {
+            if out.script_pubkey == mine {
+                self.utxos.push((OutPoint { txid, vout: vout as u32 }, out.clone()));
+            }
+        }
+        Ok(tx)
+    }
+
+    fn build(&self, outputs: &[OutputSpec]) -> Result<Transaction, TxError> {
+        // Never spend the outputs that carry meaning (owner/revealer dust) as funding.
+        let utxos: Vec<(OutPoint, TxOut)> = self.utxos.iter().filter(|(_, o)| o.value > DUST_OUTPUT).cloned().collect();
+        build_and_sign(self.wallet, &utxos, outputs, self.fee_rate)
+    }
+}
+
+/// Namespace parameters of a reveal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevealParams {
+    /// Version bits.
+    pub version: u16,
+    /// Lifetime in blocks.
+    pub lifetime: u32,
+    /// Price coefficient.
+    pub coeff: u8,
+    /// Price base.
+    pub base: u8,
+    /// Exponents per length.
+    pub buckets: [u8; 16],
+    /// Non-alphabetic discount.
+    pub nonalpha_discount: u8,
+    /// No-vowel discount.
+    pub no_vowel_discount: u8,
+}
+
+fn data(magic: [u8; 2], op: &Op) -> OutputSpec {
+    OutputSpec::Data(payload(magic, op))
+}
+
+fn address_script(addr: &str, network: Network) -> Result<ScriptBuf, TxError> {
+    let a: Address<bitcoin::address::NetworkUnchecked> =
+        addr.parse().map_err(|e| TxError::InvalidWif(format!("address {addr}: {e}")))?;
+    Ok(a.require_network(network).map_err(|e| TxError::InvalidWif(format!("address {addr}: {e}")))?.script_pubkey())
+}
+
+fn bad_name(name: &str) -> TxError {
+    TxError::InvalidWif(format!("{name:?} is not a valid BNS name"))
+}
+
+/// `*`: commits to `ns_id` revealed by this wallet to `reveal_address`; burns `fee`.
+pub fn namespace_preorder(
+    f: &Funding<'_>,
+    magic: [u8; 2],
+    ns_id: &str,
+    reveal_address: &str,
+    ch: &ConsensusHash,
+    fee: u64,
+    network: Network,
+) -> Result<Transaction, TxError> {
+    let sender = f.wallet.script_pubkey();
+    let hash = namespace_preorder_hash(ns_id, &sender, reveal_address).map_err(|_| bad_name(ns_id))?;
+    let op = Op::NamespacePreorder(NamespacePreorder { preorder_hash: hash, consensus_hash: *ch, stx_fee: Some(0) });
+    let burn = address_script(&burn_address(network), network)?;
+    f.build(&[data(magic, &op), OutputSpec::Change, OutputSpec::Pay { script: burn, value: Amount::from_sat(fee) }])
+}
+
+/// `&`: reveals `ns_id` with `p`; output 1 names the revealer.
+pub fn namespace_reveal(
+    f: &Funding<'_>,
+    magic: [u8; 2],
+    ns_id: &str,
+    p: &RevealParams,
+    revealer: &Script,
+) -> Result<Transaction, TxError> {
+    let op = Op::NamespaceReveal(NamespaceReveal {
+        lifetime: p.lifetime,
+        coeff: p.coeff,
+        base: p.base,
+        buckets: p.buckets,
+        nonalpha_discount: p.nonalpha_discount,
+        no_vowel_discount: p.no_vowel_discount,
+        version: p.version,
+        namespace_id: ns_id.to_string(),
+    });
+    f.build(&[
+        data(magic, &op),
+        OutputSpec::Pay { script: revealer.to_owned(), value: DUST_OUTPUT },
+        OutputSpec::Change,
+    ])
+}
+
+/// `!`: launches `ns_id`; must be sent by the revealer.
+pub fn namespace_ready(f: &Funding<'_>, magic: [u8; 2], ns_id: &str) -> Result<Transaction, TxError> {
+    let op = Op::NamespaceReady(NamespaceReady { namespace_id: ns_id.to_string() });
+    f.build(&[data(magic, &op), OutputSpec::Change])
+}
+
+/// `?`: commits to `fqn` registered by this wallet to `register_address`; burns `price`.
+pub fn name_preorder(
+    f: &Funding<'_>,
+    magic: [u8; 2],
+    fqn: &str,
+    register_address: &str,
+    ch: &ConsensusHash,
+    price: u64,
+    network: Network,
+) -> Result<Transaction, TxError> {
+    let sender = f.wallet.script_pubkey();
+    let hash = name_preorder_hash(fqn, &sender, register_address).map_err(|_| bad_name(fqn))?;
+    let op = Op::NamePreorder(NamePreorder { preorder_hash: hash, consensus_hash: *ch, tokens: None });
+    let burn = address_script(&burn_address(network), network)?;
+    f.build(&[data(magic, &op), OutputSpec::Change, OutputSpec::Pay { script: burn, value: Amount::from_sat(price) }])
+}
+
+/// `:`: registers `fqn` to `owner`, pointing at `value_hash`.
+pub fn name_register(
+    f: &Funding<'_>,
+    magic: [u8; 2],
+    fqn: &str,
+    value_hash: Option<ValueHash>,
+    owner: &Script,
+) -> Result<Transaction, TxError> {
+    let op = Op::NameRegistration(NameRegistration { name: fqn.to_string(), value_hash, tokens: None });
+    f.build(&[data(magic, &op), OutputSpec::Pay { script: owner.to_owned(), value: DUST_OUTPUT }, OutputSpec::Change])
+}
+
+/// `+`: points `fqn` (owned by this wallet) at `value_hash`; `ch` is a
+/// consensus hash from the last 24 blocks.
+pub fn name_update(
+    f: &Funding<'_>,
+    magic: [u8; 2],
+    fqn: &str,
+    ch: &ConsensusHash,
+    value_hash: &ValueHash,
+) -> Result<Transaction, TxError> {
+    let op =
+        Op::NameUpdate(NameUpdate { name_consensus_hash: NameConsensusHash::of(fqn, ch), value_hash: *value_hash });
+    f.build(&[data(magic, &op), OutputSpec::Change])
+}

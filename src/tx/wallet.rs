@@ -1,0 +1,160 @@
+//! A single-key P2PKH wallet.
+
+use std::fs::OpenOptions;
+use std::io::{ErrorKind, Write};
+use std::path::Path;
+
+use bitcoin::hashes::Hash;
+use bitcoin::script::Builder;
+use bitcoin::secp256k1::{Message, SecretKey, SECP256K1};
+use bitcoin::sighash::{EcdsaSighashType, SighashCache};
+use bitcoin::{
+    Address, CompressedPublicKey, Network, NetworkKind, PrivateKey, PubkeyHash, ScriptBuf, Transaction, TxOut,
+};
+
+use super::TxError;
+
+/// One secp256k1 key with its compressed public key.
+///
+/// Invariants: the public key is always used compressed (33 bytes), so the
+/// wallet's script is `OP_DUP OP_HASH160 <hash160(33-byte key)> OP_EQUALVERIFY
+/// OP_CHECKSIG`; the network kind only affects the WIF and address encodings
+/// (mainnet: WIF `5/K/L`, address version 0x00 `1...`; every test network:
+/// WIF `9/c`, address version 0x6f `m.../n...`). `Debug` never prints the key.
+#[derive(Clone)]
+pub struct Wallet {
+    key: PrivateKey,
+    pubkey: CompressedPublicKey,
+}
+
+impl std::fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wallet").field("address", &self.address().to_string()).finish()
+    }
+}
+
+impl Wallet {
+    fn from_key(key: PrivateKey) -> Self {
+        let pubkey = CompressedPublicKey(key.inner.public_key(SECP256K1));
+        Wallet { key, pubkey }
+    }
+
+    /// A fresh random key (OS randomness) for `network`.
+    pub fn generate(network: Network) -> Wallet {
+        let secret = SecretKey::new(&mut rand::thread_rng());
+        Self::from_key(PrivateKey::new(secret, network))
+    }
+
+    /// Parses a compressed-key WIF. Errors if it is not valid base58check WIF
+    /// or encodes an uncompressed key.
+    pub fn from_wif(wif: &str) -> Result<Wallet, TxError> {
+        let key = PrivateKey::from_wif(wif.trim()).map_err(|e| TxError::InvalidWif(e.to_string()))?;
+        if !key.compressed {
+            return Err(TxError::UncompressedKey);
+        }
+        Ok(Self::from_key(key))
+    }
+
+    /// The key as compressed WIF (round-trips through [`Wallet::from_wif`]).
+    pub fn to_wif(&self) -> String {
+        self.key.to_wif()
+    }
+
+    /// Loads the WIF key in `path`, or creates the file with a fresh key
+    /// (permissions 0600 on Unix, created exclusively, fsynced). An existing
+    /// key must belong to `network`'s kind (mainnet vs test networks).
+    pub fn load_or_create(path: &Path, network: Network) -> Result<Wallet, TxError> {
+        let io = |source| TxError::KeyFile { path: path.to_owned(), source };
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(mut file) => {
+                let wallet = Wallet::generate(network);
+                file.write_all(format!("{}\n", wallet.to_wif()).as_bytes()).map_err(io)?;
+                file.sync_all().map_err(io)?;
+                tracing::info!(path = %path.display(), address = %wallet.address(), "created wallet key");
+                Ok(wallet)
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                let text = std::fs::read_to_string(path).map_err(io)?;
+                let wallet = Wallet::from_wif(&text)?;
+                let expected = NetworkKind::from(network);
+                if wallet.network_kind() != expected {
+                    return Err(TxError::NetworkMismatch {
+                        path: path.to_owned(),
+                        found: wallet.network_kind(),
+                        expected,
+                    });
+                }
+                Ok(wallet)
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// Mainnet or test networks, as encoded in the WIF.
+    pub fn network_kind(&self) -> NetworkKind {
+        self.key.network
+    }
+
+    /// The compressed public key.
+    pub fn public_key(&self) -> CompressedPublicKey {
+        self.pubkey
+    }
+
+    /// hash160 of the compressed public key.
+    pub fn pubkey_hash(&self) -> PubkeyHash {
+        self.pubkey.pubkey_hash()
+    }
+
+    /// The wallet's P2PKH scriptPubKey (25 bytes).
+    pub fn script_pubkey(&self) -> ScriptBuf {
+        ScriptBuf::new_p2pkh(&self.pubkey_hash())
+    }
+
+    /// The wallet's base58check P2PKH address for its network kind.
+    pub fn address(&self) -> Address {
+        Address::p2pkh(self.pubkey_hash(), self.key.network)
+    }
+
+    /// Signs every input of `tx` as a P2PKH spend by this wallet, SIGHASH_ALL,
+    /// `prevouts[i]` being the output input `i` spends. Each scriptSig becomes
+    /// `<DER sig + 0x01> <33-byte pubkey>`; signatures are low-R/low-S
+    /// (deterministic RFC 6979), so a scriptSig is at most 107 bytes and a
+    /// signed input at most 147 bytes. Errors if a prevout is not this
+    /// wallet's script or the counts differ.
+    pub fn sign_p2pkh_inputs(&self, tx: &mut Transaction, prevouts: &[TxOut]) -> Result<(), TxError> {
+        if prevouts.len() != tx.input.len() {
+            return Err(TxError::Signing {
+                input: prevouts.len().min(tx.input.len()),
+                reason: format!("{} inputs but {} prevouts given", tx.input.len(), prevouts.len()),
+            });
+        }
+        let own = self.script_pubkey();
+        let mut sigs = Vec::with_capacity(prevouts.len());
+        {
+            let cache = SighashCache::new(&*tx);
+            for (input, prev) in prevouts.iter().enumerate() {
+                if prev.script_pubkey != own {
+                    return Err(TxError::ForeignUtxo {
+                        outpoint: tx.input[input].previous_output,
+                        script_hex: hex::encode(prev.script_pubkey.as_bytes()),
+                    });
+                }
+                let sighash = cache
+                    .legacy_signature_hash(input, &own, EcdsaSighashType::All.to_u32())
+                    .map_err(|e| TxError::Signing { input, reason: e.to_string() })?;
+                let msg = Message::from_digest(sighash.to_byte_array());
+                let signature = SECP256K1.sign_ecdsa_low_r(&msg, &self.key.inner);
+                sigs.push(bitcoin::ecdsa::Signature::sighash_all(signature));
+            }
+        }
+        for (txin, sig) in tx.input.iter_mut().zip(sigs) {
+            txin.script_sig =
+                Builder::new().push_slice(sig.serialize()).push_slice(self.pubkey.to_bytes()).into_script();
+        }
+        Ok(())
+    }
+}

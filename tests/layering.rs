@@ -1,0 +1,53 @@
+//! Data flows one way (docs/ARCHITECTURE.md): a module may only import the
+//! modules listed for it here. This test reads the sources and fails on an
+//! import that runs the other way.
+
+use std::path::Path;
+
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("hash", &[]),
+    ("config", &[]),
+    ("chain", &["hash"]),
+    ("zonefile", &["hash"]),
+    ("virtualchain", &["hash", "chain"]),
+    ("bns", &["hash", "chain", "virtualchain"]),
+    ("store", &["hash", "chain", "virtualchain", "bns", "zonefile"]),
+    ("indexer", &["hash", "chain", "virtualchain", "bns", "store", "zonefile"]),
+    ("tx", &["hash", "chain", "virtualchain", "bns"]),
+    ("dns", &["hash", "zonefile", "store"]),
+];
+
+const MODULES: &[&str] =
+    &["hash", "config", "chain", "zonefile", "virtualchain", "bns", "store", "indexer", "tx", "dns", "node"];
+
+fn sources(path: &Path, out: &mut Vec<(String, String)>) {
+    if path.is_dir() {
+        for e in std::fs::read_dir(path).unwrap() {
+            sources(&e.unwrap().path(), out);
+        }
+    } else if path.extension().is_some_and(|e| e == "rs") {
+        out.push((path.display().to_string(), std::fs::read_to_string(path).unwrap()));
+    }
+}
+
+#[test]
+fn modules_only_import_earlier_layers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut violations = Vec::new();
+    for (module, allowed) in ALLOWED {
+        let mut files = Vec::new();
+        sources(&root.join(module), &mut files);
+        sources(&root.join(format!("{module}.rs")), &mut files);
+        assert!(!files.is_empty(), "module {module} has no sources");
+        for (file, text) in files {
+            for other in MODULES.iter().filter(|m| *m != module && !allowed.contains(m)) {
+                for pat in [format!("crate::{other}::"), format!("crate::{other};"), format!("crate::{other}}}")] {
+                    if text.contains(&pat) {
+                        violations.push(format!("{file} uses crate::{other}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(violations.is_empty(), "imports against the data flow:\n{}", violations.join("\n"));
+}

@@ -1,0 +1,136 @@
+//! Shared helpers for integration tests: start the real `bns` binary, query
+//! it with hickory's client and with `dig`.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use hickory_net::client::{Client, ClientHandle};
+use hickory_net::runtime::TokioRuntimeProvider;
+use hickory_net::tcp::TcpClientStream;
+use hickory_net::udp::UdpClientStream;
+use hickory_proto::op::DnsResponse;
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+
+/// The repository's zones/ directory.
+pub fn repo_zones() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("zones")
+}
+
+/// Copies the repository's zones/ into `dir` (so a test can edit them).
+pub fn copy_zones(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    for e in std::fs::read_dir(repo_zones()).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    dir.to_path_buf()
+}
+
+/// A running `bns dev`, killed (SIGKILL) on drop.
+pub struct DevNode {
+    pub child: Child,
+    pub dns: SocketAddr,
+    /// The "ready" line it printed.
+    pub ready: String,
+    lines: mpsc::Receiver<String>,
+}
+
+impl DevNode {
+    /// Starts `bns dev` on a free port and waits until it says it is ready.
+    pub fn start(data_dir: &Path, zones: &Path) -> DevNode {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bns"))
+            .args(["dev", "--dns-addr", "127.0.0.1:0", "--block-interval", "3600"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--zones")
+            .arg(zones)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start bns");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut dns = None;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx.recv_timeout(left).unwrap_or_else(|_| panic!("bns dev did not become ready"));
+            if let Some(rest) = line.strip_prefix("bns dev: DNS listening on ") {
+                dns = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
+            }
+            if line.contains("registering names failed") {
+                panic!("{line}");
+            }
+            if line.starts_with("bns dev: ready") {
+                return DevNode { child, dns: dns.expect("address printed before ready"), ready: line, lines: rx };
+            }
+        }
+    }
+
+    /// Sends SIGKILL and waits for the process to go.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for DevNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Transport for a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Udp,
+    Tcp,
+}
+
+/// One query with hickory's client.
+pub async fn query(addr: SocketAddr, proto: Proto, name: &str, rtype: RecordType) -> DnsResponse {
+    let provider = TokioRuntimeProvider::default();
+    let mut client = match proto {
+        Proto::Udp => {
+            let conn = UdpClientStream::builder(addr, provider).with_timeout(Some(Duration::from_secs(5))).build();
+            let (client, bg) = Client::<TokioRuntimeProvider>::from_sender(conn);
+            tokio::spawn(bg);
+            client
+        }
+        Proto::Tcp => {
+            let (stream, sender) = TcpClientStream::new(addr, None, Some(Duration::from_secs(5)), provider);
+            let stream = stream.await.expect("tcp connect");
+            let (client, bg) = Client::<TokioRuntimeProvider>::new(stream, sender);
+            tokio::spawn(bg);
+            client
+        }
+    };
+    let name = Name::from_ascii(name).unwrap();
+    client.query(name, DNSClass::IN, rtype).await.unwrap_or_else(|e| panic!("{proto:?} query: {e}"))
+}
+
+/// Runs `dig @addr -p port ARGS` and returns its stdout; panics if dig is missing.
+pub fn dig(addr: SocketAddr, args: &[&str]) -> String {
+    let out = Command::new("dig")
+        .arg(format!("@{}", addr.ip()))
+        .args(["-p", &addr.port().to_string(), "+time=5", "+tries=1"])
+        .args(args)
+        .output()
+        .expect("dig must be installed (scripts/test installs dnsutils)");
+    assert!(out.status.success(), "dig {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
