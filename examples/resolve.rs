@@ -50,12 +50,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         client
     };
     let resp = client.query(name.clone(), DNSClass::IN, rtype).await?;
-    println!(";; {} {} from {} ({}): {:?}", name, rtype, server, if tcp { "tcp" } else { "udp" }, resp.response_code());
-    for r in resp.answers() {
-        println!("{}\t{}\t{}\t{}", r.name(), r.ttl(), r.record_type(), r.data());
+    println!(
+        ";; {} {} from {} ({}): {:?}",
+        name,
+        rtype,
+        server,
+        if tcp { "tcp" } else { "udp" },
+        resp.metadata.response_code
+    );
+    for r in &resp.answers {
+        println!("{}\t{}\t{}\t{}", r.name, r.ttl, r.record_type(), r.data);
     }
-    for r in resp.authorities() {
-        println!(";; authority: {}\t{}\t{}\t{}", r.name(), r.ttl(), r.record_type(), r.data());
+    for r in &resp.authorities {
+        println!(";; authority: {}\t{}\t{}\t{}", r.name, r.ttl, r.record_type(), r.data);
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use hickory_proto::rr::{RData, RecordType};
 use support::{copy_zones, dig, query, repo_zones, DevNode, Proto};
 
 fn rdata_strings(resp: &hickory_proto::op::DnsResponse) -> Vec<String> {
-    resp.answers().iter().map(|r| r.data().to_string()).collect()
+    resp.answers.iter().map(|r| r.data.to_string()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,34 +21,34 @@ async fn answers_registered_names_over_udp_and_tcp() {
     assert!(node.ready.contains("5 names registered"), "{}", node.ready);
     for proto in [Proto::Udp, Proto::Tcp] {
         let r = query(node.dns, proto, "werner.id.", RecordType::A).await;
-        assert_eq!(r.response_code(), ResponseCode::NoError);
-        assert!(r.authoritative(), "{proto:?}: AA must be set");
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+        assert!(r.metadata.authoritative, "{proto:?}: AA must be set");
         assert_eq!(rdata_strings(&r), vec!["192.0.2.10"], "{proto:?}");
-        assert_eq!(r.answers()[0].ttl(), 3600);
+        assert_eq!(r.answers[0].ttl, 3600);
 
         let r = query(node.dns, proto, "werner.id.", RecordType::AAAA).await;
         assert_eq!(rdata_strings(&r), vec!["2001:db8::10"]);
 
         let r = query(node.dns, proto, "werner.id.", RecordType::TXT).await;
-        let RData::TXT(txt) = r.answers()[0].data() else { panic!("not TXT") };
-        let strings: Vec<&[u8]> = txt.txt_data().iter().map(|s| &s[..]).collect();
+        let RData::TXT(txt) = &r.answers[0].data else { panic!("not TXT") };
+        let strings: Vec<&[u8]> = txt.txt_data.iter().map(|s| &s[..]).collect();
         assert_eq!(strings, vec![&b"v=bns1"[..], b"owner=werner", b"note=registered on the bns dev chain"]);
 
         let r = query(node.dns, proto, "werner.id.", RecordType::MX).await;
         assert_eq!(rdata_strings(&r), vec!["10 mail.werner.id."]);
 
         let r = query(node.dns, proto, "_443._tcp.werner.id.", RecordType::TLSA).await;
-        assert_eq!(r.answers().len(), 1, "{proto:?} TLSA");
-        let RData::TLSA(tlsa) = r.answers()[0].data() else { panic!("not TLSA") };
-        assert_eq!(hex::encode(tlsa.cert_data()), "8cd4e3a2c2cb2f30b8bdb2d8a2f5f0a4c1b0e6a9d3f7b2c5e8a1d4f7b0c3e6a9");
+        assert_eq!(r.answers.len(), 1, "{proto:?} TLSA");
+        let RData::TLSA(tlsa) = &r.answers[0].data else { panic!("not TLSA") };
+        assert_eq!(hex::encode(&tlsa.cert_data), "8cd4e3a2c2cb2f30b8bdb2d8a2f5f0a4c1b0e6a9d3f7b2c5e8a1d4f7b0c3e6a9");
 
         let r = query(node.dns, proto, "_xmpp._tcp.werner.id.", RecordType::SRV).await;
         assert_eq!(rdata_strings(&r), vec!["10 5 5222 chat.werner.id."]);
 
         // URI (type 256) from a real mainnet zone file.
         let r = query(node.dns, proto, "_http._tcp.muneeb.id.", RecordType::Unknown(256)).await;
-        assert_eq!(r.response_code(), ResponseCode::NoError);
-        assert_eq!(r.answers().len(), 1, "URI answer for muneeb.id");
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+        assert_eq!(r.answers.len(), 1, "URI answer for muneeb.id");
 
         // Second namespace.
         let r = query(node.dns, proto, "satoshi.btc.", RecordType::A).await;
@@ -58,22 +58,22 @@ async fn answers_registered_names_over_udp_and_tcp() {
 
         // Unregistered: NXDOMAIN with the namespace SOA.
         let r = query(node.dns, proto, "nobody.id.", RecordType::A).await;
-        assert_eq!(r.response_code(), ResponseCode::NXDomain);
-        assert!(r.authorities().iter().any(|a| a.record_type() == RecordType::SOA), "SOA in authority");
+        assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+        assert!(r.authorities.iter().any(|a| a.record_type() == RecordType::SOA), "SOA in authority");
 
         // NODATA, and an empty non-terminal.
         for (name, t) in [("werner.id.", RecordType::SRV), ("_tcp.werner.id.", RecordType::A)] {
             let r = query(node.dns, proto, name, t).await;
-            assert_eq!(r.response_code(), ResponseCode::NoError, "{name}");
-            assert!(r.answers().is_empty(), "{name}");
-            assert!(r.authorities().iter().any(|a| a.record_type() == RecordType::SOA), "{name}");
+            assert_eq!(r.metadata.response_code, ResponseCode::NoError, "{name}");
+            assert!(r.answers.is_empty(), "{name}");
+            assert!(r.authorities.iter().any(|a| a.record_type() == RecordType::SOA), "{name}");
         }
 
         // Namespace apex SOA; names outside BNS are refused.
         let r = query(node.dns, proto, "id.", RecordType::SOA).await;
-        assert_eq!(r.answers().len(), 1);
+        assert_eq!(r.answers.len(), 1);
         let r = query(node.dns, proto, "example.com.", RecordType::A).await;
-        assert_eq!(r.response_code(), ResponseCode::Refused);
+        assert_eq!(r.metadata.response_code, ResponseCode::Refused);
     }
 }
 
