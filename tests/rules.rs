@@ -1,0 +1,253 @@
+//! The dev-flow rules on a real dev chain: every rejected op is stored with
+//! its reason, and accepted ops change state as Core's rules say.
+
+use bitcoin::{Amount, Network, Transaction};
+use bns::bns::ChainParams;
+use bns::chain::devchain::DevChain;
+use bns::hash::{ConsensusHash, ValueHash};
+use bns::indexer::Indexer;
+use bns::store::{OpRow, Store};
+use bns::tx::ops::{self, Funding, RevealParams};
+use bns::tx::{build_and_sign, OutputSpec, Wallet};
+
+const MAGIC: [u8; 2] = *b"id";
+const NET: Network = Network::Regtest;
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    chain: DevChain,
+    indexer: Indexer,
+    a: Wallet,
+    b: Wallet,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let chain = DevChain::open(&dir.path().join("chain.dat"), NET).unwrap();
+        let store = Store::open(&dir.path().join("bns.sqlite")).unwrap();
+        let indexer = Indexer::new(store, ChainParams::test(1, MAGIC), NET, 1);
+        let (a, b) = (Wallet::generate(NET), Wallet::generate(NET));
+        let mut h = Harness { _dir: dir, chain, indexer, a, b };
+        for _ in 0..101 {
+            h.chain.mine(&h.a.script_pubkey()).unwrap();
+        }
+        let utxos = h.chain.spendable_utxos(&h.a.script_pubkey());
+        let pay_b = OutputSpec::Pay { script: h.b.script_pubkey(), value: Amount::from_btc(20.0).unwrap() };
+        let tx = build_and_sign(&h.a, &utxos, &[pay_b, OutputSpec::Change], 2).unwrap();
+        h.mine(vec![tx]);
+        h
+    }
+
+    fn funding<'a>(&self, w: &'a Wallet) -> Funding<'a> {
+        Funding { wallet: w, utxos: self.chain.spendable_utxos(&w.script_pubkey()), fee_rate: 2 }
+    }
+
+    /// Mines `txs` in order into one block, indexes it, returns its ops.
+    fn mine(&mut self, txs: Vec<Transaction>) -> Vec<OpRow> {
+        for tx in txs {
+            self.chain.submit(tx).unwrap();
+        }
+        self.chain.mine(&self.a.script_pubkey()).unwrap();
+        self.indexer.catch_up(&self.chain).unwrap();
+        let h = self.chain.height();
+        assert_eq!(self.indexer.store().last_block().unwrap().unwrap().height, h);
+        self.indexer.store().ops_at(h).unwrap()
+    }
+
+    fn ch(&self) -> ConsensusHash {
+        self.indexer.store().last_block().unwrap().unwrap().consensus_hash
+    }
+
+    fn addr(w: &Wallet) -> String {
+        w.address().to_string()
+    }
+}
+
+fn params() -> RevealParams {
+    RevealParams {
+        version: 1,
+        lifetime: 52_595,
+        coeff: 250,
+        base: 4,
+        buckets: [6, 5, 4, 3, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        nonalpha_discount: 10,
+        no_vowel_discount: 10,
+    }
+}
+
+fn assert_rejected(op: &OpRow, why: &str) {
+    assert!(!op.accepted, "expected rejection ({why}), got accepted {op:?}");
+    let reason = op.reason.as_deref().unwrap_or_default();
+    assert!(reason.contains(why), "reason {reason:?} should mention {why:?}");
+}
+
+fn assert_accepted(op: &OpRow) {
+    assert!(op.accepted, "expected accepted, got {op:?}");
+}
+
+#[test]
+fn namespace_and_name_lifecycle_with_rejections() {
+    let mut h = Harness::new();
+    let (a, b) = (h.a.clone(), h.b.clone());
+    let a_addr = Harness::addr(&a);
+
+    // Namespace preorder with a consensus hash from nowhere: rejected.
+    let mut f = h.funding(&a);
+    let bogus = ConsensusHash([7; 16]);
+    let stale = f.next::<_, bns::tx::TxError>(ops::namespace_preorder(&f, MAGIC, "test", &a_addr, &bogus, 1000, NET));
+    let ops = h.mine(vec![stale.unwrap()]);
+    assert_rejected(&ops[0], "consensus hash");
+
+    // A good one, then a duplicate of the same hash in the next block.
+    let ch = h.ch();
+    let f = h.funding(&a);
+    let pre = ops::namespace_preorder(&f, MAGIC, "test", &a_addr, &ch, 40_000_000, NET).unwrap();
+    assert_accepted(&h.mine(vec![pre])[0]);
+    let ch = h.ch();
+    let f = h.funding(&a);
+    let dup = ops::namespace_preorder(&f, MAGIC, "test", &a_addr, &ch, 40_000_000, NET).unwrap();
+    assert_rejected(&h.mine(vec![dup])[0], "already used");
+
+    // B cannot reveal A's preorder; A can.
+    let f = h.funding(&b);
+    let rb = ops::namespace_reveal(&f, MAGIC, "test", &params(), &a.script_pubkey()).unwrap();
+    assert_rejected(&h.mine(vec![rb])[0], "no preorder");
+    let f = h.funding(&a);
+    let ra = ops::namespace_reveal(&f, MAGIC, "test", &params(), &a.script_pubkey()).unwrap();
+    assert_accepted(&h.mine(vec![ra])[0]);
+    let ns = h.indexer.store().namespace("test").unwrap().unwrap();
+    assert_eq!((ns.coeff, ns.lifetime, ns.ready_block), (250, 52_595, None));
+
+    // Registering before the namespace is ready fails.
+    let ch = h.ch();
+    let f = h.funding(&a);
+    let p = ops::name_preorder(&f, MAGIC, "early.test", &a_addr, &ch, 1_000_000, NET).unwrap();
+    assert_accepted(&h.mine(vec![p])[0]);
+    let f = h.funding(&a);
+    let r = ops::name_register(&f, MAGIC, "early.test", None, &a.script_pubkey()).unwrap();
+    assert_rejected(&h.mine(vec![r])[0], "is not ready");
+
+    // Only the revealer may launch it.
+    let f = h.funding(&b);
+    let rdy = ops::namespace_ready(&f, MAGIC, "test").unwrap();
+    assert_rejected(&h.mine(vec![rdy])[0], "does not own");
+    let f = h.funding(&a);
+    let rdy = ops::namespace_ready(&f, MAGIC, "test").unwrap();
+    assert_accepted(&h.mine(vec![rdy])[0]);
+    assert!(h.indexer.store().namespace("test").unwrap().unwrap().is_ready());
+
+    // A preorder made before ready cannot be used after it.
+    let f = h.funding(&a);
+    let r = ops::name_register(&f, MAGIC, "early.test", None, &a.script_pubkey()).unwrap();
+    assert_rejected(&h.mine(vec![r])[0], "before the namespace was ready");
+
+    // Underpaid: "abc" costs 250*4^4*100/10 = 640000 sat in epoch >= 4.
+    let ch = h.ch();
+    let f = h.funding(&a);
+    let p = ops::name_preorder(&f, MAGIC, "abc.test", &a_addr, &ch, 639_999, NET).unwrap();
+    assert_accepted(&h.mine(vec![p])[0]);
+    let f = h.funding(&a);
+    let r = ops::name_register(&f, MAGIC, "abc.test", None, &a.script_pubkey()).unwrap();
+    assert_rejected(&h.mine(vec![r])[0], "does not cover price");
+
+    // Paid in full, with a zone-file hash: accepted.
+    let zf = b"$ORIGIN abcd.test\n$TTL 3600\n@ IN A 192.0.2.1\n";
+    let zh = ValueHash::of_zonefile(zf);
+    let ch = h.ch();
+    let f = h.funding(&a);
+    let p = ops::name_preorder(&f, MAGIC, "abcd.test", &a_addr, &ch, 160_000, NET).unwrap();
+    assert_accepted(&h.mine(vec![p])[0]);
+    let f = h.funding(&a);
+    let r = ops::name_register(&f, MAGIC, "abcd.test", Some(zh), &a.script_pubkey()).unwrap();
+    let reg_ops = h.mine(vec![r]);
+    assert_accepted(&reg_ops[0]);
+    let rec = h.indexer.store().name("abcd.test").unwrap().unwrap();
+    assert_eq!(rec.value_hash, Some(zh));
+    assert_eq!(rec.address, a_addr);
+    assert_eq!(rec.first_registered, reg_ops[0].height);
+    h.indexer.store().put_zonefile(zf, "test").unwrap();
+    // A zone file nobody announced is refused.
+    let err = h.indexer.store().put_zonefile(b"$ORIGIN x.test\n", "test").unwrap_err();
+    assert!(err.to_string().contains("not announced"), "{err}");
+
+    // Registered names cannot be registered again.
+    let ch = h.ch();
+    let f = h.funding(&a);
+    let p = ops::name_preorder(&f, MAGIC, "abcd.test", &a_addr, &ch, 160_000, NET).unwrap();
+    assert_accepted(&h.mine(vec![p])[0]);
+    let f = h.funding(&a);
+    let r = ops::name_register(&f, MAGIC, "abcd.test", None, &a.script_pubkey()).unwrap();
+    assert_rejected(&h.mine(vec![r])[0], "already registered");
+
+    // B cannot update A's name; A can.
+    let new_hash = ValueHash([9; 20]);
+    let ch = h.ch();
+    let f = h.funding(&b);
+    let u = ops::name_update(&f, MAGIC, "abcd.test", &ch, &new_hash).unwrap();
+    assert_rejected(&h.mine(vec![u])[0], "does not own");
+    let f = h.funding(&a);
+    let u = ops::name_update(&f, MAGIC, "abcd.test", &ch, &new_hash).unwrap();
+    assert_accepted(&h.mine(vec![u])[0]);
+    assert_eq!(h.indexer.store().name("abcd.test").unwrap().unwrap().value_hash, Some(new_hash));
+
+    // Two valid registrations of one name in one block: both fail.
+    let ch = h.ch();
+    let mut fa = h.funding(&a);
+    let mut fb = h.funding(&b);
+    let pa = fa.next::<_, bns::tx::TxError>(ops::name_preorder(&fa, MAGIC, "twin.test", &a_addr, &ch, 160_000, NET));
+    let pb = fb.next::<_, bns::tx::TxError>(ops::name_preorder(
+        &fb,
+        MAGIC,
+        "twin.test",
+        &Harness::addr(&b),
+        &ch,
+        160_000,
+        NET,
+    ));
+    let pre_ops = h.mine(vec![pa.unwrap(), pb.unwrap()]);
+    pre_ops.iter().for_each(assert_accepted);
+    let fa = h.funding(&a);
+    let fb = h.funding(&b);
+    let ra = ops::name_register(&fa, MAGIC, "twin.test", None, &a.script_pubkey()).unwrap();
+    let rb = ops::name_register(&fb, MAGIC, "twin.test", None, &b.script_pubkey()).unwrap();
+    let reg = h.mine(vec![ra, rb]);
+    assert_eq!(reg.len(), 2);
+    reg.iter().for_each(|o| assert_rejected(o, "created twice"));
+    assert!(h.indexer.store().name("twin.test").unwrap().is_none());
+}
+
+#[test]
+fn garbage_payloads_are_stored_as_rejected_and_never_stop_indexing() {
+    let mut h = Harness::new();
+    let a = h.a.clone();
+    let junk: Vec<Vec<u8>> = vec![
+        b"id?short".to_vec(),
+        b"id:".to_vec(),
+        b"id&\x00\x00".to_vec(),
+        b"id+0123456789".to_vec(),
+        [b"id>".to_vec(), vec![0xff; 40]].concat(),
+        [b"id!".to_vec(), vec![0x80, 0x81]].concat(),
+    ];
+    let mut f = h.funding(&a);
+    let txs: Vec<Transaction> = junk
+        .iter()
+        .map(|j| {
+            let utxos = f.utxos.clone();
+            f.next::<_, bns::tx::TxError>(build_and_sign(
+                &a,
+                &utxos,
+                &[OutputSpec::Data(j.clone()), OutputSpec::Change],
+                2,
+            ))
+            .unwrap()
+        })
+        .collect();
+    let ops = h.mine(txs);
+    assert_eq!(ops.len(), junk.len(), "every junk op is recorded: {ops:?}");
+    for op in &ops {
+        assert!(!op.accepted && op.reason.as_deref().is_some_and(|r| !r.is_empty()), "{op:?}");
+    }
+    // The next block indexes normally.
+    assert!(h.mine(vec![]).is_empty());
+}
