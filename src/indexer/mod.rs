@@ -127,6 +127,16 @@ impl Indexer {
             }
         }
         progress.finish();
+        let secs = start.elapsed().as_secs_f64();
+        if total.blocks >= 100 {
+            info!(
+                blocks = total.blocks,
+                secs = format!("{secs:.2}"),
+                blocks_per_sec = format!("{:.0}", total.blocks as f64 / secs.max(1e-6)),
+                height = total.height,
+                "caught up"
+            );
+        }
         Ok(total)
     }
 
