@@ -1,6 +1,7 @@
 //! Wires one node together: chain, indexer, store and the DNS face.
 
 pub mod dev;
+pub mod generate;
 pub mod names;
 
 use std::path::{Path, PathBuf};

@@ -134,3 +134,24 @@ pub fn dig(addr: SocketAddr, args: &[&str]) -> String {
     assert!(out.status.success(), "dig {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// Builds a dev chain at `path` carrying `n` name registrations in namespace
+/// `bench` (real signed preorder + register transactions). Returns its height.
+pub fn build_name_chain(path: &Path, n: usize) -> u64 {
+    use bns::bns::ChainParams;
+    use bns::chain::devchain::DevChain;
+    use bns::indexer::Indexer;
+    use bns::store::Store;
+    let net = bitcoin::Network::Regtest;
+    let chain = DevChain::open(path, net).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("b.sqlite")).unwrap();
+    let mut idx = Indexer::new(store, ChainParams::test(1, *b"id"), net, 1);
+    let w = bns::tx::Wallet::generate(net);
+    for _ in 0..101 {
+        chain.mine(&w.script_pubkey()).unwrap();
+    }
+    bns::node::generate::register_names(&chain, &mut idx, &w, "bench", n).unwrap();
+    assert_eq!(idx.store().name_count().unwrap(), n as u64, "every built name registers");
+    chain.height()
+}
