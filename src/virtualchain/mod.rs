@@ -11,6 +11,8 @@
 //! - [`preorder`]: the preorder commitments.
 //! - [`consensus`]: Python-2 field formatting, Merkle root, consensus hash.
 
+#![warn(missing_docs)]
+
 pub mod b40;
 pub mod consensus;
 pub mod preorder;
@@ -23,3 +25,37 @@ mod scan_tests;
 
 pub use scan::{burn_address, candidate_payload, decode_tx, OpKind, OpTx, ScanError};
 pub use wire::{payload, Op, Opcode, WireError};
+
+#[cfg(test)]
+mod layering {
+    /// The virtualchain may use external crates and `crate::hash`, nothing
+    /// else of this crate (STYLE.md §4.1: chain -> virtualchain -> bns -> ...).
+    #[test]
+    fn depends_only_on_crate_hash() {
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("b40.rs"),
+            include_str!("consensus.rs"),
+            include_str!("preorder.rs"),
+            include_str!("scan.rs"),
+            include_str!("scan_tests.rs"),
+            include_str!("script.rs"),
+            include_str!("wire/mod.rs"),
+            include_str!("wire/name.rs"),
+            include_str!("wire/namespace.rs"),
+            include_str!("wire/misc.rs"),
+            include_str!("wire/tests.rs"),
+        ];
+        let needle = ["crate", "::"].concat(); // split so this file does not match itself
+        for src in sources {
+            for (i, _) in src.match_indices(needle.as_str()) {
+                let rest = &src[i + needle.len()..];
+                assert!(
+                    rest.starts_with("hash") || rest.starts_with("virtualchain") || rest.starts_with("{hash"),
+                    "forbidden path: {needle}{}",
+                    rest.lines().next().unwrap_or("")
+                );
+            }
+        }
+    }
+}

@@ -24,7 +24,7 @@ fn hash_name(name: &str, sender_script: &Script, address: &str) -> Result<Preord
 }
 
 /// The hash a name preorder commits to: `fqn` registered by `sender_script`
-/// to `register_address` (the base58 address of the registration's output[1]).
+/// to `register_address` (the base58 address of the registration's `output[1]`).
 ///
 /// Fails only if `fqn` has a byte outside the base-40 alphabet; no other
 /// name syntax is checked here.
@@ -34,7 +34,7 @@ pub fn name_preorder_hash(fqn: &str, sender_script: &Script, register_address: &
 
 /// The hash a namespace preorder commits to: `namespace_id` revealed by
 /// `sender_script` with `reveal_address` (the base58 address of the reveal's
-/// output[1]).
+/// `output[1]`).
 pub fn namespace_preorder_hash(
     namespace_id: &str,
     sender_script: &Script,

@@ -123,11 +123,11 @@ pub struct OpTx {
     /// hashes to a p2pkh sender. Always `None` for p2sh senders and for
     /// token transfers (Core does not look there).
     pub sender_pubkey: Option<Vec<u8>>,
-    /// output[1] for `: > ; & $` (Core's `recipient`, `recipient_address`).
+    /// `output[1]` for `: > ; & $` (Core's `recipient`, `recipient_address`).
     pub recipient: Option<Recipient>,
-    /// output[2] for `? *`, output[3] for a renewal.
+    /// `output[2]` for `? *`, `output[3]` for a renewal.
     pub fee: Option<Fee>,
-    /// The hash160 embedded in output[2] of a `;` import: the zone-file hash.
+    /// The hash160 embedded in `output[2]` of a `;` import: the zone-file hash.
     pub import_value_hash: Option<ValueHash>,
 }
 

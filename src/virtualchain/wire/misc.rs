@@ -36,7 +36,7 @@ impl Announce {
     }
 }
 
-/// `$` TOKEN_TRANSFER: moves tokens to output[1]'s owner (epoch >= 4).
+/// `$` TOKEN_TRANSFER: moves tokens to `output[1]`'s owner (epoch >= 4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenTransfer {
     /// A recent consensus hash (all zeros allowed from epoch 5).

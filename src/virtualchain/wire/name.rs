@@ -192,7 +192,7 @@ impl NameUpdate {
     }
 }
 
-/// `>` NAME_TRANSFER: gives a name to output[1]'s owner.
+/// `>` NAME_TRANSFER: gives a name to `output[1]`'s owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameTransfer {
     /// `true` for `>` (keep the zone-file hash), `false` for `~` (clear it).
