@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _};
 use bitcoin::{Network, Transaction};
-use serde::Deserialize;
 use tracing::info;
 
 use crate::bns::names::{name_price, namespace_price_sats, split_fqn};
@@ -18,26 +17,6 @@ use crate::hash::ValueHash;
 use crate::store::Store;
 use crate::tx::ops::{self, Funding, RevealParams};
 use crate::tx::Wallet;
-
-/// Namespace parameters as written in `namespaces.toml`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NamespaceSpec {
-    /// Version bits (1 = pay to burn).
-    pub version: u16,
-    /// Name lifetime in blocks.
-    pub lifetime: u32,
-    /// Price coefficient.
-    pub coeff: u8,
-    /// Price base.
-    pub base: u8,
-    /// Price exponents per name length.
-    pub buckets: [u8; 16],
-    /// Discount for non-alphabetic names.
-    pub nonalpha_discount: u8,
-    /// Discount for names without vowels.
-    pub no_vowel_discount: u8,
-}
 
 /// A zone file to register.
 #[derive(Debug, Clone)]
@@ -52,7 +31,7 @@ pub struct ZoneSpec {
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// Namespaces by id.
-    pub namespaces: BTreeMap<String, NamespaceSpec>,
+    pub namespaces: BTreeMap<String, RevealParams>,
     /// Names with their zone files.
     pub zones: Vec<ZoneSpec>,
 }
@@ -63,7 +42,7 @@ pub fn load_plan(dir: &Path) -> anyhow::Result<Plan> {
     let text = std::fs::read_to_string(&ns_path).with_context(|| {
         format!("cannot read {}; pass --zones DIR pointing at the repo's zones/", ns_path.display())
     })?;
-    let namespaces: BTreeMap<String, NamespaceSpec> =
+    let namespaces: BTreeMap<String, RevealParams> =
         toml::from_str(&text).with_context(|| format!("bad {}", ns_path.display()))?;
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
@@ -149,7 +128,7 @@ impl Registrar<'_> {
     /// zone files, and stores every zone file. Returns names registered+updated.
     pub fn run(&self, plan: &Plan, miner: &dyn Miner) -> anyhow::Result<usize> {
         let me = self.wallet.address().to_string();
-        let needed: Vec<(&String, &NamespaceSpec)> =
+        let needed: Vec<(&String, &RevealParams)> =
             plan.namespaces.iter().filter(|(id, _)| self.store.namespace(id).ok().flatten().is_none()).collect();
         let epoch = self.params.epoch_at(self.chain.height() + 1);
         if !needed.is_empty() {
@@ -171,18 +150,7 @@ impl Registrar<'_> {
                 let mut f = r.funding();
                 needed
                     .iter()
-                    .map(|(id, s)| {
-                        let p = RevealParams {
-                            version: s.version,
-                            lifetime: s.lifetime,
-                            coeff: s.coeff,
-                            base: s.base,
-                            buckets: s.buckets,
-                            nonalpha_discount: s.nonalpha_discount,
-                            no_vowel_discount: s.no_vowel_discount,
-                        };
-                        f.next(ops::namespace_reveal(&f, r.params.magic, id, &p, &r.wallet.script_pubkey()))
-                    })
+                    .map(|(id, p)| f.next(ops::namespace_reveal(&f, r.params.magic, id, p, &r.wallet.script_pubkey())))
                     .collect()
             })?;
             self.round(miner, &mut |r| {

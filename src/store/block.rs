@@ -11,8 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use super::rows::{decode, encode, Rows};
 use super::StoreError;
 use crate::bns::block::BlockOutcome;
-use crate::bns::{Effect, NameRecord, NamespaceRecord, OpMeta, PreorderRecord, StateStore, StateView, ViewError};
-use crate::hash::{ConsensusHash, PreorderHash};
+use crate::bns::{Effect, NameRecord, NamespaceRecord, OpMeta, PreorderRecord, StateStore, ViewError};
 
 /// The open SQL transaction of one block. Dropping it without
 /// [`BlockWriter::commit`] discards everything.
@@ -197,23 +196,7 @@ pub(super) fn rollback_to(conn: &mut Connection, height: u64) -> Result<u64, Sto
     Ok(undone)
 }
 
-impl StateView for BlockWriter<'_> {
-    fn consensus_hash(&self, height: u64) -> Result<Option<ConsensusHash>, ViewError> {
-        Ok(self.rows().consensus_hash(height)?)
-    }
-    fn preorder(&self, hash: &PreorderHash) -> Result<Option<PreorderRecord>, ViewError> {
-        Ok(self.rows().preorder(hash)?)
-    }
-    fn namespace(&self, id: &str) -> Result<Option<NamespaceRecord>, ViewError> {
-        Ok(self.rows().namespace(id)?)
-    }
-    fn name(&self, fqn: &str) -> Result<Option<NameRecord>, ViewError> {
-        Ok(self.rows().name(fqn)?)
-    }
-    fn names_owned_by(&self, sender: &str) -> Result<Vec<NameRecord>, ViewError> {
-        Ok(self.rows().names_owned_by(sender)?)
-    }
-}
+super::rows::state_view_via_rows!(BlockWriter<'_>);
 
 impl StateStore for BlockWriter<'_> {
     fn apply(&mut self, effect: &Effect, _op: &OpMeta) -> Result<(), ViewError> {

@@ -17,8 +17,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 pub use block::BlockWriter;
 use rows::Rows;
 
-use crate::bns::{NameRecord, NamespaceRecord, PreorderRecord, StateView, ViewError};
-use crate::hash::{ConsensusHash, PreorderHash, ValueHash};
+use crate::bns::{NameRecord, NamespaceRecord, ViewError};
+use crate::hash::{ConsensusHash, ValueHash};
 
 /// Store errors.
 #[derive(Debug, thiserror::Error)]
@@ -273,20 +273,4 @@ impl Store {
     }
 }
 
-impl StateView for Store {
-    fn consensus_hash(&self, height: u64) -> Result<Option<ConsensusHash>, ViewError> {
-        Ok(self.rows().consensus_hash(height)?)
-    }
-    fn preorder(&self, hash: &PreorderHash) -> Result<Option<PreorderRecord>, ViewError> {
-        Ok(self.rows().preorder(hash)?)
-    }
-    fn namespace(&self, id: &str) -> Result<Option<NamespaceRecord>, ViewError> {
-        Ok(self.rows().namespace(id)?)
-    }
-    fn name(&self, fqn: &str) -> Result<Option<NameRecord>, ViewError> {
-        Ok(self.rows().name(fqn)?)
-    }
-    fn names_owned_by(&self, sender: &str) -> Result<Vec<NameRecord>, ViewError> {
-        Ok(self.rows().names_owned_by(sender)?)
-    }
-}
+rows::state_view_via_rows!(Store);

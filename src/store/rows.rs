@@ -91,3 +91,34 @@ impl Rows<'_> {
         jsons.iter().map(|j| decode("names", j)).collect()
     }
 }
+
+/// Implements `StateView` for a type with a `rows()` method, so the store and
+/// an open block transaction answer the rules with the same queries.
+macro_rules! state_view_via_rows {
+    ($t:ty) => {
+        impl $crate::bns::StateView for $t {
+            fn consensus_hash(
+                &self,
+                height: u64,
+            ) -> Result<Option<$crate::hash::ConsensusHash>, $crate::bns::ViewError> {
+                Ok(self.rows().consensus_hash(height)?)
+            }
+            fn preorder(
+                &self,
+                hash: &$crate::hash::PreorderHash,
+            ) -> Result<Option<$crate::bns::PreorderRecord>, $crate::bns::ViewError> {
+                Ok(self.rows().preorder(hash)?)
+            }
+            fn namespace(&self, id: &str) -> Result<Option<$crate::bns::NamespaceRecord>, $crate::bns::ViewError> {
+                Ok(self.rows().namespace(id)?)
+            }
+            fn name(&self, fqn: &str) -> Result<Option<$crate::bns::NameRecord>, $crate::bns::ViewError> {
+                Ok(self.rows().name(fqn)?)
+            }
+            fn names_owned_by(&self, sender: &str) -> Result<Vec<$crate::bns::NameRecord>, $crate::bns::ViewError> {
+                Ok(self.rows().names_owned_by(sender)?)
+            }
+        }
+    };
+}
+pub(crate) use state_view_via_rows;

@@ -58,8 +58,9 @@ impl Funding<'_> {
     }
 }
 
-/// Namespace parameters of a reveal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Namespace parameters of a reveal (also the format of `zones/namespaces.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RevealParams {
     /// Version bits.
     pub version: u16,
