@@ -23,9 +23,9 @@ fn main() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let net = Network::Regtest;
-    let params = ChainParams::test(1, *b"id");
     let chain = DevChain::open(&dir.join("chain.dat"), net)?;
     let w = Wallet::generate(net);
+    let params = ChainParams::test(1, *b"id").with_allocation(w.address().to_string(), 1_000_000_000_000_000);
     let t = Instant::now();
     for _ in 0..101 {
         chain.mine(&w.script_pubkey())?;

@@ -7,7 +7,6 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use bns::bns::ChainParams;
 use bns::chain::devchain::DevChain;
 use bns::indexer::Indexer;
 use bns::store::Store;
@@ -17,16 +16,12 @@ use support::{build_name_chain, DevNode};
 fn kill9_during_replay_then_restart_equals_an_uninterrupted_replay() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("chain.dat");
-    let height = build_name_chain(&src, 1500);
+    let (height, params) = build_name_chain(&src, 1500);
 
     // Reference: one uninterrupted replay.
     let chain = DevChain::open(&src, bitcoin::Network::Regtest).unwrap();
-    let mut reference = Indexer::new(
-        Store::open(&dir.path().join("ref.sqlite")).unwrap(),
-        ChainParams::test(1, *b"id"),
-        bitcoin::Network::Regtest,
-        1,
-    );
+    let store = Store::open(&dir.path().join("ref.sqlite")).unwrap();
+    let mut reference = Indexer::new(store, params.clone(), bitcoin::Network::Regtest, 1);
     reference.catch_up(&chain).unwrap();
     drop(chain);
 
@@ -34,6 +29,7 @@ fn kill9_during_replay_then_restart_equals_an_uninterrupted_replay() {
     let data = dir.path().join("node");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::copy(&src, data.join("devchain.dat")).unwrap();
+    bns::node::save_dev_params(&data, &params).unwrap();
     let zones = dir.path().join("zones");
     std::fs::create_dir_all(&zones).unwrap();
     std::fs::write(zones.join("namespaces.toml"), "").unwrap();

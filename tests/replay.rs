@@ -19,9 +19,12 @@ fn second_node_replaying_the_dev_chain_gets_identical_consensus_hashes() {
     let second = dir.path().join("second");
     std::fs::create_dir_all(&second).unwrap();
     std::fs::copy(first.join("devchain.dat"), second.join("devchain.dat")).unwrap();
+    let params_file = std::fs::read_to_string(first.join(bns::node::DEV_PARAMS_FILE)).unwrap();
+    let params: ChainParams = serde_json::from_str(&params_file).unwrap();
+    assert_eq!(params.token_allocations.len(), 1, "the dev wallet's token account");
     let chain = DevChain::open(&second.join("devchain.dat"), bitcoin::Network::Regtest).unwrap();
     let store = Store::open(&second.join("bns.sqlite")).unwrap();
-    let mut indexer = Indexer::new(store, ChainParams::test(1, *b"id"), bitcoin::Network::Regtest, 1);
+    let mut indexer = Indexer::new(store, params, bitcoin::Network::Regtest, 1);
     let report = indexer.catch_up(&chain).unwrap();
     assert_eq!(report.height, Some(chain.height()));
 
@@ -32,7 +35,7 @@ fn second_node_replaying_the_dev_chain_gets_identical_consensus_hashes() {
     for h in 1..=last {
         let a = original.block_at(h).unwrap().unwrap();
         let b = indexer.store().block_at(h).unwrap().unwrap();
-        assert_eq!(a, b, "block {h} differs between the nodes");
+        assert_eq!(a, b, "block {h} differs between the nodes: {:?}", indexer.store().ops_at(h).unwrap());
         accepted += a.accepted;
     }
     // 2 namespaces x (preorder, reveal, ready) + 5 names x (preorder, register).

@@ -12,6 +12,9 @@ use bns::tx::{build_and_sign, OutputSpec, Wallet};
 
 const MAGIC: [u8; 2] = *b"id";
 const NET: Network = Network::Regtest;
+const STX_ALLOCATION: u64 = 10_000_000_000;
+/// STX price of a 4-character namespace id (epoch >= 4).
+const TEST_NS_STX: u64 = 6_400_000_000;
 
 struct Harness {
     _dir: tempfile::TempDir,
@@ -26,8 +29,9 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let chain = DevChain::open(&dir.path().join("chain.dat"), NET).unwrap();
         let store = Store::open(&dir.path().join("bns.sqlite")).unwrap();
-        let indexer = Indexer::new(store, ChainParams::test(1, MAGIC), NET, 1);
         let (a, b) = (Wallet::generate(NET), Wallet::generate(NET));
+        let params = ChainParams::test(1, MAGIC).with_allocation(a.address().to_string(), STX_ALLOCATION);
+        let indexer = Indexer::new(store, params, NET, 1);
         let mut h = Harness { _dir: dir, chain, indexer, a, b };
         for _ in 0..101 {
             h.chain.mine(&h.a.script_pubkey()).unwrap();
@@ -95,18 +99,27 @@ fn namespace_and_name_lifecycle_with_rejections() {
     // Namespace preorder with a consensus hash from nowhere: rejected.
     let mut f = h.funding(&a);
     let bogus = ConsensusHash([7; 16]);
-    let stale = f.next::<_, bns::tx::TxError>(ops::namespace_preorder(&f, MAGIC, "test", &a_addr, &bogus, 1000, NET));
+    let stale = f.next::<_, bns::tx::TxError>(ops::namespace_preorder(
+        &f,
+        MAGIC,
+        "test",
+        &a_addr,
+        &bogus,
+        1000,
+        Some(TEST_NS_STX),
+        NET,
+    ));
     let ops = h.mine(vec![stale.unwrap()]);
     assert_rejected(&ops[0], "consensus hash");
 
     // A good one, then a duplicate of the same hash in the next block.
     let ch = h.ch();
     let f = h.funding(&a);
-    let pre = ops::namespace_preorder(&f, MAGIC, "test", &a_addr, &ch, 40_000_000, NET).unwrap();
+    let pre = ops::namespace_preorder(&f, MAGIC, "test", &a_addr, &ch, 5_500, Some(TEST_NS_STX), NET).unwrap();
     assert_accepted(&h.mine(vec![pre])[0]);
     let ch = h.ch();
     let f = h.funding(&a);
-    let dup = ops::namespace_preorder(&f, MAGIC, "test", &a_addr, &ch, 40_000_000, NET).unwrap();
+    let dup = ops::namespace_preorder(&f, MAGIC, "test", &a_addr, &ch, 5_500, Some(TEST_NS_STX), NET).unwrap();
     assert_rejected(&h.mine(vec![dup])[0], "already used");
 
     // B cannot reveal A's preorder; A can.
@@ -213,7 +226,7 @@ fn namespace_and_name_lifecycle_with_rejections() {
     let rb = ops::name_register(&fb, MAGIC, "twin.test", None, &b.script_pubkey()).unwrap();
     let reg = h.mine(vec![ra, rb]);
     assert_eq!(reg.len(), 2);
-    reg.iter().for_each(|o| assert_rejected(o, "created twice"));
+    reg.iter().for_each(|o| assert_rejected(o, "more than once"));
     assert!(h.indexer.store().name("twin.test").unwrap().is_none());
 }
 

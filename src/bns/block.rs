@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::rules::{check, Ctx};
-use super::{Accepted, OpMeta, Rejection, StateStore, ViewError};
+use super::{Accepted, Effect, OpMeta, Rejection, StateStore, ViewError};
 use crate::hash::ConsensusHash;
 use crate::virtualchain::consensus::{consensus_hash, ops_hash, prev_consensus_heights, serialize_op};
 use crate::virtualchain::scan::{OpKind, OpTx};
@@ -50,6 +50,12 @@ fn created_key(tx: &OpTx) -> Option<String> {
 /// abandon the whole block (roll back its SQL transaction).
 pub fn process_block(store: &mut dyn StateStore, ctx: &Ctx<'_>, txs: &[OpTx]) -> Result<BlockOutcome, ViewError> {
     let txs: &[OpTx] = if ctx.params.ops_frozen_at(ctx.block) { &[] } else { txs };
+    if ctx.block == ctx.params.first_block {
+        let genesis = OpMeta { height: ctx.block, vtxindex: 0, txid: String::new(), op: "genesis".into() };
+        for (address, balance) in &ctx.params.token_allocations {
+            store.apply(&Effect::PutBalance { address: address.clone(), balance: *balance }, &genesis)?;
+        }
+    }
 
     // Pre-scan: two valid creations of the same thing in one block both fail.
     let mut creators: HashMap<String, usize> = HashMap::new();
@@ -63,6 +69,11 @@ pub fn process_block(store: &mut dyn StateStore, ctx: &Ctx<'_>, txs: &[OpTx]) ->
         }
     }
 
+    // Keys that collided, plus every key created so far in this block: a later
+    // creation of one of them fails even if its own check passes (Core's
+    // `put_collisions` / `__check_collisions` during commit).
+    let mut created: std::collections::HashSet<String> =
+        creators.into_iter().filter(|(_, n)| *n > 1).map(|(k, _)| k).collect();
     let mut ops = Vec::with_capacity(txs.len());
     let mut serialized = Vec::new();
     for tx in txs {
@@ -72,11 +83,14 @@ pub fn process_block(store: &mut dyn StateStore, ctx: &Ctx<'_>, txs: &[OpTx]) ->
             txid: tx.txid.to_string(),
             op: tx.op_string().to_string(),
         };
-        let collided = created_key(tx).filter(|k| creators.get(k).copied().unwrap_or(0) > 1);
-        let result = match collided {
-            Some(key) => Err(Rejection::Collision(key)),
-            None => check(&*store, ctx, tx),
+        let key = created_key(tx);
+        let result = match &key {
+            Some(k) if created.contains(k) => Err(Rejection::Collision(k.clone())),
+            _ => check(&*store, ctx, tx),
         };
+        if let (Ok(_), Some(k)) = (&result, key) {
+            created.insert(k);
+        }
         let result = match result {
             Ok(Accepted { effects, opchar, fields, history_extra }) => {
                 for effect in &effects {

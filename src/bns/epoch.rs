@@ -18,6 +18,13 @@ pub const CONSENSUS_HASH_WINDOW: u64 = 24;
 pub const INFINITE_LIFETIME: u32 = u32::MAX;
 /// First block Core processed on mainnet.
 pub const FIRST_BLOCK_MAINNET: u64 = 373_601;
+/// Consensus hash virtualchain stores for the 4 blocks before the first one
+/// (`GENESIS_SNAPSHOT`): valid in ops, never mixed into later hashes.
+pub const GENESIS_CONSENSUS_HASH: &str = "17ac43c1d8549c3181b200f1bf97eb7d";
+/// Blocks before the first one that carry the genesis consensus hash.
+pub const GENESIS_SNAPSHOT_BLOCKS: u64 = 4;
+/// Token units of STACKs payments.
+pub const STACKS: &str = "STACKS";
 /// From this mainnet height on, v22 ignores every op (export to Stacks 2.0).
 pub const IMPORT_HEIGHT_MAINNET: u64 = 665_750;
 
@@ -112,17 +119,27 @@ pub struct ChainParams {
     pub first_block: u64,
     /// The 2 magic bytes in front of every payload.
     pub magic: [u8; 2],
+    /// Token accounts (address, micro-STX) created at the first block. Mainnet's
+    /// come from the Stacks genesis block, which bns does not carry.
+    #[serde(default)]
+    pub token_allocations: Vec<(String, u64)>,
 }
 
 impl ChainParams {
     /// Mainnet: magic `id`, first block 373601.
     pub fn mainnet() -> Self {
-        Self { kind: ChainKind::Mainnet, first_block: FIRST_BLOCK_MAINNET, magic: *b"id" }
+        Self { kind: ChainKind::Mainnet, first_block: FIRST_BLOCK_MAINNET, magic: *b"id", token_allocations: vec![] }
     }
 
     /// A test chain (dev, regtest, testnet) starting at `first_block`.
     pub fn test(first_block: u64, magic: [u8; 2]) -> Self {
-        Self { kind: ChainKind::Test, first_block, magic }
+        Self { kind: ChainKind::Test, first_block, magic, token_allocations: vec![] }
+    }
+
+    /// Adds a token account created at the first block.
+    pub fn with_allocation(mut self, address: impl Into<String>, micro_stx: u64) -> Self {
+        self.token_allocations.push((address.into(), micro_stx));
+        self
     }
 
     /// The epoch in force at `height`.

@@ -34,6 +34,8 @@ pub trait StateView {
     fn name(&self, fqn: &str) -> Result<Option<NameRecord>, ViewError>;
     /// Every name record whose owner script is `sender` (hex), oldest first.
     fn names_owned_by(&self, sender: &str) -> Result<Vec<NameRecord>, ViewError>;
+    /// Token balance (micro-STX) of an address's account, if it has one.
+    fn token_balance(&self, address: &str) -> Result<Option<u64>, ViewError>;
 }
 
 /// Write access used while applying a block.
@@ -55,6 +57,13 @@ pub enum Effect {
     PutNamespace(NamespaceRecord),
     /// Creates or replaces a name record.
     PutName(NameRecord),
+    /// Sets an account's token balance (micro-STX), creating the account.
+    PutBalance {
+        /// Account address.
+        address: String,
+        /// New balance.
+        balance: u64,
+    },
 }
 
 /// Where an op sits on the chain.
@@ -155,8 +164,11 @@ pub enum Rejection {
     #[error("invalid namespace parameters: {0}")]
     BadParams(&'static str),
     /// Two ops in one block validly created the same name or namespace.
-    #[error("{0:?} is created twice in this block; both are rejected")]
+    #[error("{0:?} is created more than once in this block; all such ops are rejected")]
     Collision(String),
+    /// A token payment is invalid or not covered by the sender's account.
+    #[error("token payment: {0}")]
+    Tokens(String),
     /// This op is not handled by these rules yet.
     #[error("op {0} is not supported")]
     Unsupported(&'static str),

@@ -28,6 +28,8 @@ pub struct PreorderRecord {
     pub burn_address: Option<String>,
     /// Tokens burned (epoch >= 4 name preorders) or STX fee (namespace preorders).
     pub token_fee: u64,
+    /// `STACKS` when the preorder paid in tokens (epoch >= 4), else `None` (BTC).
+    pub token_units: Option<String>,
     /// `?` for names, `*` for namespaces.
     pub op: String,
     /// Transaction id.

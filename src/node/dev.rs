@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Context as _};
 use bitcoin::{Network, Transaction};
 use tracing::info;
 
-use crate::bns::names::{name_price, namespace_price_sats, split_fqn};
+use crate::bns::names::{name_price, namespace_price_sats, namespace_price_stacks, split_fqn};
 use crate::bns::ChainParams;
 use crate::chain::devchain::DevChain;
 use crate::hash::ValueHash;
@@ -139,10 +139,13 @@ impl Registrar<'_> {
                 needed
                     .iter()
                     .map(|(id, _)| {
-                        // Pay the epoch-1/2 table price; epoch >= 4 has no BTC price (any fee passes).
-                        let fee =
-                            namespace_price_sats(id, &ChainParams::mainnet().epoch_at(373_601)).unwrap_or(40_000_000);
-                        f.next(ops::namespace_preorder(&f, r.params.magic, id, &me, &ch, fee, r.network))
+                        // Epoch >= 4 prices namespaces in STACKs, paid from the token account;
+                        // before that, in satoshis burned.
+                        let (fee, stx) = match namespace_price_sats(id, &epoch) {
+                            Some(sats) => (sats, None),
+                            None => (5_500, Some(namespace_price_stacks(id))),
+                        };
+                        f.next(ops::namespace_preorder(&f, r.params.magic, id, &me, &ch, fee, stx, r.network))
                     })
                     .collect()
             })?;

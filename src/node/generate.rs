@@ -5,6 +5,7 @@
 use anyhow::Context as _;
 use bitcoin::{Network, Transaction};
 
+use crate::bns::names::namespace_price_stacks;
 use crate::chain::devchain::DevChain;
 use crate::hash::ConsensusHash;
 use crate::indexer::Indexer;
@@ -40,14 +41,16 @@ fn mine(chain: &DevChain, idx: &mut Indexer, w: &Wallet, txs: Vec<Transaction>) 
 
 /// Reveals namespace `ns` and registers `n{i}.ns` for i in 0..n, each owned
 /// by a fresh key, funded by `w` (which needs mature coins: mine 101 blocks
-/// to it first). `idx` must follow `chain` with 1 confirmation.
+/// to it first, and a token allocation covering the namespace's STX price).
+/// `idx` must follow `chain` with 1 confirmation.
 pub fn register_names(chain: &DevChain, idx: &mut Indexer, w: &Wallet, ns: &str, n: usize) -> anyhow::Result<()> {
     let magic = idx.params().magic;
     let net: Network = chain.network();
     let me = w.address().to_string();
     let ch = mine(chain, idx, w, vec![])?;
     let f = fund(chain, w);
-    mine(chain, idx, w, vec![ops::namespace_preorder(&f, magic, ns, &me, &ch, 40_000_000, net)?])?;
+    let stx = namespace_price_stacks(ns);
+    mine(chain, idx, w, vec![ops::namespace_preorder(&f, magic, ns, &me, &ch, 5_500, Some(stx), net)?])?;
     let f = fund(chain, w);
     mine(chain, idx, w, vec![ops::namespace_reveal(&f, magic, ns, &BENCH_PARAMS, &w.script_pubkey())?])?;
     let f = fund(chain, w);

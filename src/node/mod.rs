@@ -92,18 +92,62 @@ impl dev::Miner for DevMiner {
     }
 }
 
+/// File next to `devchain.dat` holding the dev chain's consensus parameters
+/// (first block, magic, token allocations): part of the chain, so a copy of
+/// the chain replays to the same state.
+pub const DEV_PARAMS_FILE: &str = "devchain.params.json";
+
+/// Micro-STX the dev wallet's token account starts with (enough for namespaces).
+pub const DEV_TOKEN_ALLOCATION: u64 = 1_000_000_000_000_000;
+
+/// Writes a dev chain's parameters into `data_dir`.
+pub fn save_dev_params(data_dir: &Path, params: &ChainParams) -> anyhow::Result<()> {
+    let path = data_dir.join(DEV_PARAMS_FILE);
+    std::fs::write(&path, serde_json::to_string_pretty(params)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Reads the dev chain's parameters, creating them (with a token account for
+/// `wallet`) on first start.
+fn load_or_create_dev_params(data_dir: &Path, wallet: &Wallet) -> anyhow::Result<ChainParams> {
+    let path = data_dir.join(DEV_PARAMS_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).with_context(|| format!("bad {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let params =
+                ChainParams::test(1, *b"id").with_allocation(wallet.address().to_string(), DEV_TOKEN_ALLOCATION);
+            save_dev_params(data_dir, &params)?;
+            Ok(params)
+        }
+        Err(e) => Err(anyhow!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Refuses a database indexed under other consensus parameters.
+fn check_params(store: &Store, params: &ChainParams) -> anyhow::Result<()> {
+    let json = serde_json::to_string(params)?;
+    match store.meta("chain_params")? {
+        Some(stored) if stored != json => Err(anyhow!(
+            "this database was indexed with other chain parameters ({stored}); delete {} to reindex",
+            "bns.sqlite"
+        )),
+        Some(_) => Ok(()),
+        None => Ok(store.set_meta("chain_params", &json)?),
+    }
+}
+
 /// `bns dev`: the whole node on the embedded dev chain, with the names in
 /// the zones directory registered on it.
 pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     let data_dir = settings.data_dir();
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let network = Network::Regtest;
-    let params = ChainParams::test(1, *b"id");
     let started = Instant::now();
 
     let plan = dev::load_plan(&settings.zones())?;
     let chain = Arc::new(DevChain::open(&data_dir.join("devchain.dat"), network)?);
     let wallet = Wallet::load_or_create(&data_dir.join("dev-wallet.wif"), network)?;
+    let params = load_or_create_dev_params(&data_dir, &wallet)?;
     if chain.height() < DEV_FUNDING_BLOCKS {
         let n = DEV_FUNDING_BLOCKS - chain.height();
         info!(blocks = n, "funding the dev wallet");
@@ -114,6 +158,7 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
 
     let db = db_path(&data_dir);
     let store = Store::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
+    check_params(&store, &params)?;
     let names = Arc::new(StoreNames::open(&db, params.clone())?);
     let indexer = Indexer::new(store, params.clone(), network, 1);
     let (wake_tx, wake_rx) = mpsc::channel();

@@ -74,6 +74,11 @@ impl<'c> BlockWriter<'c> {
                 self.save_undo("namespaces", &rec.namespace_id, prev)?;
                 write_namespace(&self.tx, rec)
             }
+            Effect::PutBalance { address, balance } => {
+                let prev = self.rows().token_balance(address)?.map(|b| b.to_string());
+                self.save_undo("accounts", address, prev)?;
+                write_balance(&self.tx, address, *balance)
+            }
             Effect::PutName(rec) => {
                 let prev = self.prior("SELECT record FROM names WHERE name = ?1", &rec.name)?;
                 self.save_undo("names", &rec.name, prev)?;
@@ -166,6 +171,14 @@ fn write_name(tx: &Connection, rec: &NameRecord) -> Result<(), StoreError> {
     Ok(())
 }
 
+fn write_balance(tx: &Connection, address: &str, balance: u64) -> Result<(), StoreError> {
+    let balance = i64::try_from(balance)
+        .map_err(|_| StoreError::Corrupt { table: "accounts", message: format!("balance {balance} too large") })?;
+    tx.prepare_cached("INSERT OR REPLACE INTO accounts(address, balance) VALUES (?1, ?2)")?
+        .execute(params![address, balance])?;
+    Ok(())
+}
+
 /// Undoes every block above `height`; returns how many blocks were undone.
 pub(super) fn rollback_to(conn: &mut Connection, height: u64) -> Result<u64, StoreError> {
     let tx = conn.transaction()?;
@@ -183,6 +196,8 @@ pub(super) fn rollback_to(conn: &mut Connection, height: u64) -> Result<u64, Sto
             ("namespaces", Some(p)) => write_namespace(&tx, &decode("undo", &p)?)?,
             ("names", None) => tx.execute("DELETE FROM names WHERE name = ?1", [&key]).map(|_| ())?,
             ("names", Some(p)) => write_name(&tx, &decode("undo", &p)?)?,
+            ("accounts", None) => tx.execute("DELETE FROM accounts WHERE address = ?1", [&key]).map(|_| ())?,
+            ("accounts", Some(p)) => write_balance(&tx, &key, decode("undo", &p)?)?,
             (other, _) => {
                 return Err(StoreError::Corrupt { table: "undo", message: format!("unknown table {other:?}") });
             }

@@ -85,6 +85,15 @@ impl Rows<'_> {
         json.map(|j| decode("names", &j)).transpose()
     }
 
+    pub(crate) fn token_balance(&self, address: &str) -> Result<Option<u64>, StoreError> {
+        let b: Option<i64> = self
+            .0
+            .prepare_cached("SELECT balance FROM accounts WHERE address = ?1")?
+            .query_row([address], |r| r.get(0))
+            .optional()?;
+        Ok(b.map(|b| b as u64))
+    }
+
     pub(crate) fn names_owned_by(&self, sender: &str) -> Result<Vec<NameRecord>, StoreError> {
         let mut st = self.0.prepare_cached("SELECT record FROM names WHERE sender = ?1 ORDER BY rowid")?;
         let jsons = st.query_map([sender], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
@@ -117,6 +126,9 @@ macro_rules! state_view_via_rows {
             }
             fn names_owned_by(&self, sender: &str) -> Result<Vec<$crate::bns::NameRecord>, $crate::bns::ViewError> {
                 Ok(self.rows().names_owned_by(sender)?)
+            }
+            fn token_balance(&self, address: &str) -> Result<Option<u64>, $crate::bns::ViewError> {
+                Ok(self.rows().token_balance(address)?)
             }
         }
     };

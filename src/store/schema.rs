@@ -88,4 +88,8 @@ pub const MIGRATIONS: &[&str] = &[
         received_at INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 2: token accounts (epoch >= 4 payments in STACKs).
+    r#"
+    CREATE TABLE accounts (address TEXT PRIMARY KEY, balance INTEGER NOT NULL) STRICT;
+    "#,
 ];

@@ -92,7 +92,10 @@ fn bad_name(name: &str) -> TxError {
     TxError::InvalidWif(format!("{name:?} is not a valid BNS name"))
 }
 
-/// `*`: commits to `ns_id` revealed by this wallet to `reveal_address`; burns `fee`.
+/// `*`: commits to `ns_id` revealed by this wallet to `reveal_address`;
+/// burns `fee` satoshis and, from epoch 4, `stx_fee` micro-STX from the
+/// sender's token account (`None` writes the 36-byte pre-epoch-4 payload).
+#[allow(clippy::too_many_arguments)]
 pub fn namespace_preorder(
     f: &Funding<'_>,
     magic: [u8; 2],
@@ -100,11 +103,12 @@ pub fn namespace_preorder(
     reveal_address: &str,
     ch: &ConsensusHash,
     fee: u64,
+    stx_fee: Option<u64>,
     network: Network,
 ) -> Result<Transaction, TxError> {
     let sender = f.wallet.script_pubkey();
     let hash = namespace_preorder_hash(ns_id, &sender, reveal_address).map_err(|_| bad_name(ns_id))?;
-    let op = Op::NamespacePreorder(NamespacePreorder { preorder_hash: hash, consensus_hash: *ch, stx_fee: Some(0) });
+    let op = Op::NamespacePreorder(NamespacePreorder { preorder_hash: hash, consensus_hash: *ch, stx_fee });
     let burn = address_script(&burn_address(network), network)?;
     f.build(&[data(magic, &op), OutputSpec::Change, OutputSpec::Pay { script: burn, value: Amount::from_sat(fee) }])
 }

@@ -136,8 +136,9 @@ pub fn dig(addr: SocketAddr, args: &[&str]) -> String {
 }
 
 /// Builds a dev chain at `path` carrying `n` name registrations in namespace
-/// `bench` (real signed preorder + register transactions). Returns its height.
-pub fn build_name_chain(path: &Path, n: usize) -> u64 {
+/// `bench` (real signed preorder + register transactions). Returns its height
+/// and the chain's consensus parameters (the funder's token account).
+pub fn build_name_chain(path: &Path, n: usize) -> (u64, bns::bns::ChainParams) {
     use bns::bns::ChainParams;
     use bns::chain::devchain::DevChain;
     use bns::indexer::Indexer;
@@ -146,12 +147,13 @@ pub fn build_name_chain(path: &Path, n: usize) -> u64 {
     let chain = DevChain::open(path, net).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(&tmp.path().join("b.sqlite")).unwrap();
-    let mut idx = Indexer::new(store, ChainParams::test(1, *b"id"), net, 1);
     let w = bns::tx::Wallet::generate(net);
+    let params = ChainParams::test(1, *b"id").with_allocation(w.address().to_string(), 1_000_000_000_000_000);
+    let mut idx = Indexer::new(store, params.clone(), net, 1);
     for _ in 0..101 {
         chain.mine(&w.script_pubkey()).unwrap();
     }
     bns::node::generate::register_names(&chain, &mut idx, &w, "bench", n).unwrap();
     assert_eq!(idx.store().name_count().unwrap(), n as u64, "every built name registers");
-    chain.height()
+    (chain.height(), params)
 }

@@ -6,8 +6,11 @@ mod name;
 mod namespace;
 
 use super::consensus_fields as cf;
-use super::epoch::{ChainParams, CONSENSUS_HASH_WINDOW, MAX_NAMES_PER_SENDER, NAME_PREORDER_EXPIRE};
-use super::names::{is_valid_namespace_id, name_price, namespace_price_sats, split_fqn};
+use super::epoch::{
+    ChainParams, CONSENSUS_HASH_WINDOW, GENESIS_CONSENSUS_HASH, GENESIS_SNAPSHOT_BLOCKS, MAX_NAMES_PER_SENDER,
+    NAME_PREORDER_EXPIRE, STACKS,
+};
+use super::names::{is_valid_namespace_id, name_price, namespace_price_sats, namespace_price_stacks, split_fqn};
 use super::{Accepted, Effect, Liveness, NameRecord, NamespaceRecord, PreorderRecord, Rejection, StateView};
 use crate::hash::{ConsensusHash, NameConsensusHash};
 use crate::virtualchain::preorder::{name_preorder_hash, namespace_preorder_hash};
@@ -54,16 +57,61 @@ pub fn consensus_hash_valid(view: &dyn StateView, ctx: &Ctx<'_>, ch: &ConsensusH
     Ok(window(view, ctx)?.iter().any(|(_, c)| c == ch))
 }
 
-/// Stored consensus hashes of blocks `B-24 ..= B-1`, newest first.
+/// Consensus hashes valid in an op at `B`: those of blocks `B-24 ..= B-1`,
+/// newest first, where the 4 blocks before the first processed one carry the
+/// genesis snapshot hash (as virtualchain stores it).
 pub(super) fn window(view: &dyn StateView, ctx: &Ctx<'_>) -> Result<Vec<(u64, ConsensusHash)>, Rejection> {
-    let lo = ctx.block.saturating_sub(CONSENSUS_HASH_WINDOW).max(ctx.params.first_block);
+    let first = ctx.params.first_block;
+    let lo = ctx.block.saturating_sub(CONSENSUS_HASH_WINDOW);
     let mut out = Vec::with_capacity(CONSENSUS_HASH_WINDOW as usize);
     for k in (lo..ctx.block).rev() {
-        if let Some(ch) = view.consensus_hash(k)? {
-            out.push((k, ch));
+        if k >= first {
+            if let Some(ch) = view.consensus_hash(k)? {
+                out.push((k, ch));
+            }
+        } else if k + GENESIS_SNAPSHOT_BLOCKS >= first {
+            let genesis = GENESIS_CONSENSUS_HASH.parse().expect("constant is a valid 16-byte hex hash");
+            out.push((k, genesis));
         }
     }
     Ok(out)
+}
+
+/// Names `script_hex` owns for quota purposes (Core's `get_num_names_owned`):
+/// live or in grace as of `B-1` and not revoked, plus, when
+/// `count_this_block`, names registered to it earlier in block `B`.
+pub(super) fn owned_count(
+    view: &dyn StateView,
+    ctx: &Ctx<'_>,
+    script_hex: &str,
+    count_this_block: bool,
+) -> Result<usize, Rejection> {
+    let mut n = 0;
+    for rec in view.names_owned_by(script_hex)? {
+        if rec.revoked {
+            continue;
+        }
+        if rec.first_registered >= ctx.block {
+            n += count_this_block as usize;
+            continue;
+        }
+        if let Some(ns) = view.namespace(&rec.namespace_id)? {
+            if rec.liveness(&ns, &ctx.params.epoch_at(ctx.h()), ctx.h()) != Liveness::Expired {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// Debits `amount` micro-STX from `address`'s account, which must exist and cover it.
+pub(super) fn debit(view: &dyn StateView, address: &str, amount: u64) -> Result<Effect, Rejection> {
+    let balance =
+        view.token_balance(address)?.ok_or_else(|| Rejection::Tokens(format!("{address} has no token account")))?;
+    let balance = balance
+        .checked_sub(amount)
+        .ok_or_else(|| Rejection::Tokens(format!("{address} holds {balance}, needs {amount}")))?;
+    Ok(Effect::PutBalance { address: address.to_string(), balance })
 }
 
 pub(super) fn hexs(script: &bitcoin::Script) -> String {
@@ -81,6 +129,7 @@ pub(super) fn new_preorder(
     hash: crate::hash::PreorderHash,
     ch: ConsensusHash,
     token_fee: u64,
+    token_units: Option<&str>,
     op: &str,
 ) -> Result<PreorderRecord, Rejection> {
     if !consensus_hash_valid(view, ctx, &ch)? {
@@ -101,6 +150,7 @@ pub(super) fn new_preorder(
         op_fee,
         burn_address: Some(burn),
         token_fee,
+        token_units: token_units.map(str::to_string),
         op: op.to_string(),
         txid: tx.txid.to_string(),
         vtxindex: tx.vtxindex,

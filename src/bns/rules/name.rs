@@ -1,6 +1,7 @@
 //! Name preorder, registration and update.
 
 use super::*;
+use crate::bns::names::Price;
 
 pub(super) fn name_preorder(
     view: &dyn StateView,
@@ -8,31 +9,26 @@ pub(super) fn name_preorder(
     tx: &OpTx,
     op: &wire::NamePreorder,
 ) -> Result<Accepted, Rejection> {
-    let tokens = op.tokens.as_ref().map(|t| t.amount).unwrap_or(0);
-    let rec = new_preorder(view, ctx, tx, op.preorder_hash, op.consensus_hash, tokens, "?")?;
-    Ok(Accepted {
-        opchar: '?',
-        fields: cf::name_preorder(&rec),
-        history_extra: serde_json::Value::Null,
-        effects: vec![Effect::PutPreorder(rec)],
-    })
-}
-
-/// Live-or-grace names owned by `script_hex`, counting names created in this block.
-fn owned_count(view: &dyn StateView, ctx: &Ctx<'_>, script_hex: &str) -> Result<usize, Rejection> {
-    let mut n = 0;
-    for rec in view.names_owned_by(script_hex)? {
-        if rec.first_registered >= ctx.block {
-            n += 1;
-            continue;
-        }
-        if let Some(ns) = view.namespace(&rec.namespace_id)? {
-            if rec.liveness(&ns, &ctx.params.epoch_at(ctx.h()), ctx.h()) != Liveness::Expired {
-                n += 1;
-            }
-        }
+    let count = owned_count(view, ctx, &hexs(&tx.sender), true)?;
+    if count >= MAX_NAMES_PER_SENDER {
+        return Err(Rejection::TooManyNames { count });
     }
-    Ok(n)
+    let tokens = op.tokens.as_ref().map(|t| t.amount).unwrap_or(0);
+    let units = op.tokens.as_ref().map(|t| t.units.as_str());
+    let rec = new_preorder(view, ctx, tx, op.preorder_hash, op.consensus_hash, tokens, units, "?")?;
+    let mut effects = Vec::with_capacity(2);
+    if let Some(t) = &op.tokens {
+        if t.units != STACKS {
+            return Err(Rejection::Tokens(format!("unknown token units {:?}", t.units)));
+        }
+        if rec.burn_address.as_deref() != Some(burn_address(ctx.network).as_str()) {
+            return Err(Rejection::Tokens("a token-paying preorder must burn to the burn address".into()));
+        }
+        effects.push(debit(view, &rec.address, t.amount)?);
+    }
+    let fields = cf::name_preorder(&rec);
+    effects.push(Effect::PutPreorder(rec));
+    Ok(Accepted { opchar: '?', fields, history_extra: serde_json::Value::Null, effects })
 }
 
 pub(super) fn name_register(
@@ -52,15 +48,16 @@ pub(super) fn name_register(
     };
     let old = view.name(fqn)?;
     if let Some(old) = &old {
-        if old.revoked {
-            return Err(Rejection::Revoked(fqn.into()));
-        }
+        // A revoked name stays taken until it expires; then anyone may register it.
         if old.liveness(&ns, &ctx.params.epoch_at(ctx.h()), ctx.h()) != Liveness::Expired {
-            return Err(Rejection::NameTaken(fqn.into()));
+            return Err(if old.revoked { Rejection::Revoked(fqn.into()) } else { Rejection::NameTaken(fqn.into()) });
         }
     }
     let r = tx.recipient.clone().ok_or(Rejection::Missing("an owner output"))?;
     let (recipient, recipient_address) = (r.script, r.address);
+    if recipient.is_p2sh() && ctx.params.epoch_at(ctx.block).number < 2 {
+        return Err(Rejection::BadParams("p2sh owners need epoch >= 2"));
+    }
     let hash =
         name_preorder_hash(fqn, &tx.sender, &recipient_address).map_err(|_| Rejection::InvalidName(fqn.into()))?;
     let pre = view.preorder(&hash)?.filter(|p| p.op == "?").ok_or(Rejection::NoPreorder(hash))?;
@@ -72,14 +69,14 @@ pub(super) fn name_register(
     if epoch.number >= 4 && pre.block_number + NAME_PREORDER_EXPIRE < ctx.block {
         return Err(expired("older than 144 blocks"));
     }
-    let span = (ns.lifetime as u64).saturating_mul(epoch.lifetime_multiplier);
+    let span = (ns.lifetime as u64).saturating_mul(ctx.params.epoch_at(ctx.h()).lifetime_multiplier);
     if pre.block_number.saturating_add(span) <= ctx.h() {
         return Err(expired("older than the namespace lifetime"));
     }
     if pre.block_number < ready_block {
         return Err(expired("made before the namespace was ready"));
     }
-    let count = owned_count(view, ctx, &hexs(&recipient))?;
+    let count = owned_count(view, ctx, &hexs(&recipient), true)?;
     if count >= MAX_NAMES_PER_SENDER {
         return Err(Rejection::TooManyNames { count });
     }
@@ -116,23 +113,47 @@ pub(super) fn name_register(
     })
 }
 
-/// The preorder's fee must cover the name's price at the preorder block and
-/// go where the namespace version says.
+/// The preorder's payment must cover the name's price at the preorder block,
+/// in the units and to the address the namespace version requires (Core's
+/// `check_payment_v1/v2/v3`).
 fn check_payment(ctx: &Ctx<'_>, ns: &NamespaceRecord, label: &str, pre: &PreorderRecord) -> Result<(), Rejection> {
     let epoch = ctx.params.epoch_at(pre.block_number);
-    let stacks = ns.version == 3;
-    let price = name_price(label, &ns.price_function(), &epoch, stacks);
-    let paid = if stacks { pre.token_fee } else { pre.op_fee };
-    if !price.is_covered_by(paid) {
-        return Err(Rejection::Fee { paid, price: format!("{price:?}"), why: "name price" });
-    }
     let burn = burn_address(ctx.network);
-    let to_creator = ns.version == 2
-        && ctx.params.epoch_at(ctx.block).namespace_receive_fees_period > 0
-        && ns.reveal_block + ctx.params.epoch_at(ctx.block).namespace_receive_fees_period >= ctx.block;
+    let paid_stacks = pre.token_units.as_deref() == Some(STACKS);
+    let fee_err = |paid, price: String, why| Rejection::Fee { paid, price, why };
+    if ns.version == 3 {
+        let price = name_price(label, &ns.price_function(), &epoch, true);
+        if !paid_stacks || !price.is_covered_by(pre.token_fee) {
+            return Err(fee_err(pre.token_fee, format!("{price:?}"), "name price in STACKs"));
+        }
+        if pre.burn_address.as_deref() != Some(burn.as_str()) {
+            return Err(fee_err(pre.token_fee, format!("{price:?}"), "paid to the wrong address"));
+        }
+        return Ok(());
+    }
+    let price = name_price(label, &ns.price_function(), &epoch, false);
+    let fees_period = ctx.params.epoch_at(ctx.block).namespace_receive_fees_period;
+    let to_creator = ns.version == 2 && fees_period > 0 && ns.reveal_block + fees_period >= ctx.block;
+    if paid_stacks {
+        if to_creator {
+            return Err(fee_err(pre.token_fee, format!("{price:?}"), "STACKs not accepted while the creator is paid"));
+        }
+        let btc = match price {
+            Price::Float(p) => p as u64,
+            Price::Int(p) => p,
+        };
+        let stx = btc.saturating_mul(650) / 15;
+        if pre.token_fee < stx {
+            return Err(fee_err(pre.token_fee, stx.to_string(), "name price in STACKs"));
+        }
+        return Ok(());
+    }
+    if !price.is_covered_by(pre.op_fee) {
+        return Err(fee_err(pre.op_fee, format!("{price:?}"), "name price"));
+    }
     let want = if to_creator { ns.address.as_str() } else { burn.as_str() };
-    if !stacks && pre.burn_address.as_deref() != Some(want) {
-        return Err(Rejection::Fee { paid, price: format!("{price:?}"), why: "paid to the wrong address" });
+    if pre.burn_address.as_deref() != Some(want) {
+        return Err(fee_err(pre.op_fee, format!("{price:?}"), "paid to the wrong address"));
     }
     Ok(())
 }
@@ -144,12 +165,14 @@ pub(super) fn name_update(
     op: &wire::NameUpdate,
 ) -> Result<Accepted, Rejection> {
     let sender = hexs(&tx.sender);
-    let owned = view.names_owned_by(&sender)?;
-    if owned.len() > MAX_NAMES_PER_SENDER {
-        return Err(Rejection::TooManyNames { count: owned.len() });
+    let count = owned_count(view, ctx, &sender, false)?;
+    if count > MAX_NAMES_PER_SENDER {
+        return Err(Rejection::TooManyNames { count });
     }
     let window = window(view, ctx)?;
-    let found = owned.into_iter().find_map(|rec| {
+    // Candidates: names the sender owned as of B-1.
+    let owned = view.names_owned_by(&sender)?;
+    let found = owned.into_iter().filter(|rec| rec.first_registered <= ctx.h()).find_map(|rec| {
         window
             .iter()
             .find(|(_, ch)| NameConsensusHash::of(&rec.name, ch) == op.name_consensus_hash)
@@ -162,13 +185,14 @@ pub(super) fn name_update(
     let ns = view
         .namespace(&rec.namespace_id)?
         .ok_or(Rejection::Namespace { ns: rec.namespace_id.clone(), why: "does not exist" })?;
-    if !ns.is_infinite() {
-        if rec.liveness(&ns, &ctx.params.epoch_at(ctx.h()), ctx.h()) == Liveness::Expired {
-            return Err(Rejection::NotRegistered(rec.name));
-        }
-        if rec.liveness(&ns, &ctx.params.epoch_at(ctx.block), ctx.block) == Liveness::Grace {
-            return Err(Rejection::InGrace(rec.name));
-        }
+    if !ns.is_ready() {
+        return Err(Rejection::Namespace { ns: ns.namespace_id, why: "is not ready" });
+    }
+    if rec.liveness(&ns, &ctx.params.epoch_at(ctx.h()), ctx.h()) == Liveness::Expired {
+        return Err(Rejection::NotRegistered(rec.name));
+    }
+    if rec.liveness(&ns, &ctx.params.epoch_at(ctx.block), ctx.block) == Liveness::Grace {
+        return Err(Rejection::InGrace(rec.name));
     }
     rec.value_hash = Some(op.value_hash);
     rec.op = "+".into();

@@ -8,7 +8,11 @@ pub(super) fn namespace_preorder(
     tx: &OpTx,
     op: &wire::NamespacePreorder,
 ) -> Result<Accepted, Rejection> {
-    let rec = new_preorder(view, ctx, tx, op.preorder_hash, op.consensus_hash, op.stx_fee.unwrap_or(0), "*")?;
+    // From epoch 4 every namespace preorder pays in STACKs from the sender's account.
+    let stacks = ctx.params.epoch_at(ctx.block).number >= 4;
+    let token_fee = op.stx_fee.unwrap_or(0);
+    let units = stacks.then_some(STACKS);
+    let rec = new_preorder(view, ctx, tx, op.preorder_hash, op.consensus_hash, token_fee, units, "*")?;
     let burn = burn_address(ctx.network);
     if rec.burn_address.as_deref() != Some(burn.as_str()) {
         return Err(Rejection::Fee {
@@ -17,12 +21,13 @@ pub(super) fn namespace_preorder(
             why: "namespace fee must go to the burn address",
         });
     }
-    Ok(Accepted {
-        opchar: '*',
-        fields: cf::namespace_preorder(&rec),
-        history_extra: serde_json::Value::Null,
-        effects: vec![Effect::PutPreorder(rec)],
-    })
+    let mut effects = Vec::with_capacity(2);
+    if stacks {
+        effects.push(debit(view, &rec.address, token_fee)?);
+    }
+    let fields = cf::namespace_preorder(&rec);
+    effects.push(Effect::PutPreorder(rec));
+    Ok(Accepted { opchar: '*', fields, history_extra: serde_json::Value::Null, effects })
 }
 
 pub(super) fn namespace_reveal(
@@ -43,9 +48,6 @@ pub(super) fn namespace_reveal(
         if old.is_revealed_at(ctx.h()) {
             return Err(Rejection::Namespace { ns: ns.into(), why: "is already revealed" });
         }
-    }
-    if tx.sender_pubkey.is_none() {
-        return Err(Rejection::Missing("a p2pkh sender public key"));
     }
     let r = tx.recipient.clone().ok_or(Rejection::Missing("a revealer output"))?;
     let (recipient, recipient_address) = (r.script, r.address);
@@ -68,7 +70,16 @@ pub(super) fn namespace_reveal(
     if op.buckets.iter().any(|b| *b > 15) {
         return Err(Rejection::BadParams("bucket exponents must be 0..=15"));
     }
-    if let Some(price) = namespace_price_sats(ns, &epoch) {
+    if pre.token_units.as_deref() == Some(STACKS) {
+        let price = namespace_price_stacks(ns);
+        if pre.token_fee < price {
+            return Err(Rejection::Fee {
+                paid: pre.token_fee,
+                price: price.to_string(),
+                why: "namespace price in STACKs",
+            });
+        }
+    } else if let Some(price) = namespace_price_sats(ns, &epoch) {
         if pre.op_fee < price {
             return Err(Rejection::Fee { paid: pre.op_fee, price: price.to_string(), why: "namespace price" });
         }
