@@ -26,11 +26,17 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
+        Self::with(1, STX_ALLOCATION)
+    }
+
+    /// A chain whose BNS processing starts at `first_block`; wallet `a` gets
+    /// `stx` micro-STX in a token account.
+    fn with(first_block: u64, stx: u64) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let chain = DevChain::open(&dir.path().join("chain.dat"), NET).unwrap();
         let store = Store::open(&dir.path().join("bns.sqlite")).unwrap();
         let (a, b) = (Wallet::generate(NET), Wallet::generate(NET));
-        let params = ChainParams::test(1, MAGIC).with_allocation(a.address().to_string(), STX_ALLOCATION);
+        let params = ChainParams::test(first_block, MAGIC).with_allocation(a.address().to_string(), stx);
         let indexer = Indexer::new(store, params, NET, 1);
         let mut h = Harness { _dir: dir, chain, indexer, a, b };
         for _ in 0..101 {
@@ -55,7 +61,9 @@ impl Harness {
         self.chain.mine(&self.a.script_pubkey()).unwrap();
         self.indexer.catch_up(&self.chain).unwrap();
         let h = self.chain.height();
-        assert_eq!(self.indexer.store().last_block().unwrap().unwrap().height, h);
+        if let Some(b) = self.indexer.store().last_block().unwrap() {
+            assert_eq!(b.height, h, "indexed up to the tip");
+        }
         self.indexer.store().ops_at(h).unwrap()
     }
 
@@ -263,4 +271,106 @@ fn garbage_payloads_are_stored_as_rejected_and_never_stop_indexing() {
     }
     // The next block indexes normally.
     assert!(h.mine(vec![]).is_empty());
+}
+
+/// Reveals and launches namespace `test` (owned by wallet a).
+fn ready_namespace(h: &mut Harness) {
+    let a = h.a.clone();
+    let (ch, f) = (h.ch(), h.funding(&a));
+    let p = ops::namespace_preorder(&f, MAGIC, "test", &Harness::addr(&a), &ch, 5_500, Some(TEST_NS_STX), NET).unwrap();
+    assert_accepted(&h.mine(vec![p])[0]);
+    let f = h.funding(&a);
+    assert_accepted(&h.mine(vec![ops::namespace_reveal(&f, MAGIC, "test", &params(), &a.script_pubkey()).unwrap()])[0]);
+    let f = h.funding(&a);
+    assert_accepted(&h.mine(vec![ops::namespace_ready(&f, MAGIC, "test").unwrap()])[0]);
+}
+
+#[test]
+fn genesis_consensus_hash_is_valid_in_the_first_blocks() {
+    // BNS processing starts at block 103; its ops may carry the genesis snapshot hash.
+    let mut h = Harness::with(103, STX_ALLOCATION);
+    assert_eq!(h.chain.height(), 102);
+    let a = h.a.clone();
+    let genesis: ConsensusHash = "17ac43c1d8549c3181b200f1bf97eb7d".parse().unwrap();
+    let f = h.funding(&a);
+    let p = ops::namespace_preorder(&f, MAGIC, "test", &Harness::addr(&a), &genesis, 5_500, Some(TEST_NS_STX), NET);
+    let ops = h.mine(vec![p.unwrap()]);
+    assert_eq!(ops[0].height, 103);
+    assert_accepted(&ops[0]);
+}
+
+#[test]
+fn namespace_prices_are_paid_in_stacks_from_a_token_account() {
+    // b has no token account.
+    let mut h = Harness::new();
+    let (a, b) = (h.a.clone(), h.b.clone());
+    let (ch, f) = (h.ch(), h.funding(&b));
+    let p = ops::namespace_preorder(&f, MAGIC, "test", &Harness::addr(&b), &ch, 5_500, Some(TEST_NS_STX), NET);
+    assert_rejected(&h.mine(vec![p.unwrap()])[0], "has no token account");
+    // a pays one micro-STX too little: the preorder passes, the reveal fails.
+    let (ch, f) = (h.ch(), h.funding(&a));
+    let p = ops::namespace_preorder(&f, MAGIC, "test", &Harness::addr(&a), &ch, 5_500, Some(TEST_NS_STX - 1), NET);
+    assert_accepted(&h.mine(vec![p.unwrap()])[0]);
+    let f = h.funding(&a);
+    let r = ops::namespace_reveal(&f, MAGIC, "test", &params(), &a.script_pubkey()).unwrap();
+    assert_rejected(&h.mine(vec![r])[0], "namespace price in STACKs");
+    // More than the account holds.
+    let mut h = Harness::with(1, TEST_NS_STX - 1);
+    let a = h.a.clone();
+    let (ch, f) = (h.ch(), h.funding(&a));
+    let p = ops::namespace_preorder(&f, MAGIC, "test", &Harness::addr(&a), &ch, 5_500, Some(TEST_NS_STX), NET);
+    assert_rejected(&h.mine(vec![p.unwrap()])[0], "needs 6400000000");
+}
+
+#[test]
+fn a_name_created_earlier_in_the_block_cannot_be_created_again() {
+    let mut h = Harness::new();
+    ready_namespace(&mut h);
+    let (a, b) = (h.a.clone(), h.b.clone());
+    let ch = h.ch();
+    let f = h.funding(&a);
+    let p = ops::name_preorder(&f, MAGIC, "dup.test", &Harness::addr(&a), &ch, 640_000, NET).unwrap();
+    assert_accepted(&h.mine(vec![p])[0]);
+    // One block: a registers (valid), b preorders, b registers (passes its own
+    // check because a's name is not live until the next block): b must fail.
+    let fa = h.funding(&a);
+    let ra = ops::name_register(&fa, MAGIC, "dup.test", None, &a.script_pubkey()).unwrap();
+    let mut fb = h.funding(&b);
+    let pb = fb
+        .next::<_, bns::tx::TxError>(ops::name_preorder(&fb, MAGIC, "dup.test", &Harness::addr(&b), &ch, 640_000, NET))
+        .unwrap();
+    let rb = ops::name_register(&fb, MAGIC, "dup.test", None, &b.script_pubkey()).unwrap();
+    let ops = h.mine(vec![ra, pb, rb]);
+    assert_accepted(&ops[0]);
+    assert_accepted(&ops[1]);
+    assert_rejected(&ops[2], "more than once");
+    assert_eq!(h.indexer.store().name("dup.test").unwrap().unwrap().address, Harness::addr(&a));
+}
+
+#[test]
+fn an_address_owns_at_most_25_names() {
+    let mut h = Harness::new();
+    ready_namespace(&mut h);
+    let a = h.a.clone();
+    let me = Harness::addr(&a);
+    let names: Vec<String> = (0..26).map(|i| format!("name{i:02}x.test")).collect();
+    let ch = h.ch();
+    let mut f = h.funding(&a);
+    let pre: Vec<_> = names
+        .iter()
+        .map(|n| f.next::<_, bns::tx::TxError>(ops::name_preorder(&f, MAGIC, n, &me, &ch, 2_500, NET)).unwrap())
+        .collect();
+    h.mine(pre).iter().for_each(assert_accepted);
+    let mut f = h.funding(&a);
+    let reg: Vec<_> = names
+        .iter()
+        .map(|n| f.next::<_, bns::tx::TxError>(ops::name_register(&f, MAGIC, n, None, &a.script_pubkey())).unwrap())
+        .collect();
+    let ops = h.mine(reg);
+    ops[..25].iter().for_each(assert_accepted);
+    assert_rejected(&ops[25], "limit is 25");
+    // With 25 names, a may not even preorder another.
+    let (ch, f) = (h.ch(), h.funding(&a));
+    let p = ops::name_preorder(&f, MAGIC, "one-more.test", &me, &ch, 2_500, NET).unwrap();
+    assert_rejected(&h.mine(vec![p])[0], "limit is 25");
 }

@@ -93,7 +93,7 @@ pub fn name_price(name: &str, f: &PriceFunction, epoch: &Epoch, stacks: bool) ->
     }
     let discount = discount.max(1);
     let unit = if stacks { NAME_COST_UNIT_STACKS } else { NAME_COST_UNIT_SATS };
-    let power = (f.base as u128).pow(exp);
+    let power = (f.base as u128).checked_pow(exp).unwrap_or(u128::MAX);
     match epoch.price {
         PriceRule::Float(mult) => {
             let mut p = (f.coeff as f64 * power as f64) / discount as f64 * unit as f64;
@@ -103,7 +103,9 @@ pub fn name_price(name: &str, f: &PriceFunction, epoch: &Epoch, stacks: bool) ->
             Price::Float(p * mult)
         }
         PriceRule::IntDivision => {
-            let mut p = (f.coeff as u128 * power * unit as u128) / discount as u128;
+            // Python longs never overflow; saturating keeps "unaffordable" unaffordable.
+            let product = (f.coeff as u128).checked_mul(power).and_then(|p| p.checked_mul(unit as u128));
+            let mut p = product.unwrap_or(u128::MAX) / discount as u128;
             if p < unit as u128 {
                 p = unit as u128;
             }
@@ -177,6 +179,14 @@ mod tests {
         // "b4" has no vowel and a digit: discount = max(4, 5) = 5, not 20.
         // bucket[1] = 5: 250 * 4^5 * 100 / 5 / 10 = 512000
         assert_eq!(name_price("b4", &f, &e4, false), Price::Int(512_000));
+    }
+
+    #[test]
+    fn huge_parameters_saturate_instead_of_wrapping() {
+        let f = PriceFunction { coeff: 255, base: 255, buckets: [15; 16], nonalpha_discount: 1, no_vowel_discount: 1 };
+        let e4 = ChainParams::mainnet().epoch_at(560_000);
+        assert_eq!(name_price("a", &f, &e4, true), Price::Int(u64::MAX));
+        assert!(!name_price("a", &f, &e4, false).is_covered_by(u64::MAX - 1));
     }
 
     #[test]
