@@ -43,6 +43,7 @@ pub struct DevNode {
 impl DevNode {
     /// Starts `bns dev` on a free port and waits until it says it is ready.
     pub fn start(data_dir: &Path, zones: &Path) -> DevNode {
+        #[allow(clippy::zombie_processes)] // DevNode's Drop kills and waits.
         let mut child = Command::new(env!("CARGO_BIN_EXE_bns"))
             .args(["dev", "--dns-addr", "127.0.0.1:0", "--block-interval", "3600"])
             .arg("--data-dir")

@@ -128,8 +128,7 @@ pub(super) fn new_preorder(
     tx: &OpTx,
     hash: crate::hash::PreorderHash,
     ch: ConsensusHash,
-    token_fee: u64,
-    token_units: Option<&str>,
+    (token_fee, token_units): (u64, Option<&str>),
     op: &str,
 ) -> Result<PreorderRecord, Rejection> {
     if !consensus_hash_valid(view, ctx, &ch)? {

@@ -15,7 +15,7 @@ pub(super) fn name_preorder(
     }
     let tokens = op.tokens.as_ref().map(|t| t.amount).unwrap_or(0);
     let units = op.tokens.as_ref().map(|t| t.units.as_str());
-    let rec = new_preorder(view, ctx, tx, op.preorder_hash, op.consensus_hash, tokens, units, "?")?;
+    let rec = new_preorder(view, ctx, tx, op.preorder_hash, op.consensus_hash, (tokens, units), "?")?;
     let mut effects = Vec::with_capacity(2);
     if let Some(t) = &op.tokens {
         if t.units != STACKS {

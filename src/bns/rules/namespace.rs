@@ -12,7 +12,7 @@ pub(super) fn namespace_preorder(
     let stacks = ctx.params.epoch_at(ctx.block).number >= 4;
     let token_fee = op.stx_fee.unwrap_or(0);
     let units = stacks.then_some(STACKS);
-    let rec = new_preorder(view, ctx, tx, op.preorder_hash, op.consensus_hash, token_fee, units, "*")?;
+    let rec = new_preorder(view, ctx, tx, op.preorder_hash, op.consensus_hash, (token_fee, units), "*")?;
     let burn = burn_address(ctx.network);
     if rec.burn_address.as_deref() != Some(burn.as_str()) {
         return Err(Rejection::Fee {
