@@ -12,7 +12,34 @@ use hickory_net::client::{Client, ClientHandle};
 use hickory_net::runtime::TokioRuntimeProvider;
 use hickory_net::tcp::TcpClientStream;
 use hickory_net::udp::UdpClientStream;
-use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+
+fn type_name(t: RecordType) -> String {
+    if t == RecordType::Unknown(256) {
+        "URI".into()
+    } else {
+        t.to_string()
+    }
+}
+
+/// Record data as a zone file would write it (TXT strings quoted, URI decoded).
+fn show(data: &RData) -> String {
+    match data {
+        RData::TXT(txt) => {
+            txt.txt_data.iter().map(|s| format!("{:?}", String::from_utf8_lossy(s))).collect::<Vec<_>>().join(" ")
+        }
+        RData::Unknown { code, rdata } if *code == RecordType::Unknown(256) => match &rdata.anything[..] {
+            [p0, p1, w0, w1, target @ ..] => format!(
+                "{} {} {:?}",
+                u16::from_be_bytes([*p0, *p1]),
+                u16::from_be_bytes([*w0, *w1]),
+                String::from_utf8_lossy(target)
+            ),
+            _ => "(malformed URI)".into(),
+        },
+        other => other.to_string(),
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -59,7 +86,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         resp.metadata.response_code
     );
     for r in &resp.answers {
-        println!("{}\t{}\t{}\t{}", r.name, r.ttl, r.record_type(), r.data);
+        println!("{}\t{}\t{}\t{}", r.name, r.ttl, type_name(r.record_type()), show(&r.data));
     }
     for r in &resp.authorities {
         println!(";; authority: {}\t{}\t{}\t{}", r.name, r.ttl, r.record_type(), r.data);
