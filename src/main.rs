@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use bns::bns::ChainParams;
 use bns::config::{self, DevSettings};
 use bns::hash::ValueHash;
+use bns::node::inspect;
 
 /// A Blockstack naming system (BNS) node and local DNS resolver.
 #[derive(Parser)]
@@ -30,6 +32,98 @@ enum Command {
     Zonefile {
         #[command(subcommand)]
         command: ZonefileCommand,
+    },
+    /// Look up names in the local index
+    Name {
+        #[command(subcommand)]
+        command: NameCommand,
+    },
+    /// Look up namespaces in the local index
+    Namespace {
+        #[command(subcommand)]
+        command: NamespaceCommand,
+    },
+    /// Price of a name at the indexed tip, with the rule that produced it
+    Price {
+        /// Fully-qualified name, e.g. werner.id
+        name: String,
+        #[command(flatten)]
+        index: IndexArgs,
+    },
+    /// Decode BNS operations
+    Op {
+        #[command(subcommand)]
+        command: OpCommand,
+    },
+}
+
+/// Where the local index lives.
+#[derive(clap::Args)]
+struct IndexArgs {
+    /// Data directory of the node whose index to read [default: ~/.bns-dev]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+impl IndexArgs {
+    fn open(&self) -> anyhow::Result<bns::store::Store> {
+        let dir = DevSettings { data_dir: self.data_dir.clone(), ..Default::default() }.data_dir();
+        let db = bns::node::db_path(&dir);
+        if !db.exists() {
+            anyhow::bail!("no index at {}: start `bns dev` (or pass --data-dir)", db.display());
+        }
+        Ok(bns::store::Store::open_readonly(&db)?)
+    }
+}
+
+#[derive(Subcommand)]
+enum NameCommand {
+    /// A name's owner, zone file, expiry and status (JSON)
+    Show {
+        /// Fully-qualified name
+        name: String,
+        #[command(flatten)]
+        index: IndexArgs,
+    },
+    /// Every accepted operation on a name, by block (JSON, as Core's /v1/names/NAME/history)
+    History {
+        /// Fully-qualified name
+        name: String,
+        #[command(flatten)]
+        index: IndexArgs,
+    },
+    /// Names owned by an address (JSON list)
+    Owned {
+        /// Base58 address
+        address: String,
+        #[command(flatten)]
+        index: IndexArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum NamespaceCommand {
+    /// A namespace's parameters and state (JSON)
+    Show {
+        /// Namespace id, e.g. id
+        id: String,
+        #[command(flatten)]
+        index: IndexArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum OpCommand {
+    /// Decode a raw transaction or an OP_RETURN payload (hex) to its fields (JSON)
+    Decode {
+        /// Raw transaction hex, or payload hex with or without the magic bytes
+        hex: String,
+        /// Block height whose epoch rules apply (mainnet table) [default: newest epoch]
+        #[arg(long)]
+        height: Option<u64>,
+        /// Magic bytes (2 ASCII characters)
+        #[arg(long, default_value = "id")]
+        magic: String,
     },
 }
 
@@ -84,6 +178,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Zonefile { command } => zonefile(command),
+        Command::Name { command } => print_json(match command {
+            NameCommand::Show { name, index } => inspect::name_show(&index.open()?, &name),
+            NameCommand::History { name, index } => inspect::history(&index.open()?, &name),
+            NameCommand::Owned { address, index } => Ok(serde_json::json!(index.open()?.names_by_address(&address)?)),
+        }),
+        Command::Namespace { command: NamespaceCommand::Show { id, index } } => {
+            print_json(inspect::namespace_show(&index.open()?, &id))
+        }
+        Command::Price { name, index } => print_json(inspect::price(&index.open()?, &name)),
+        Command::Op { command: OpCommand::Decode { hex, height, magic } } => {
+            let magic: [u8; 2] =
+                magic.as_bytes().try_into().map_err(|_| anyhow::anyhow!("--magic takes exactly 2 ASCII characters"))?;
+            let epoch = height.map(|h| ChainParams::mainnet().epoch_at(h).number).unwrap_or(6);
+            print_json(inspect::op_decode(&hex, epoch, magic, bitcoin::Network::Bitcoin))
+        }
+    }
+}
+
+fn print_json(v: anyhow::Result<serde_json::Value>) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(&v?)?;
+    // A closed pipe (`| head`) is not an error worth a panic.
+    match writeln!(std::io::stdout(), "{text}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
     }
 }
 

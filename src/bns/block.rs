@@ -51,7 +51,8 @@ fn created_key(tx: &OpTx) -> Option<String> {
 pub fn process_block(store: &mut dyn StateStore, ctx: &Ctx<'_>, txs: &[OpTx]) -> Result<BlockOutcome, ViewError> {
     let txs: &[OpTx] = if ctx.params.ops_frozen_at(ctx.block) { &[] } else { txs };
     if ctx.block == ctx.params.first_block {
-        let genesis = OpMeta { height: ctx.block, vtxindex: 0, txid: String::new(), op: "genesis".into() };
+        let genesis =
+            OpMeta { height: ctx.block, vtxindex: 0, txid: String::new(), op: "genesis".into(), opcode: "GENESIS" };
         for (address, balance) in &ctx.params.token_allocations {
             store.apply(&Effect::PutBalance { address: address.clone(), balance: *balance }, &genesis)?;
         }
@@ -82,6 +83,7 @@ pub fn process_block(store: &mut dyn StateStore, ctx: &Ctx<'_>, txs: &[OpTx]) ->
             vtxindex: tx.vtxindex,
             txid: tx.txid.to_string(),
             op: tx.op_string().to_string(),
+            opcode: tx.kind.name(),
         };
         let key = created_key(tx);
         let result = match &key {

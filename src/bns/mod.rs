@@ -77,6 +77,8 @@ pub struct OpMeta {
     pub txid: String,
     /// Core's op string (`?`, `:`, `::`, `+`, `>>`, ...).
     pub op: String,
+    /// Core's opcode name (`NAME_REGISTRATION`, ...).
+    pub opcode: &'static str,
 }
 
 /// An accepted op: its effects and its consensus record.

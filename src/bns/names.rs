@@ -77,21 +77,29 @@ impl Price {
     }
 }
 
+/// The terms of a name's price: bucket exponent and discount (with why).
+fn price_terms(name: &str, f: &PriceFunction) -> (u32, u64, &'static str) {
+    let n = name.len().max(1);
+    let exp = f.buckets[(n - 1).min(15)] as u32;
+    let mut discount: u64 = 1;
+    let mut why = "none";
+    if !name.bytes().any(|c| b"aeiouy".contains(&c)) && f.no_vowel_discount as u64 > discount {
+        discount = f.no_vowel_discount as u64;
+        why = "no vowel";
+    }
+    if name.bytes().any(|c| c.is_ascii_digit() || c == b'-' || c == b'_') && f.nonalpha_discount as u64 > discount {
+        discount = f.nonalpha_discount as u64;
+        why = "non-alphabetic character";
+    }
+    (exp, discount.max(1), why)
+}
+
 /// Price of `name` (the part before the dot) in a namespace, at `epoch`.
 ///
 /// Discounts take the max, not the product, as Core does. `stacks` selects
 /// the micro-STX unit of version-3 namespaces.
 pub fn name_price(name: &str, f: &PriceFunction, epoch: &Epoch, stacks: bool) -> Price {
-    let n = name.len().max(1);
-    let exp = f.buckets[(n - 1).min(15)] as u32;
-    let mut discount: u64 = 1;
-    if !name.bytes().any(|c| b"aeiouy".contains(&c)) {
-        discount = discount.max(f.no_vowel_discount as u64);
-    }
-    if name.bytes().any(|c| c.is_ascii_digit() || c == b'-' || c == b'_') {
-        discount = discount.max(f.nonalpha_discount as u64);
-    }
-    let discount = discount.max(1);
+    let (exp, discount, _) = price_terms(name, f);
     let unit = if stacks { NAME_COST_UNIT_STACKS } else { NAME_COST_UNIT_SATS };
     let power = (f.base as u128).checked_pow(exp).unwrap_or(u128::MAX);
     match epoch.price {
@@ -112,6 +120,61 @@ pub fn name_price(name: &str, f: &PriceFunction, epoch: &Epoch, stacks: bool) ->
             let divisor = if stacks { 1 } else { 10 };
             Price::Int(u64::try_from(p / divisor).unwrap_or(u64::MAX))
         }
+    }
+}
+
+/// A name price with the rule that produced it, for people.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PriceQuote {
+    /// Name part priced.
+    pub name: String,
+    /// Its length.
+    pub length: usize,
+    /// Epoch whose rule applied.
+    pub epoch: u8,
+    /// Bucket exponent for this length.
+    pub bucket_exponent: u32,
+    /// Discount divisor applied.
+    pub discount: u64,
+    /// Why that discount.
+    pub discount_reason: &'static str,
+    /// `satoshis` or `micro-STX`.
+    pub units: &'static str,
+    /// The price.
+    pub amount: u64,
+    /// The formula with the numbers filled in.
+    pub rule: String,
+}
+
+/// [`name_price`] with its working shown.
+pub fn quote(name: &str, f: &PriceFunction, epoch: &Epoch, stacks: bool) -> PriceQuote {
+    let (exp, discount, why) = price_terms(name, f);
+    let unit = if stacks { NAME_COST_UNIT_STACKS } else { NAME_COST_UNIT_SATS };
+    let price = name_price(name, f, epoch, stacks);
+    let rule = match epoch.price {
+        PriceRule::Float(mult) => format!(
+            "max({} * {}^{} / {} * {unit}, {unit}) * {mult} (float, epochs 1-3)",
+            f.coeff, f.base, exp, discount
+        ),
+        PriceRule::IntDivision => format!(
+            "max({} * {}^{} * {unit} // {}, {unit}) // {} (integer, epoch >= 4)",
+            f.coeff,
+            f.base,
+            exp,
+            discount,
+            if stacks { 1 } else { 10 }
+        ),
+    };
+    PriceQuote {
+        name: name.to_string(),
+        length: name.len(),
+        epoch: epoch.number,
+        bucket_exponent: exp,
+        discount,
+        discount_reason: why,
+        units: if stacks { "micro-STX" } else { "satoshis" },
+        amount: price.ceil(),
+        rule,
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod dev;
 pub mod generate;
+pub mod inspect;
 pub mod names;
 
 use std::path::{Path, PathBuf};

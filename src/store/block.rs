@@ -226,8 +226,11 @@ impl StateStore for BlockWriter<'_> {
                 _ => continue,
             };
             let json = json.as_mut().map_err(|e| ViewError(e.to_string()))?;
-            if let (Some(obj), Some(more)) = (json.as_object_mut(), extra.as_object()) {
-                obj.extend(more.clone());
+            if let Some(obj) = json.as_object_mut() {
+                if let Some(more) = extra.as_object() {
+                    obj.extend(more.clone());
+                }
+                obj.insert("opcode".into(), op.opcode.into());
             }
             self.tx
                 .prepare_cached(

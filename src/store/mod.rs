@@ -6,6 +6,7 @@
 //! some block and a restart resumes at the next one.
 
 mod block;
+mod queries;
 mod rows;
 mod schema;
 
@@ -15,6 +16,7 @@ use bitcoin::BlockHash;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 pub use block::BlockWriter;
+pub use queries::HistoryEntry;
 use rows::Rows;
 
 use crate::bns::{NameRecord, NamespaceRecord, ViewError};

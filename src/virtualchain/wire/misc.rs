@@ -16,7 +16,7 @@ use super::{ascii_at, be_u64, exact_len, fixed, put_padded, strip_nuls, Expected
 use crate::hash::{AnnounceHash, ConsensusHash};
 
 /// `#` ANNOUNCE: a message hash from an allowed name owner; no name state.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Announce {
     /// hash160 of the announced message (a zone file).
     pub hash: AnnounceHash,
@@ -37,7 +37,7 @@ impl Announce {
 }
 
 /// `$` TOKEN_TRANSFER: moves tokens to `output[1]`'s owner (epoch >= 4).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TokenTransfer {
     /// A recent consensus hash (all zeros allowed from epoch 5).
     pub consensus_hash: ConsensusHash,

@@ -226,7 +226,8 @@ pub enum WireError {
 }
 
 /// One decoded BNS operation (unchecked: only its bytes have been read).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "type", content = "fields", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Op {
     /// `?`
     NamePreorder(NamePreorder),

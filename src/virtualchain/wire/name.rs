@@ -35,7 +35,7 @@ use crate::virtualchain::b40::{is_name_valid, MAX_NAME_LEN};
 pub(super) const UNITS_LEN: usize = 19;
 
 /// A token burn attached to a preorder (epoch >= 4).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TokenBurn {
     /// Tokens burned, in the units' smallest denomination (micro-STX).
     pub amount: u64,
@@ -44,7 +44,7 @@ pub struct TokenBurn {
 }
 
 /// `?` NAME_PREORDER: commits to a name without revealing it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NamePreorder {
     /// `hash160(b40(fqn) || sender script || register address)`.
     pub preorder_hash: PreorderHash,
@@ -95,7 +95,7 @@ impl NamePreorder {
 
 /// `:` NAME_REGISTRATION or NAME_RENEWAL (same payload; a transaction with
 /// four or more outputs is a renewal).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NameRegistration {
     /// The fully-qualified name.
     pub name: String,
@@ -166,7 +166,7 @@ impl NameRegistration {
 }
 
 /// `+` NAME_UPDATE: sets a name's zone-file hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NameUpdate {
     /// `hash128(fqn + consensus_hash_hex)` for a recent consensus hash.
     pub name_consensus_hash: NameConsensusHash,
@@ -193,7 +193,7 @@ impl NameUpdate {
 }
 
 /// `>` NAME_TRANSFER: gives a name to `output[1]`'s owner.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NameTransfer {
     /// `true` for `>` (keep the zone-file hash), `false` for `~` (clear it).
     pub keep_data: bool,
@@ -233,7 +233,7 @@ impl NameTransfer {
 }
 
 /// `~` NAME_REVOKE: kills a name for good.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NameRevoke {
     /// The fully-qualified name.
     pub name: String,
@@ -250,7 +250,7 @@ impl NameRevoke {
 }
 
 /// `;` NAME_IMPORT: the namespace revealer creates a name directly.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NameImport {
     /// The fully-qualified name.
     pub name: String,

@@ -20,7 +20,7 @@ use crate::hash::{ConsensusHash, PreorderHash};
 use crate::virtualchain::b40::is_namespace_id_valid;
 
 /// `*` NAMESPACE_PREORDER: commits to a namespace id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NamespacePreorder {
     /// `hash160(b40(ns_id) || sender script || reveal address)`.
     pub preorder_hash: PreorderHash,
@@ -62,7 +62,7 @@ impl NamespacePreorder {
 }
 
 /// `&` NAMESPACE_REVEAL: reveals a preordered namespace and its price curve.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NamespaceReveal {
     /// Name lifetime in blocks ([`NamespaceReveal::LIFETIME_INFINITE`] = never expires).
     pub lifetime: u32,
@@ -142,7 +142,7 @@ impl NamespaceReveal {
 }
 
 /// `!` NAMESPACE_READY: opens a revealed namespace to registrations.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NamespaceReady {
     /// The namespace id (without the leading `.`).
     pub namespace_id: String,
