@@ -14,15 +14,7 @@ use bns::tx::{TxError, Wallet};
 const MAGIC: [u8; 2] = *b"id";
 const NET: Network = Network::Regtest;
 
-const PARAMS: RevealParams = RevealParams {
-    version: 1,
-    lifetime: 52_595,
-    coeff: 1,
-    base: 2,
-    buckets: [1; 16],
-    nonalpha_discount: 10,
-    no_vowel_discount: 10,
-};
+const PARAMS: RevealParams = bns::node::generate::BENCH_PARAMS;
 
 struct World {
     dir: tempfile::TempDir,
