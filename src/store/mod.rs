@@ -124,6 +124,24 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
+        self.backfill_name_hash128()
+    }
+
+    /// Sets `names.name_hash128` on rows written before migration 3.
+    fn backfill_name_hash128(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let names: Vec<String> = {
+            let mut st = tx.prepare("SELECT name FROM names WHERE name_hash128 IS NULL")?;
+            let rows = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+            rows
+        };
+        for name in names {
+            tx.execute(
+                "UPDATE names SET name_hash128 = ?1 WHERE name = ?2",
+                params![crate::hash::NameHash128::of_name(&name).to_hex(), name],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
