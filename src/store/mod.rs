@@ -225,6 +225,18 @@ impl Store {
         Ok(rows)
     }
 
+    /// The consensus serialization of the accepted op at (`height`,
+    /// `vtxindex`) (empty for a stateless op); `None` if there is no such
+    /// accepted op.
+    pub fn consensus_line(&self, height: u64, vtxindex: u32) -> Result<Option<String>, StoreError> {
+        let line: Option<Option<String>> = self
+            .conn
+            .prepare_cached("SELECT consensus_line FROM ops WHERE height = ?1 AND vtxindex = ?2 AND accepted = 1")?
+            .query_row(params![height as i64, vtxindex], |r| r.get(0))
+            .optional()?;
+        Ok(line.flatten())
+    }
+
     /// Every rejected op, oldest first.
     pub fn rejected_ops(&self) -> Result<Vec<OpRow>, StoreError> {
         let mut st = self.conn.prepare_cached("SELECT DISTINCT height FROM ops WHERE accepted = 0 ORDER BY height")?;
