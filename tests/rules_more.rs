@@ -152,7 +152,10 @@ fn transfer_keeps_or_clears_data_and_checks_owner_hash_and_recipient() {
 
     // Not the owner / stale consensus hash / to itself / no such name.
     let (ch, f) = (h.ch(), h.funding(&b));
-    assert_rejected(&h.mine1(ops::name_transfer(&f, MAGIC, "aliceone.test", true, &ch, &a.script_pubkey())), "does not own");
+    assert_rejected(
+        &h.mine1(ops::name_transfer(&f, MAGIC, "aliceone.test", true, &ch, &a.script_pubkey())),
+        "does not own",
+    );
     let f = h.funding(&a);
     let bogus = ConsensusHash([7; 16]);
     let t = ops::name_transfer(&f, MAGIC, "aliceone.test", true, &bogus, &b.script_pubkey());
@@ -169,7 +172,10 @@ fn transfer_keeps_or_clears_data_and_checks_owner_hash_and_recipient() {
     assert_accepted(&op);
     assert_eq!(op.op, ">>");
     let rec = h.store().name("aliceone.test").unwrap().unwrap();
-    assert_eq!((rec.address.clone(), rec.value_hash, rec.sender_pubkey.clone()), (b.address().to_string(), Some(zh), None));
+    assert_eq!(
+        (rec.address.clone(), rec.value_hash, rec.sender_pubkey.clone()),
+        (b.address().to_string(), Some(zh), None)
+    );
     // Quirk: no update since the registration, so the transfer's own hash is serialized.
     assert!(h.line(&op).ends_with(&format!("32:{},4:True", ch.to_hex())), "{}", h.line(&op));
 
@@ -268,7 +274,10 @@ fn renewal_extends_pays_and_may_set_a_zone_file() {
     let rec = h.store().name("aliceone.test").unwrap().unwrap();
     assert_eq!(rec.last_renewed, op.height);
     assert!(rec.last_renewed > registered.last_renewed);
-    assert_eq!((rec.first_registered, rec.value_hash, rec.op_fee), (registered.first_registered, Some(ValueHash([6; 20])), PRICE));
+    assert_eq!(
+        (rec.first_registered, rec.value_hash, rec.op_fee),
+        (registered.first_registered, Some(ValueHash([6; 20])), PRICE)
+    );
     assert!(h.line(&op).starts_with("::13:aliceone.test,"), "opchar ':' then the fields: {}", h.line(&op));
 
     // With a new zone file, to a new owner (allowed from epoch 3).
@@ -284,11 +293,17 @@ fn renewal_extends_pays_and_may_set_a_zone_file() {
     assert_rejected(&h.mine1(ops::name_renew(&f, MAGIC, "aliceone.test", &a.script_pubkey(), &r, NET)), "does not own");
     let r = renew(None, 0, PRICE - 1, &burn);
     let f = h.funding(&b);
-    assert_rejected(&h.mine1(ops::name_renew(&f, MAGIC, "aliceone.test", &b.script_pubkey(), &r, NET)), "does not cover");
+    assert_rejected(
+        &h.mine1(ops::name_renew(&f, MAGIC, "aliceone.test", &b.script_pubkey(), &r, NET)),
+        "does not cover",
+    );
     let a_addr = a.address().to_string();
     let r = renew(None, 0, PRICE, &a_addr);
     let f = h.funding(&b);
-    assert_rejected(&h.mine1(ops::name_renew(&f, MAGIC, "aliceone.test", &b.script_pubkey(), &r, NET)), "wrong address");
+    assert_rejected(
+        &h.mine1(ops::name_renew(&f, MAGIC, "aliceone.test", &b.script_pubkey(), &r, NET)),
+        "wrong address",
+    );
     let r = renew(None, 0, PRICE, &burn);
     let f = h.funding(&b);
     assert_rejected(&h.mine1(ops::name_renew(&f, MAGIC, "nobody.test", &b.script_pubkey(), &r, NET)), "not registered");

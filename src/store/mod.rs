@@ -8,6 +8,8 @@
 mod block;
 mod rows;
 mod schema;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 

@@ -205,7 +205,11 @@ pub fn name_transfer(
     new_owner: &Script,
 ) -> Result<Transaction, TxError> {
     let op = Op::NameTransfer(NameTransfer { keep_data, name_hash128: NameHash128::of_name(fqn), consensus_hash: *ch });
-    f.build(&[data(magic, &op), OutputSpec::Pay { script: new_owner.to_owned(), value: DUST_OUTPUT }, OutputSpec::Change])
+    f.build(&[
+        data(magic, &op),
+        OutputSpec::Pay { script: new_owner.to_owned(), value: DUST_OUTPUT },
+        OutputSpec::Change,
+    ])
 }
 
 /// `~`: revokes `fqn` (owned by this wallet).
@@ -291,5 +295,9 @@ pub fn token_transfer(
         amount,
         scratch: scratch.to_vec(),
     });
-    f.build(&[data(magic, &op), OutputSpec::Pay { script: recipient.to_owned(), value: DUST_OUTPUT }, OutputSpec::Change])
+    f.build(&[
+        data(magic, &op),
+        OutputSpec::Pay { script: recipient.to_owned(), value: DUST_OUTPUT },
+        OutputSpec::Change,
+    ])
 }

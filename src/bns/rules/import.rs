@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
 
-use bitcoin::hashes::Hash;
 use bitcoin::bip32::{ChainCode, ChildNumber, Fingerprint, Xpub};
+use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::{PublicKey, SECP256K1};
 use bitcoin::NetworkKind;
 

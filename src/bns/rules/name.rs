@@ -140,7 +140,12 @@ impl<'a> Payment<'a> {
 /// The payment must cover the name's price at `fee_block`, in the units and
 /// to the address the namespace version requires (Core's
 /// `check_payment_v1/v2/v3`; STACKs count only from epoch 4).
-pub(super) fn check_payment(ctx: &Ctx<'_>, ns: &NamespaceRecord, label: &str, p: &Payment<'_>) -> Result<(), Rejection> {
+pub(super) fn check_payment(
+    ctx: &Ctx<'_>,
+    ns: &NamespaceRecord,
+    label: &str,
+    p: &Payment<'_>,
+) -> Result<(), Rejection> {
     let epoch = ctx.params.epoch_at(p.fee_block);
     let burn = burn_address(ctx.network);
     let fee_err = |paid, price: String, why| Rejection::Fee { paid, price, why };
