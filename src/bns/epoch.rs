@@ -124,7 +124,9 @@ pub struct ChainParams {
     #[serde(default)]
     pub token_allocations: Vec<(String, u64)>,
     /// Names whose owners may send ANNOUNCE ops (Core's `announcers` option).
-    #[serde(default)]
+    /// Omitted from the JSON when empty, so stored parameters of chains
+    /// without announcers compare equal to those written before this field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub announcers: Vec<String>,
 }
 
@@ -191,6 +193,15 @@ mod tests {
         assert_eq!(p.epoch_at(599_867).number, 5);
         assert_eq!(p.epoch_at(613_250).number, 6);
         assert_eq!(p.epoch_at(10_000_000).number, 6);
+    }
+
+    #[test]
+    fn announcers_default_to_cores_on_mainnet_and_none_on_test_chains() {
+        assert_eq!(ChainParams::mainnet().announcers, DEFAULT_ANNOUNCERS);
+        let test = ChainParams::test(1, *b"id");
+        assert!(!serde_json::to_string(&test).unwrap().contains("announcers"));
+        let back: ChainParams = serde_json::from_str(&serde_json::to_string(&test).unwrap()).unwrap();
+        assert_eq!(back, test);
     }
 
     #[test]
