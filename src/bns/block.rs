@@ -99,9 +99,14 @@ pub fn process_block(store: &mut dyn StateStore, ctx: &Ctx<'_>, txs: &[OpTx]) ->
                     store.apply(effect, &meta)?;
                 }
                 store.record_history(&effects, &meta, &history_extra)?;
-                let line = serialize_op(opchar, &fields);
-                serialized.push(line.clone());
-                Ok(line)
+                if fields.is_empty() {
+                    // Stateless (ANNOUNCE): accepted, but no consensus record.
+                    Ok(String::new())
+                } else {
+                    let line = serialize_op(opchar, &fields);
+                    serialized.push(line.clone());
+                    Ok(line)
+                }
             }
             Err(Rejection::View(e)) => return Err(ViewError(e)),
             Err(r) => Err(r),

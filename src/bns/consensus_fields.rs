@@ -3,7 +3,7 @@
 //! these into the serialized strings that feed the consensus hash.
 
 use super::{NameRecord, NamespaceRecord, PreorderRecord};
-use crate::hash::{ConsensusHash, NameConsensusHash};
+use crate::hash::{ConsensusHash, NameConsensusHash, NameHash128};
 use crate::virtualchain::consensus::Field;
 
 fn s(v: &str) -> Field {
@@ -126,4 +126,73 @@ pub fn name_update(rec: &NameRecord, nch: &NameConsensusHash, ch: &ConsensusHash
     f.push(s(&nch.to_hex()));
     f.push(s(&ch.to_hex()));
     f
+}
+
+/// `>`: NAMEREC + name_hash128, consensus_hash (the quirk value), keep_data.
+pub fn name_transfer(rec: &NameRecord, name_hash128: &NameHash128, ch: &ConsensusHash, keep_data: bool) -> Vec<Field> {
+    let mut f = name_record(rec, fee(rec));
+    f.push(s(&name_hash128.to_hex()));
+    f.push(s(&ch.to_hex()));
+    f.push(Field::Bool(keep_data));
+    f
+}
+
+/// `~`: NAMEREC.
+pub fn name_revoke(rec: &NameRecord) -> Vec<Field> {
+    name_record(rec, fee(rec))
+}
+
+/// `:` renewal and `;` import: NAMEREC + sender, address (op_fee a float
+/// when the name was created by an import).
+pub fn name_renew_or_import(rec: &NameRecord) -> Vec<Field> {
+    let mut f = name_record(rec, fee(rec));
+    f.push(s(&rec.sender));
+    f.push(s(&rec.address));
+    f
+}
+
+/// The parts of a token transfer its consensus record serializes.
+pub struct TokenTransferFields<'a> {
+    /// Sender script hex.
+    pub sender: &'a str,
+    /// Sender address.
+    pub address: &'a str,
+    /// Recipient script hex.
+    pub recipient: &'a str,
+    /// Recipient address.
+    pub recipient_address: &'a str,
+    /// Token type (`STACKS`).
+    pub token_units: &'a str,
+    /// Amount sent.
+    pub amount: u64,
+    /// Block height.
+    pub block_id: u64,
+    /// Transaction id.
+    pub txid: &'a str,
+    /// Position in the block.
+    pub vtxindex: u32,
+    /// Consensus hash as carried (all zeros allowed from epoch 5).
+    pub consensus_hash: &'a ConsensusHash,
+    /// Scratch area bytes.
+    pub scratch: &'a [u8],
+}
+
+/// `$`: sender, address, recipient, recipient_address, token_units,
+/// token_fee (decimal string), block_id, op, txid, vtxindex, consensus_hash,
+/// scratch_area (hex).
+pub fn token_transfer(t: &TokenTransferFields<'_>) -> Vec<Field> {
+    vec![
+        s(t.sender),
+        s(t.address),
+        s(t.recipient),
+        s(t.recipient_address),
+        s(t.token_units),
+        s(&t.amount.to_string()),
+        int(t.block_id),
+        s("$"),
+        s(t.txid),
+        int(t.vtxindex as u64),
+        s(&t.consensus_hash.to_hex()),
+        s(&hex::encode(t.scratch)),
+    ]
 }

@@ -123,17 +123,37 @@ pub struct ChainParams {
     /// come from the Stacks genesis block, which bns does not carry.
     #[serde(default)]
     pub token_allocations: Vec<(String, u64)>,
+    /// Names whose owners may send ANNOUNCE ops (Core's `announcers` option).
+    /// Omitted from the JSON when empty, so stored parameters of chains
+    /// without announcers compare equal to those written before this field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub announcers: Vec<String>,
 }
+
+/// Core's default `announcers` (mainnet).
+pub const DEFAULT_ANNOUNCERS: [&str; 3] = ["judecn.id", "muneeb.id", "shea256.id"];
 
 impl ChainParams {
     /// Mainnet: magic `id`, first block 373601.
     pub fn mainnet() -> Self {
-        Self { kind: ChainKind::Mainnet, first_block: FIRST_BLOCK_MAINNET, magic: *b"id", token_allocations: vec![] }
+        Self {
+            kind: ChainKind::Mainnet,
+            first_block: FIRST_BLOCK_MAINNET,
+            magic: *b"id",
+            token_allocations: vec![],
+            announcers: DEFAULT_ANNOUNCERS.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     /// A test chain (dev, regtest, testnet) starting at `first_block`.
     pub fn test(first_block: u64, magic: [u8; 2]) -> Self {
-        Self { kind: ChainKind::Test, first_block, magic, token_allocations: vec![] }
+        Self { kind: ChainKind::Test, first_block, magic, token_allocations: vec![], announcers: vec![] }
+    }
+
+    /// Adds a name whose owner may send ANNOUNCE ops.
+    pub fn with_announcer(mut self, name: impl Into<String>) -> Self {
+        self.announcers.push(name.into());
+        self
     }
 
     /// Adds a token account created at the first block.
@@ -173,6 +193,15 @@ mod tests {
         assert_eq!(p.epoch_at(599_867).number, 5);
         assert_eq!(p.epoch_at(613_250).number, 6);
         assert_eq!(p.epoch_at(10_000_000).number, 6);
+    }
+
+    #[test]
+    fn announcers_default_to_cores_on_mainnet_and_none_on_test_chains() {
+        assert_eq!(ChainParams::mainnet().announcers, DEFAULT_ANNOUNCERS);
+        let test = ChainParams::test(1, *b"id");
+        assert!(!serde_json::to_string(&test).unwrap().contains("announcers"));
+        let back: ChainParams = serde_json::from_str(&serde_json::to_string(&test).unwrap()).unwrap();
+        assert_eq!(back, test);
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod names;
 pub mod records;
 pub mod rules;
 
-use crate::hash::{ConsensusHash, PreorderHash};
+use crate::hash::{ConsensusHash, NameHash128, PreorderHash};
 use crate::virtualchain::consensus::Field;
 pub use epoch::{ChainParams, Epoch};
 pub use records::{Liveness, NameRecord, NamespaceRecord, PreorderRecord};
@@ -36,6 +36,21 @@ pub trait StateView {
     fn names_owned_by(&self, sender: &str) -> Result<Vec<NameRecord>, ViewError>;
     /// Token balance (micro-STX) of an address's account, if it has one.
     fn token_balance(&self, address: &str) -> Result<Option<u64>, ViewError>;
+    /// Every name record whose `hash128(name)` is `hash` (live or not), oldest first.
+    fn names_by_hash128(&self, hash: &NameHash128) -> Result<Vec<NameRecord>, ViewError>;
+    /// The consensus hash of the newest NAME_UPDATE in `name`'s history
+    /// before position (`height`, `vtxindex`), if no registration or import
+    /// comes after it (the NAME_TRANSFER consensus-hash quirk, SPEC.md §3).
+    fn last_update_consensus_hash(
+        &self,
+        name: &str,
+        height: u64,
+        vtxindex: u32,
+    ) -> Result<Option<ConsensusHash>, ViewError>;
+    /// The public key (hex, as pushed) of the first accepted NAME_IMPORT in
+    /// namespace `ns`: the root of its importer keyring (Core's cached
+    /// `<ns>.keychain` file, never removed).
+    fn import_keyring(&self, ns: &str) -> Result<Option<String>, ViewError>;
 }
 
 /// Write access used while applying a block.
@@ -57,6 +72,14 @@ pub enum Effect {
     PutNamespace(NamespaceRecord),
     /// Creates or replaces a name record.
     PutName(NameRecord),
+    /// Remembers the root public key of a namespace's importer keyring
+    /// (written by the first accepted import).
+    PutImportKeyring {
+        /// Namespace id.
+        namespace_id: String,
+        /// Public key hex of the first importer.
+        pubkey: String,
+    },
     /// Sets an account's token balance (micro-STX), creating the account.
     PutBalance {
         /// Account address.
@@ -88,7 +111,8 @@ pub struct Accepted {
     pub effects: Vec<Effect>,
     /// The op character used in the consensus serialization.
     pub opchar: char,
-    /// Fields of the consensus record, in Core's order.
+    /// Fields of the consensus record, in Core's order. Empty for a
+    /// stateless op (ANNOUNCE), which contributes nothing to the consensus hash.
     pub fields: Vec<Field>,
     /// Fields a history entry adds beyond the stored record (JSON object).
     pub history_extra: serde_json::Value,
@@ -171,6 +195,15 @@ pub enum Rejection {
     /// A token payment is invalid or not covered by the sender's account.
     #[error("token payment: {0}")]
     Tokens(String),
+    /// A transfer or token transfer to its own sender.
+    #[error("sender and recipient are the same")]
+    SameRecipient,
+    /// The importer is not in the namespace's importer keyring.
+    #[error("import sender {0} is not an importer of the namespace")]
+    NotImporter(String),
+    /// An announce not sent by the owner of a configured announcer name.
+    #[error("announce sender is not the owner of an announcer name")]
+    NotAnnouncer,
     /// This op is not handled by these rules yet.
     #[error("op {0} is not supported")]
     Unsupported(&'static str),

@@ -79,6 +79,11 @@ impl<'c> BlockWriter<'c> {
                 self.save_undo("accounts", address, prev)?;
                 write_balance(&self.tx, address, *balance)
             }
+            Effect::PutImportKeyring { namespace_id, pubkey } => {
+                let prev = self.rows().import_keyring(namespace_id)?;
+                self.save_undo("import_keyrings", namespace_id, prev)?;
+                write_import_keyring(&self.tx, namespace_id, pubkey)
+            }
             Effect::PutName(rec) => {
                 let prev = self.prior("SELECT record FROM names WHERE name = ?1", &rec.name)?;
                 self.save_undo("names", &rec.name, prev)?;
@@ -153,11 +158,12 @@ fn write_namespace(tx: &Connection, rec: &NamespaceRecord) -> Result<(), StoreEr
 
 fn write_name(tx: &Connection, rec: &NameRecord) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "INSERT INTO names(name, namespace_id, sender, address, value_hash, first_registered, record)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO names(name, namespace_id, sender, address, value_hash, first_registered, record, name_hash128)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT(name) DO UPDATE SET namespace_id = excluded.namespace_id, sender = excluded.sender,
            address = excluded.address, value_hash = excluded.value_hash,
-           first_registered = excluded.first_registered, record = excluded.record",
+           first_registered = excluded.first_registered, record = excluded.record,
+           name_hash128 = excluded.name_hash128",
     )?
     .execute(params![
         rec.name,
@@ -166,8 +172,15 @@ fn write_name(tx: &Connection, rec: &NameRecord) -> Result<(), StoreError> {
         rec.address,
         rec.value_hash.map(|h| h.to_hex()),
         rec.first_registered as i64,
-        encode(rec)
+        encode(rec),
+        crate::hash::NameHash128::of_name(&rec.name).to_hex()
     ])?;
+    Ok(())
+}
+
+fn write_import_keyring(tx: &Connection, namespace_id: &str, pubkey: &str) -> Result<(), StoreError> {
+    tx.prepare_cached("INSERT OR REPLACE INTO import_keyrings(namespace_id, pubkey) VALUES (?1, ?2)")?
+        .execute(params![namespace_id, pubkey])?;
     Ok(())
 }
 
@@ -196,6 +209,10 @@ pub(super) fn rollback_to(conn: &mut Connection, height: u64) -> Result<u64, Sto
             ("namespaces", Some(p)) => write_namespace(&tx, &decode("undo", &p)?)?,
             ("names", None) => tx.execute("DELETE FROM names WHERE name = ?1", [&key]).map(|_| ())?,
             ("names", Some(p)) => write_name(&tx, &decode("undo", &p)?)?,
+            ("import_keyrings", None) => {
+                tx.execute("DELETE FROM import_keyrings WHERE namespace_id = ?1", [&key]).map(|_| ())?
+            }
+            ("import_keyrings", Some(p)) => write_import_keyring(&tx, &key, &p)?,
             ("accounts", None) => tx.execute("DELETE FROM accounts WHERE address = ?1", [&key]).map(|_| ())?,
             ("accounts", Some(p)) => write_balance(&tx, &key, decode("undo", &p)?)?,
             (other, _) => {

@@ -9,6 +9,8 @@ mod block;
 mod queries;
 mod rows;
 mod schema;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 
@@ -126,6 +128,24 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
+        self.backfill_name_hash128()
+    }
+
+    /// Sets `names.name_hash128` on rows written before migration 3.
+    fn backfill_name_hash128(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let names: Vec<String> = {
+            let mut st = tx.prepare("SELECT name FROM names WHERE name_hash128 IS NULL")?;
+            let rows = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+            rows
+        };
+        for name in names {
+            tx.execute(
+                "UPDATE names SET name_hash128 = ?1 WHERE name = ?2",
+                params![crate::hash::NameHash128::of_name(&name).to_hex(), name],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -207,6 +227,18 @@ impl Store {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+
+    /// The consensus serialization of the accepted op at (`height`,
+    /// `vtxindex`) (empty for a stateless op); `None` if there is no such
+    /// accepted op.
+    pub fn consensus_line(&self, height: u64, vtxindex: u32) -> Result<Option<String>, StoreError> {
+        let line: Option<Option<String>> = self
+            .conn
+            .prepare_cached("SELECT consensus_line FROM ops WHERE height = ?1 AND vtxindex = ?2 AND accepted = 1")?
+            .query_row(params![height as i64, vtxindex], |r| r.get(0))
+            .optional()?;
+        Ok(line.flatten())
     }
 
     /// Every rejected op, oldest first.

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Params};
 
 use super::{BlockRow, StoreError};
 use crate::bns::{NameRecord, NamespaceRecord, PreorderRecord};
-use crate::hash::{ConsensusHash, PreorderHash};
+use crate::hash::{ConsensusHash, NameHash128, PreorderHash};
 
 /// Queries over any connection (a plain one or a transaction).
 pub(crate) struct Rows<'c>(pub &'c Connection);
@@ -94,6 +94,54 @@ impl Rows<'_> {
         Ok(b.map(|b| b as u64))
     }
 
+    pub(crate) fn names_by_hash128(&self, hash: &NameHash128) -> Result<Vec<NameRecord>, StoreError> {
+        let mut st = self.0.prepare_cached("SELECT record FROM names WHERE name_hash128 = ?1 ORDER BY rowid")?;
+        let jsons = st.query_map([hash.to_hex()], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        jsons.iter().map(|j| decode("names", j)).collect()
+    }
+
+    /// Walks `name`'s history newest first from just before (`height`,
+    /// `vtxindex`): a NAME_UPDATE gives its consensus hash; a registration or
+    /// import (or the start of history) gives `None`.
+    pub(crate) fn last_update_consensus_hash(
+        &self,
+        name: &str,
+        height: u64,
+        vtxindex: u32,
+    ) -> Result<Option<ConsensusHash>, StoreError> {
+        let mut st = self.0.prepare_cached(
+            "SELECT op, record FROM history WHERE key = ?1 AND (height < ?2 OR (height = ?2 AND vtxindex < ?3))
+             ORDER BY height DESC, vtxindex DESC",
+        )?;
+        let mut rows = st.query(rusqlite::params![name, height as i64, vtxindex])?;
+        let corrupt = |m: String| StoreError::Corrupt { table: "history", message: m };
+        while let Some(row) = rows.next()? {
+            let op: String = row.get(0)?;
+            match op.as_str() {
+                ":" | ";" => return Ok(None),
+                "+" => {
+                    let record: String = row.get(1)?;
+                    let v: serde_json::Value = decode("history", &record)?;
+                    let ch = v
+                        .get("consensus_hash")
+                        .and_then(|c| c.as_str())
+                        .ok_or_else(|| corrupt(format!("update of {name} at {height} has no consensus_hash")))?;
+                    return ch.parse().map(Some).map_err(|e| corrupt(format!("{e}")));
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+
+    pub(crate) fn import_keyring(&self, ns: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT pubkey FROM import_keyrings WHERE namespace_id = ?1")?
+            .query_row([ns], |r| r.get(0))
+            .optional()?)
+    }
+
     pub(crate) fn names_owned_by(&self, sender: &str) -> Result<Vec<NameRecord>, StoreError> {
         let mut st = self.0.prepare_cached("SELECT record FROM names WHERE sender = ?1 ORDER BY rowid")?;
         let jsons = st.query_map([sender], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
@@ -129,6 +177,23 @@ macro_rules! state_view_via_rows {
             }
             fn token_balance(&self, address: &str) -> Result<Option<u64>, $crate::bns::ViewError> {
                 Ok(self.rows().token_balance(address)?)
+            }
+            fn names_by_hash128(
+                &self,
+                hash: &$crate::hash::NameHash128,
+            ) -> Result<Vec<$crate::bns::NameRecord>, $crate::bns::ViewError> {
+                Ok(self.rows().names_by_hash128(hash)?)
+            }
+            fn last_update_consensus_hash(
+                &self,
+                name: &str,
+                height: u64,
+                vtxindex: u32,
+            ) -> Result<Option<$crate::hash::ConsensusHash>, $crate::bns::ViewError> {
+                Ok(self.rows().last_update_consensus_hash(name, height, vtxindex)?)
+            }
+            fn import_keyring(&self, ns: &str) -> Result<Option<String>, $crate::bns::ViewError> {
+                Ok(self.rows().import_keyring(ns)?)
             }
         }
     };

@@ -92,4 +92,11 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE accounts (address TEXT PRIMARY KEY, balance INTEGER NOT NULL) STRICT;
     "#,
+    // 3: transfers find names by hash128(name); imports remember their keyring root.
+    // (`Store::migrate` fills name_hash128 for rows written before this migration.)
+    r#"
+    ALTER TABLE names ADD COLUMN name_hash128 TEXT;
+    CREATE INDEX names_by_hash128 ON names(name_hash128);
+    CREATE TABLE import_keyrings (namespace_id TEXT PRIMARY KEY, pubkey TEXT NOT NULL) STRICT;
+    "#,
 ];

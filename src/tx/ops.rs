@@ -9,15 +9,22 @@
 //! | name preorder `?` | data, change, burn(price) (exactly 3) |
 //! | name register `:` | data, owner(dust), change (3: 4+ would be a renewal) |
 //! | name update `+` | data, change |
+//! | name transfer `>` | data, new owner(dust), change |
+//! | name revoke `~` | data, change |
+//! | name renewal `:` | data, owner(dust), change, payment(price) (4 outputs = renewal) |
+//! | name import `;` | data, recipient(dust), p2pkh(zone-file hash)(dust), change |
+//! | announce `#` | data, change |
+//! | token transfer `$` | data, recipient(dust), change |
 
 use bitcoin::{Address, Amount, Network, OutPoint, Script, ScriptBuf, Transaction, TxOut};
 
 use super::{build_and_sign, OutputSpec, TxError, Wallet};
-use crate::hash::{ConsensusHash, NameConsensusHash, ValueHash};
+use crate::hash::{AnnounceHash, ConsensusHash, NameConsensusHash, NameHash128, ValueHash};
 use crate::virtualchain::preorder::{name_preorder_hash, namespace_preorder_hash};
 use crate::virtualchain::scan::burn_address;
 use crate::virtualchain::wire::{
-    payload, NamePreorder, NameRegistration, NameUpdate, NamespacePreorder, NamespaceReady, NamespaceReveal, Op,
+    payload, Announce, NameImport, NamePreorder, NameRegistration, NameRevoke, NameTransfer, NameUpdate,
+    NamespacePreorder, NamespaceReady, NamespaceReveal, Op, TokenTransfer,
 };
 
 /// Value of owner and revealer outputs (Core's default dust fee).
@@ -185,4 +192,112 @@ pub fn name_update(
     let op =
         Op::NameUpdate(NameUpdate { name_consensus_hash: NameConsensusHash::of(fqn, ch), value_hash: *value_hash });
     f.build(&[data(magic, &op), OutputSpec::Change])
+}
+
+/// `>`: gives `fqn` (owned by this wallet) to `new_owner`, keeping or
+/// clearing its zone-file hash; `ch` is a consensus hash from the last 24 blocks.
+pub fn name_transfer(
+    f: &Funding<'_>,
+    magic: [u8; 2],
+    fqn: &str,
+    keep_data: bool,
+    ch: &ConsensusHash,
+    new_owner: &Script,
+) -> Result<Transaction, TxError> {
+    let op = Op::NameTransfer(NameTransfer { keep_data, name_hash128: NameHash128::of_name(fqn), consensus_hash: *ch });
+    f.build(&[
+        data(magic, &op),
+        OutputSpec::Pay { script: new_owner.to_owned(), value: DUST_OUTPUT },
+        OutputSpec::Change,
+    ])
+}
+
+/// `~`: revokes `fqn` (owned by this wallet).
+pub fn name_revoke(f: &Funding<'_>, magic: [u8; 2], fqn: &str) -> Result<Transaction, TxError> {
+    let op = Op::NameRevoke(NameRevoke { name: fqn.to_string() });
+    f.build(&[data(magic, &op), OutputSpec::Change])
+}
+
+/// What a renewal pays and sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Renewal<'a> {
+    /// New zone-file hash, if any.
+    pub value_hash: Option<ValueHash>,
+    /// STACKs to pay from the owner's token account (needs `value_hash`:
+    /// the token field follows it on the wire).
+    pub tokens: u64,
+    /// Satoshis paid in output 3.
+    pub price: u64,
+    /// Address output 3 pays (the burn address, or a v2 namespace creator).
+    pub pay_to: &'a str,
+}
+
+/// `:` with 4 outputs: renews `fqn` (owned by this wallet) for `owner`.
+pub fn name_renew(
+    f: &Funding<'_>,
+    magic: [u8; 2],
+    fqn: &str,
+    owner: &Script,
+    r: &Renewal<'_>,
+    network: Network,
+) -> Result<Transaction, TxError> {
+    if r.value_hash.is_none() && r.tokens != 0 {
+        return Err(TxError::InvalidWif("a renewal paying STACKs must carry a zone-file hash".into()));
+    }
+    let tokens = r.value_hash.map(|_| r.tokens);
+    let op = Op::NameRegistration(NameRegistration { name: fqn.to_string(), value_hash: r.value_hash, tokens });
+    let pay = address_script(r.pay_to, network)?;
+    f.build(&[
+        data(magic, &op),
+        OutputSpec::Pay { script: owner.to_owned(), value: DUST_OUTPUT },
+        OutputSpec::Change,
+        OutputSpec::Pay { script: pay, value: Amount::from_sat(r.price) },
+    ])
+}
+
+/// `;`: imports `fqn` for `recipient` with zone-file hash `value_hash`
+/// (sent by the namespace revealer or a key of its importer keyring).
+pub fn name_import(
+    f: &Funding<'_>,
+    magic: [u8; 2],
+    fqn: &str,
+    recipient: &Script,
+    value_hash: &ValueHash,
+) -> Result<Transaction, TxError> {
+    let op = Op::NameImport(NameImport { name: fqn.to_string() });
+    let hash_out = ScriptBuf::new_p2pkh(&bitcoin::hashes::Hash::from_byte_array(value_hash.0));
+    f.build(&[
+        data(magic, &op),
+        OutputSpec::Pay { script: recipient.to_owned(), value: DUST_OUTPUT },
+        OutputSpec::Pay { script: hash_out, value: DUST_OUTPUT },
+        OutputSpec::Change,
+    ])
+}
+
+/// `#`: announces the message with hash160 `hash`.
+pub fn announce(f: &Funding<'_>, magic: [u8; 2], hash: &AnnounceHash) -> Result<Transaction, TxError> {
+    let op = Op::Announce(Announce { hash: *hash });
+    f.build(&[data(magic, &op), OutputSpec::Change])
+}
+
+/// `$`: sends `amount` micro-STX from this wallet's token account to `recipient`.
+pub fn token_transfer(
+    f: &Funding<'_>,
+    magic: [u8; 2],
+    ch: &ConsensusHash,
+    amount: u64,
+    scratch: &[u8],
+    recipient: &Script,
+) -> Result<Transaction, TxError> {
+    let op = Op::TokenTransfer(TokenTransfer {
+        consensus_hash: *ch,
+        token_type: "STACKS".to_string(),
+        amount,
+        scratch: scratch.to_vec(),
+    });
+    f.build(&[
+        data(magic, &op),
+        OutputSpec::Pay { script: recipient.to_owned(), value: DUST_OUTPUT },
+        OutputSpec::Change,
+    ])
 }

@@ -94,6 +94,26 @@ impl Wallet {
         }
     }
 
+    /// Child `index` of this key's BNS importer keyring: the non-hardened
+    /// BIP32 child of the extended key with this key, depth 0, parent
+    /// fingerprint 0, child number 0 and a chain code of 32 zero bytes (the
+    /// keys Core lets import names once this wallet's key sent the first
+    /// NAME_IMPORT of a namespace). Errors for hardened indexes.
+    pub fn importer_child(&self, index: u32) -> Result<Wallet, TxError> {
+        use bitcoin::bip32::{ChainCode, ChildNumber, Fingerprint, Xpriv};
+        let xpriv = Xpriv {
+            network: self.key.network,
+            depth: 0,
+            parent_fingerprint: Fingerprint::default(),
+            child_number: ChildNumber::Normal { index: 0 },
+            private_key: self.key.inner,
+            chain_code: ChainCode::from([0u8; 32]),
+        };
+        let number = ChildNumber::from_normal_idx(index).map_err(|e| TxError::InvalidWif(e.to_string()))?;
+        let child = xpriv.derive_priv(SECP256K1, &[number]).map_err(|e| TxError::InvalidWif(e.to_string()))?;
+        Ok(Self::from_key(PrivateKey::new(child.private_key, self.key.network)))
+    }
+
     /// Mainnet or test networks, as encoded in the WIF.
     pub fn network_kind(&self) -> NetworkKind {
         self.key.network

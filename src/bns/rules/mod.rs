@@ -1,9 +1,16 @@
 //! Accept or reject one op (SPEC.md §4). Each check reads state as of the op
 //! (earlier ops of the block already applied) and returns the effects.
-//! One file per op family: [`namespace`] and [`name`].
+//! One file per op family: [`namespace`], [`name`], [`transfer`] (and
+//! revoke), [`renew`], [`import`] and [`token`] (and announce).
 
+mod import;
 mod name;
 mod namespace;
+mod renew;
+mod token;
+mod transfer;
+
+pub use import::{import_keyring, NAME_IMPORT_KEYRING_SIZE};
 
 use super::consensus_fields as cf;
 use super::epoch::{
@@ -39,16 +46,16 @@ pub fn check(view: &dyn StateView, ctx: &Ctx<'_>, tx: &OpTx) -> Result<Accepted,
     match (&tx.op, tx.kind) {
         (Op::NamePreorder(op), _) => name::name_preorder(view, ctx, tx, op),
         (Op::NameRegistration(op), OpKind::NameRegistration) => name::name_register(view, ctx, tx, op),
-        (Op::NameRegistration(_), _) => Err(Rejection::Unsupported("name renewal")),
+        (Op::NameRegistration(op), _) => renew::name_renew(view, ctx, tx, op),
         (Op::NameUpdate(op), _) => name::name_update(view, ctx, tx, op),
         (Op::NamespacePreorder(op), _) => namespace::namespace_preorder(view, ctx, tx, op),
         (Op::NamespaceReveal(op), _) => namespace::namespace_reveal(view, ctx, tx, op),
         (Op::NamespaceReady(op), _) => namespace::namespace_ready(view, ctx, tx, op),
-        (Op::NameTransfer(_), _) => Err(Rejection::Unsupported("name transfer")),
-        (Op::NameRevoke(_), _) => Err(Rejection::Unsupported("name revoke")),
-        (Op::NameImport(_), _) => Err(Rejection::Unsupported("name import")),
-        (Op::Announce(_), _) => Err(Rejection::Unsupported("announce")),
-        (Op::TokenTransfer(_), _) => Err(Rejection::Unsupported("token transfer")),
+        (Op::NameTransfer(op), _) => transfer::name_transfer(view, ctx, tx, op),
+        (Op::NameRevoke(op), _) => transfer::name_revoke(view, ctx, tx, op),
+        (Op::NameImport(op), _) => import::name_import(view, ctx, tx, op),
+        (Op::Announce(_), _) => token::announce(view, ctx, tx),
+        (Op::TokenTransfer(op), _) => token::token_transfer(view, ctx, tx, op),
     }
 }
 

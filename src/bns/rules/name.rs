@@ -80,7 +80,7 @@ pub(super) fn name_register(
     if count >= MAX_NAMES_PER_SENDER {
         return Err(Rejection::TooManyNames { count });
     }
-    check_payment(ctx, &ns, label, &pre)?;
+    check_payment(ctx, &ns, label, &Payment::of_preorder(&pre))?;
     if op.value_hash.is_some() && epoch.number < 3 {
         return Err(Rejection::BadParams("value hash in a registration needs epoch >= 3"));
     }
@@ -113,47 +113,80 @@ pub(super) fn name_register(
     })
 }
 
-/// The preorder's payment must cover the name's price at the preorder block,
-/// in the units and to the address the namespace version requires (Core's
-/// `check_payment_v1/v2/v3`).
-fn check_payment(ctx: &Ctx<'_>, ns: &NamespaceRecord, label: &str, pre: &PreorderRecord) -> Result<(), Rejection> {
-    let epoch = ctx.params.epoch_at(pre.block_number);
+/// A name payment: a registration's preorder or a renewal's own outputs.
+pub(super) struct Payment<'a> {
+    /// Block whose prices apply (the preorder's, or the renewal's `B`).
+    pub fee_block: u64,
+    /// Satoshis paid (Core's `op_fee`).
+    pub op_fee: u64,
+    /// Address the satoshis went to.
+    pub burn_address: Option<&'a str>,
+    /// STACKs paid, when the op paid in STACKs.
+    pub stacks: Option<u64>,
+}
+
+impl<'a> Payment<'a> {
+    /// What a registration paid: its preorder's burn and token fields.
+    pub(super) fn of_preorder(pre: &'a PreorderRecord) -> Self {
+        Payment {
+            fee_block: pre.block_number,
+            op_fee: pre.op_fee,
+            burn_address: pre.burn_address.as_deref(),
+            stacks: (pre.token_units.as_deref() == Some(STACKS)).then_some(pre.token_fee),
+        }
+    }
+}
+
+/// The payment must cover the name's price at `fee_block`, in the units and
+/// to the address the namespace version requires (Core's
+/// `check_payment_v1/v2/v3`; STACKs count only from epoch 4).
+pub(super) fn check_payment(
+    ctx: &Ctx<'_>,
+    ns: &NamespaceRecord,
+    label: &str,
+    p: &Payment<'_>,
+) -> Result<(), Rejection> {
+    let epoch = ctx.params.epoch_at(p.fee_block);
     let burn = burn_address(ctx.network);
-    let paid_stacks = pre.token_units.as_deref() == Some(STACKS);
     let fee_err = |paid, price: String, why| Rejection::Fee { paid, price, why };
+    let stacks = p.stacks.filter(|_| ctx.params.epoch_at(ctx.block).number >= 4);
     if ns.version == 3 {
         let price = name_price(label, &ns.price_function(), &epoch, true);
-        if !paid_stacks || !price.is_covered_by(pre.token_fee) {
-            return Err(fee_err(pre.token_fee, format!("{price:?}"), "name price in STACKs"));
+        let paid = stacks.unwrap_or(0);
+        if p.burn_address != Some(burn.as_str()) {
+            return Err(fee_err(paid, format!("{price:?}"), "paid to the wrong address"));
         }
-        if pre.burn_address.as_deref() != Some(burn.as_str()) {
-            return Err(fee_err(pre.token_fee, format!("{price:?}"), "paid to the wrong address"));
+        if stacks.is_none() || !price.is_covered_by(paid) {
+            return Err(fee_err(paid, format!("{price:?}"), "name price in STACKs"));
         }
         return Ok(());
+    }
+    if ns.version != 1 && ns.version != 2 {
+        return Err(Rejection::BadParams("unknown namespace version"));
     }
     let price = name_price(label, &ns.price_function(), &epoch, false);
     let fees_period = ctx.params.epoch_at(ctx.block).namespace_receive_fees_period;
     let to_creator = ns.version == 2 && fees_period > 0 && ns.reveal_block + fees_period >= ctx.block;
-    if paid_stacks {
+    let want = if to_creator { ns.address.as_str() } else { burn.as_str() };
+    if p.burn_address != Some(want) {
+        return Err(fee_err(p.op_fee, format!("{price:?}"), "paid to the wrong address"));
+    }
+    if let Some(paid) = stacks {
         if to_creator {
-            return Err(fee_err(pre.token_fee, format!("{price:?}"), "STACKs not accepted while the creator is paid"));
+            return Err(fee_err(paid, format!("{price:?}"), "STACKs not accepted while the creator is paid"));
         }
         let btc = match price {
             Price::Float(p) => p as u64,
             Price::Int(p) => p,
         };
         let stx = btc.saturating_mul(650) / 15;
-        if pre.token_fee < stx {
-            return Err(fee_err(pre.token_fee, stx.to_string(), "name price in STACKs"));
+        if paid < stx {
+            return Err(fee_err(paid, stx.to_string(), "name price in STACKs"));
         }
         return Ok(());
     }
-    if !price.is_covered_by(pre.op_fee) {
-        return Err(fee_err(pre.op_fee, format!("{price:?}"), "name price"));
-    }
-    let want = if to_creator { ns.address.as_str() } else { burn.as_str() };
-    if pre.burn_address.as_deref() != Some(want) {
-        return Err(fee_err(pre.op_fee, format!("{price:?}"), "paid to the wrong address"));
+    if !price.is_covered_by(p.op_fee) {
+        return Err(fee_err(p.op_fee, format!("{price:?}"), "name price"));
     }
     Ok(())
 }
