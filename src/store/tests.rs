@@ -38,7 +38,7 @@ fn transfer_quirk_walks_history_back_to_the_last_update_or_creation() {
     let mut w = store.begin_block(10, BlockHash::all_zeros()).unwrap();
     let ch = |b: u8| ConsensusHash([b; 16]);
     let put = |w: &mut super::BlockWriter<'_>, height: u64, vtxindex: u32, op: &str, extra: serde_json::Value| {
-        let meta = OpMeta { height, vtxindex, txid: format!("{height}-{vtxindex}"), op: op.into() };
+        let meta = OpMeta { height, vtxindex, txid: format!("{height}-{vtxindex}"), op: op.into(), opcode: "TEST" };
         w.record_history(&[Effect::PutName(rec())], &meta, &extra).unwrap();
     };
     let last = |w: &super::BlockWriter<'_>, h, v| w.last_update_consensus_hash("quirk.id", h, v).unwrap();
