@@ -1,6 +1,7 @@
 //! Reorgs of every depth 1..=20 on the dev chain: after rolling back to the
 //! fork point and replaying, the store equals a fresh sync of the new chain,
-//! byte for byte, including undone registrations, updates and namespace reveals.
+//! byte for byte, including undone registrations, updates, transfers and
+//! namespace reveals.
 
 use bitcoin::{Network, Transaction};
 use bns::bns::ChainParams;
@@ -26,6 +27,10 @@ struct World {
     next_name: usize,
     /// Blocks the indexer has rolled back so far.
     undone: u64,
+    /// A second funded wallet; `gamma.test` is transferred between `w` and `v`.
+    v: Wallet,
+    /// (height, owned by `w`) after each transfer of `gamma.test`.
+    gamma: Vec<(u64, bool)>,
 }
 
 impl World {
@@ -39,9 +44,16 @@ impl World {
         for _ in 0..101 {
             chain.mine(&w.script_pubkey()).unwrap();
         }
+        // Fund v with a plain payment (not a BNS op).
+        let v = Wallet::generate(NET);
+        let utxos = chain.spendable_utxos(&w.script_pubkey());
+        let pay =
+            bns::tx::OutputSpec::Pay { script: v.script_pubkey(), value: bitcoin::Amount::from_btc(10.0).unwrap() };
+        chain.submit(bns::tx::build_and_sign(&w, &utxos, &[pay, bns::tx::OutputSpec::Change], 1).unwrap()).unwrap();
+        chain.mine(&w.script_pubkey()).unwrap();
         let mut indexer = indexer;
         indexer.as_mut().unwrap().catch_up(&chain).unwrap();
-        World { dir, chain, params, indexer, w, pending: vec![], next_name: 0, undone: 0 }
+        World { dir, chain, params, indexer, w, pending: vec![], next_name: 0, undone: 0, v, gamma: vec![] }
     }
 
     fn idx(&mut self) -> &mut Indexer {
@@ -118,6 +130,19 @@ impl World {
         txs.push(
             f.next::<_, TxError>(ops::namespace_preorder(&f, MAGIC, &ns, &me, &ch, 5_500, Some(stx), NET)).unwrap(),
         );
+        // gamma.test changes hands every block (keeping or clearing its data).
+        let tip = self.chain.height();
+        let by_w = self.gamma.iter().rev().find(|(h, _)| *h <= tip).map(|e| e.1).unwrap_or(true);
+        let keep = self.next_name % 3 != 0;
+        let transfer = if by_w {
+            f.next::<_, TxError>(ops::name_transfer(&f, MAGIC, "gamma.test", keep, &ch, &self.v.script_pubkey()))
+        } else {
+            let fv =
+                Funding { wallet: &self.v, utxos: self.chain.spendable_utxos(&self.v.script_pubkey()), fee_rate: 1 };
+            ops::name_transfer(&fv, MAGIC, "gamma.test", keep, &ch, &self.w.script_pubkey())
+        };
+        txs.push(transfer.unwrap());
+        self.gamma.push((tip + 1, !by_w));
         self.pending = fresh;
         self.mine(txs);
     }
@@ -152,14 +177,14 @@ fn reorgs_of_every_depth_equal_a_fresh_sync() {
     let me = w.w.address().to_string();
     let ch = w.ch();
     let mut f = w.funding();
-    let pre: Vec<_> = ["alpha.test", "beta.test"]
+    let pre: Vec<_> = ["alpha.test", "beta.test", "gamma.test"]
         .iter()
         .map(|n| f.next::<_, TxError>(ops::name_preorder(&f, MAGIC, n, &me, &ch, 100, NET)).unwrap())
         .collect();
     w.mine(pre);
     let owner = w.w.script_pubkey();
     let mut f = w.funding();
-    let reg: Vec<_> = ["alpha.test", "beta.test"]
+    let reg: Vec<_> = ["alpha.test", "beta.test", "gamma.test"]
         .iter()
         .map(|n| f.next::<_, TxError>(ops::name_register(&f, MAGIC, n, None, &owner)).unwrap())
         .collect();
@@ -178,6 +203,7 @@ fn reorgs_of_every_depth_equal_a_fresh_sync() {
         let fork = tip - depth;
         w.chain.rewind_to(fork).unwrap();
         w.pending.clear();
+        w.gamma.retain(|(h, _)| *h <= fork);
         let undone_before = w.undone;
         // The replacement branch is one block longer, with other ops in it.
         for k in 0..=depth {
