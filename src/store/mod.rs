@@ -187,6 +187,16 @@ impl Store {
         Ok(self.conn.query_row("SELECT COUNT(*) FROM names", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
+    /// Ops accepted and rejected over every processed block.
+    pub fn op_totals(&self) -> Result<(u64, u64), StoreError> {
+        let (a, r): (i64, i64) = self.conn.query_row(
+            "SELECT COALESCE(SUM(accepted), 0), COALESCE(SUM(rejected), 0) FROM blocks",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((a as u64, r as u64))
+    }
+
     /// Ops stored for a block, accepted and rejected.
     pub fn ops_at(&self, height: u64) -> Result<Vec<OpRow>, StoreError> {
         let mut st = self.conn.prepare_cached(
