@@ -98,7 +98,16 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Bulk indexing: a 64 MiB page cache, temporaries in memory, and
+        // fewer (larger) WAL checkpoints. Durability is unchanged: WAL +
+        // synchronous=NORMAL commits each block atomically.
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "wal_autocheckpoint", 8_192)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Every statement of a block stays prepared (the default 16 is fewer
+        // than one block uses, so they were re-parsed over and over).
+        conn.set_prepared_statement_cache_capacity(128);
         let mut store = Store { conn };
         store.migrate()?;
         Ok(store)
