@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use bitcoin::Network;
 use bns::bns::ChainParams;
-use bns::chain::devchain::DevChain;
+use bns::chain::devchain::{ChainFile, DevChain};
 use bns::indexer::Indexer;
 use bns::store::Store;
 use bns::tx::Wallet;
@@ -87,7 +87,8 @@ fn index(dir: &Path, db: &Path) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let t = Instant::now();
-    let chain = DevChain::open(&dir.join("devchain.dat"), NET)?;
+    // Read-only, compact index: no UTXO set, no txid hash map.
+    let chain = ChainFile::open(&dir.join("devchain.dat"), NET)?;
     let open_secs = t.elapsed().as_secs_f64();
     let mut idx = Indexer::new(Store::open(db)?, params, NET, 1);
     let t = Instant::now();
