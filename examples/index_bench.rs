@@ -56,6 +56,8 @@ fn generate(n: usize, dir: &Path, per_block: usize) -> anyhow::Result<()> {
     for _ in 0..bns::node::DEV_FUNDING_BLOCKS {
         chain.mine(&w.script_pubkey())?;
     }
+    // Saved first, so a partly generated chain can be indexed too.
+    bns::node::save_dev_params(dir, &params)?;
     let gen_db = dir.join("gen.sqlite");
     let mut builder = Indexer::new(Store::open(&gen_db)?, params.clone(), NET, 1);
     bns::node::generate::register_and_update_names(&chain, &mut builder, &w, "bench", n, per_block)?;
@@ -66,7 +68,6 @@ fn generate(n: usize, dir: &Path, per_block: usize) -> anyhow::Result<()> {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", gen_db.display()));
     }
-    bns::node::save_dev_params(dir, &params)?;
     std::fs::write(&marker, n.to_string())?;
     let secs = t.elapsed().as_secs_f64();
     let size = std::fs::metadata(dir.join("devchain.dat"))?.len();

@@ -30,6 +30,9 @@ pub struct BlockWriter<'c> {
     /// Namespace records read or written during this block (writes go
     /// through [`BlockWriter::apply_effect`], which keeps this current).
     namespaces: RefCell<HashMap<String, Option<NamespaceRecord>>>,
+    /// `names_owned_by` answers since the last name write (an update's
+    /// check asks twice for the same sender). Cleared by every `PutName`.
+    owned: RefCell<HashMap<String, Vec<NameRecord>>>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -48,6 +51,7 @@ impl<'c> BlockWriter<'c> {
             undo_seq: 0,
             consensus_hashes: RefCell::default(),
             namespaces: RefCell::default(),
+            owned: RefCell::default(),
         })
     }
 
@@ -99,6 +103,7 @@ impl<'c> BlockWriter<'c> {
                 write_balance(&self.tx, address, *balance)
             }
             Effect::PutName(rec) => {
+                self.owned.borrow_mut().clear();
                 let prev = self.prior("SELECT record FROM names WHERE name = ?1", &rec.name)?;
                 self.save_undo("names", &rec.name, prev)?;
                 write_name(&self.tx, rec)
@@ -253,7 +258,12 @@ impl StateView for BlockWriter<'_> {
         Ok(self.rows().name(fqn)?)
     }
     fn names_owned_by(&self, sender: &str) -> Result<Vec<NameRecord>, ViewError> {
-        Ok(self.rows().names_owned_by(sender)?)
+        if let Some(names) = self.owned.borrow().get(sender) {
+            return Ok(names.clone());
+        }
+        let names = self.rows().names_owned_by(sender)?;
+        self.owned.borrow_mut().insert(sender.to_string(), names.clone());
+        Ok(names)
     }
     fn token_balance(&self, address: &str) -> Result<Option<u64>, ViewError> {
         Ok(self.rows().token_balance(address)?)
