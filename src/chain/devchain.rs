@@ -26,6 +26,7 @@ use bitcoin::{
 use super::{BlockSource, ChainError};
 
 mod error;
+mod file;
 mod state;
 mod store;
 #[cfg(test)]
@@ -33,6 +34,7 @@ mod tests;
 
 pub use bitcoin::blockdata::constants::COINBASE_MATURITY;
 pub use error::DevChainError;
+pub use file::ChainFile;
 use state::{check_tx, Index, Mempool};
 
 /// Compact target of every mined block (regtest's minimum difficulty: about

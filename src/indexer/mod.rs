@@ -5,9 +5,10 @@
 //! Invariant: the store holds exactly the blocks `first_block ..= last` of
 //! one chain, each with the hash the source gave when it was processed.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
-use bitcoin::{Block, Network, Transaction};
+use bitcoin::{Block, Network, OutPoint, Transaction, TxOut, Txid};
 use tracing::{debug, info, warn};
 
 use crate::bns::block::process_block;
@@ -59,13 +60,43 @@ pub struct Indexer {
     params: ChainParams,
     network: Network,
     confirmations: u64,
+    recent: RecentTxs,
+}
+
+/// Blocks whose transactions [`RecentTxs`] keeps: the one being processed
+/// and the ones just before it.
+const RECENT_BLOCKS: usize = 3;
+
+/// Transactions of the last few processed blocks, by txid, so prevouts that
+/// spend recent outputs (change chains within a block, an owner output
+/// spent in the next block) need no round trip to the block source. A txid
+/// fixes a transaction's outputs, so an entry can never be wrong, even
+/// across a reorg.
+#[derive(Default)]
+struct RecentTxs {
+    blocks: std::collections::VecDeque<(Block, HashMap<Txid, usize>)>,
+}
+
+impl RecentTxs {
+    fn push(&mut self, block: Block, txids: HashMap<Txid, usize>) {
+        if self.blocks.len() == RECENT_BLOCKS {
+            self.blocks.pop_front();
+        }
+        self.blocks.push_back((block, txids));
+    }
+
+    fn get(&self, outpoint: &OutPoint) -> Option<&TxOut> {
+        self.blocks.iter().rev().find_map(|(block, txids)| {
+            txids.get(&outpoint.txid).and_then(|i| block.txdata[*i].output.get(outpoint.vout as usize))
+        })
+    }
 }
 
 impl Indexer {
     /// An indexer writing to `store`. `confirmations` >= 1: a block is
     /// processed once it has that many confirmations (1 = the tip itself).
     pub fn new(store: Store, params: ChainParams, network: Network, confirmations: u64) -> Self {
-        Self { store, params, network, confirmations: confirmations.max(1) }
+        Self { store, params, network, confirmations: confirmations.max(1), recent: RecentTxs::default() }
     }
 
     /// The store, for reads between steps.
@@ -102,7 +133,7 @@ impl Indexer {
                     break;
                 }
             }
-            self.connect_block(source, next, &block)?;
+            self.connect_block(source, next, block)?;
             report.blocks += 1;
             next += 1;
         }
@@ -167,20 +198,25 @@ impl Indexer {
             return Ok(0);
         }
         let undone = self.store.rollback_to(h)?;
+        self.recent = RecentTxs::default();
         warn!(fork_point = h, undone, "chain reorganised; rolled back to the fork point");
         Ok(undone)
     }
 
     /// Decodes and applies one block in one SQL transaction.
-    fn connect_block(&mut self, source: &dyn BlockSource, height: u64, block: &Block) -> Result<(), IndexerError> {
+    fn connect_block(&mut self, source: &dyn BlockSource, height: u64, block: Block) -> Result<(), IndexerError> {
         let epoch = self.params.epoch_at(height).number;
         let mut ops: Vec<OpTx> = Vec::new();
         let mut bad: Vec<(u32, String, String)> = Vec::new();
+        let txids: HashMap<Txid, usize> =
+            block.txdata.iter().enumerate().map(|(i, tx)| (tx.compute_txid(), i)).collect();
+        self.recent.push(block, txids);
+        let block = &self.recent.blocks.back().expect("just pushed").0;
         for (i, tx) in block.txdata.iter().enumerate() {
             if tx.is_coinbase() || candidate_payload(tx, self.params.magic).is_none() {
                 continue;
             }
-            let prevouts = prevouts(source, tx)?;
+            let prevouts = prevouts(source, &self.recent, tx)?;
             match decode_tx(tx, i as u32, &prevouts, self.params.magic, epoch, self.network) {
                 Ok(op) => ops.push(op),
                 Err(e) => {
@@ -189,15 +225,18 @@ impl Indexer {
                 }
             }
         }
-        let mut writer = self.store.begin_block(height, block.block_hash())?;
+        let block_hash = block.block_hash();
+        let mut writer = self.store.begin_block(height, block_hash)?;
         let ctx = Ctx { params: &self.params, block: height, network: self.network };
         let outcome =
             process_block(&mut writer, &ctx, &ops).map_err(|e| IndexerError::Rules { height, message: e.0 })?;
         for op in &outcome.ops {
             match &op.result {
-                Ok(_) => info!(height, vtxindex = op.meta.vtxindex, op = %op.meta.op, txid = %op.meta.txid, "accepted"),
+                Ok(_) => {
+                    debug!(height, vtxindex = op.meta.vtxindex, op = %op.meta.op, txid = %op.meta.txid, "accepted")
+                }
                 Err(r) => {
-                    info!(height, vtxindex = op.meta.vtxindex, op = %op.meta.op, txid = %op.meta.txid, reason = %r, "rejected")
+                    debug!(height, vtxindex = op.meta.vtxindex, op = %op.meta.op, txid = %op.meta.txid, reason = %r, "rejected")
                 }
             }
         }
@@ -207,9 +246,16 @@ impl Indexer {
     }
 }
 
-/// The outputs spent by each input of `tx`.
-fn prevouts(source: &dyn BlockSource, tx: &Transaction) -> Result<Vec<bitcoin::TxOut>, ChainError> {
-    tx.input.iter().map(|i| source.prevout(&i.previous_output)).collect()
+/// The outputs spent by each input of `tx`: from the recent blocks if
+/// there, else from the source.
+fn prevouts(source: &dyn BlockSource, recent: &RecentTxs, tx: &Transaction) -> Result<Vec<TxOut>, ChainError> {
+    tx.input
+        .iter()
+        .map(|i| match recent.get(&i.previous_output) {
+            Some(out) => Ok(out.clone()),
+            None => source.prevout(&i.previous_output),
+        })
+        .collect()
 }
 
 pub mod progress;

@@ -5,13 +5,17 @@
 //! fork point replays those undo rows newest first and deletes everything
 //! the undone blocks added.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use bitcoin::BlockHash;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::rows::{decode, encode, Rows};
 use super::StoreError;
 use crate::bns::block::BlockOutcome;
-use crate::bns::{Effect, NameRecord, NamespaceRecord, OpMeta, PreorderRecord, StateStore, ViewError};
+use crate::bns::{Effect, NameRecord, NamespaceRecord, OpMeta, PreorderRecord, StateStore, StateView, ViewError};
+use crate::hash::{ConsensusHash, NameHash128, PreorderHash};
 
 /// The open SQL transaction of one block. Dropping it without
 /// [`BlockWriter::commit`] discards everything.
@@ -20,6 +24,15 @@ pub struct BlockWriter<'c> {
     height: u64,
     block_hash: BlockHash,
     undo_seq: i64,
+    /// Consensus hashes of earlier blocks read during this block (they
+    /// cannot change while it is open): the rules ask for the same 24 per op.
+    consensus_hashes: RefCell<HashMap<u64, Option<ConsensusHash>>>,
+    /// Namespace records read or written during this block (writes go
+    /// through [`BlockWriter::apply_effect`], which keeps this current).
+    namespaces: RefCell<HashMap<String, Option<NamespaceRecord>>>,
+    /// `names_owned_by` answers since the last name write (an update's
+    /// check asks twice for the same sender). Cleared by every `PutName`.
+    owned: RefCell<HashMap<String, Vec<NameRecord>>>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -31,7 +44,15 @@ struct PreorderRow {
 impl<'c> BlockWriter<'c> {
     pub(super) fn begin(conn: &'c mut Connection, height: u64, block_hash: BlockHash) -> Result<Self, StoreError> {
         let tx = conn.transaction()?;
-        Ok(BlockWriter { tx, height, block_hash, undo_seq: 0 })
+        Ok(BlockWriter {
+            tx,
+            height,
+            block_hash,
+            undo_seq: 0,
+            consensus_hashes: RefCell::default(),
+            namespaces: RefCell::default(),
+            owned: RefCell::default(),
+        })
     }
 
     fn rows(&self) -> Rows<'_> {
@@ -61,17 +82,19 @@ impl<'c> BlockWriter<'c> {
             Effect::ConsumePreorder(hash) => {
                 let key = hash.to_hex();
                 let prev = self.preorder_row(&key)?;
-                self.save_undo("preorders", &key, prev.clone())?;
-                if let Some(p) = prev {
-                    let mut row: PreorderRow = decode("preorders", &p)?;
-                    row.consumed = true;
-                    write_preorder(&self.tx, &row)?;
+                let existed = prev.is_some();
+                self.save_undo("preorders", &key, prev)?;
+                if existed {
+                    self.tx
+                        .prepare_cached("UPDATE preorders SET consumed = 1 WHERE preorder_hash = ?1")?
+                        .execute([&key])?;
                 }
                 Ok(())
             }
             Effect::PutNamespace(rec) => {
                 let prev = self.prior("SELECT record FROM namespaces WHERE namespace_id = ?1", &rec.namespace_id)?;
                 self.save_undo("namespaces", &rec.namespace_id, prev)?;
+                self.namespaces.borrow_mut().insert(rec.namespace_id.clone(), Some(rec.clone()));
                 write_namespace(&self.tx, rec)
             }
             Effect::PutBalance { address, balance } => {
@@ -85,6 +108,7 @@ impl<'c> BlockWriter<'c> {
                 write_import_keyring(&self.tx, namespace_id, pubkey)
             }
             Effect::PutName(rec) => {
+                self.owned.borrow_mut().clear();
                 let prev = self.prior("SELECT record FROM names WHERE name = ?1", &rec.name)?;
                 self.save_undo("names", &rec.name, prev)?;
                 write_name(&self.tx, rec)
@@ -98,11 +122,10 @@ impl<'c> BlockWriter<'c> {
             .prepare_cached("SELECT consumed, record FROM preorders WHERE preorder_hash = ?1")?
             .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        row.map(|(c, rec)| {
-            let record: PreorderRecord = decode("preorders", &rec)?;
-            Ok(encode(&PreorderRow { consumed: c != 0, record }))
-        })
-        .transpose()
+        // The stored record is `encode(&record)`, so splicing it in gives
+        // exactly `encode(&PreorderRow { consumed, record })` without a
+        // decode/encode round trip.
+        Ok(row.map(|(c, rec)| format!("{{\"consumed\":{},\"record\":{rec}}}", c != 0)))
     }
 
     /// Stores the block's ops and consensus hash and commits the block.
@@ -228,7 +251,55 @@ pub(super) fn rollback_to(conn: &mut Connection, height: u64) -> Result<u64, Sto
     Ok(undone)
 }
 
-super::rows::state_view_via_rows!(BlockWriter<'_>);
+impl StateView for BlockWriter<'_> {
+    fn consensus_hash(&self, height: u64) -> Result<Option<ConsensusHash>, ViewError> {
+        if let Some(ch) = self.consensus_hashes.borrow().get(&height) {
+            return Ok(*ch);
+        }
+        let ch = self.rows().consensus_hash(height)?;
+        self.consensus_hashes.borrow_mut().insert(height, ch);
+        Ok(ch)
+    }
+    fn preorder(&self, hash: &PreorderHash) -> Result<Option<PreorderRecord>, ViewError> {
+        Ok(self.rows().preorder(hash)?)
+    }
+    fn namespace(&self, id: &str) -> Result<Option<NamespaceRecord>, ViewError> {
+        if let Some(ns) = self.namespaces.borrow().get(id) {
+            return Ok(ns.clone());
+        }
+        let ns = self.rows().namespace(id)?;
+        self.namespaces.borrow_mut().insert(id.to_string(), ns.clone());
+        Ok(ns)
+    }
+    fn name(&self, fqn: &str) -> Result<Option<NameRecord>, ViewError> {
+        Ok(self.rows().name(fqn)?)
+    }
+    fn names_owned_by(&self, sender: &str) -> Result<Vec<NameRecord>, ViewError> {
+        if let Some(names) = self.owned.borrow().get(sender) {
+            return Ok(names.clone());
+        }
+        let names = self.rows().names_owned_by(sender)?;
+        self.owned.borrow_mut().insert(sender.to_string(), names.clone());
+        Ok(names)
+    }
+    fn token_balance(&self, address: &str) -> Result<Option<u64>, ViewError> {
+        Ok(self.rows().token_balance(address)?)
+    }
+    fn names_by_hash128(&self, hash: &NameHash128) -> Result<Vec<NameRecord>, ViewError> {
+        Ok(self.rows().names_by_hash128(hash)?)
+    }
+    fn last_update_consensus_hash(
+        &self,
+        name: &str,
+        height: u64,
+        vtxindex: u32,
+    ) -> Result<Option<ConsensusHash>, ViewError> {
+        Ok(self.rows().last_update_consensus_hash(name, height, vtxindex)?)
+    }
+    fn import_keyring(&self, ns: &str) -> Result<Option<String>, ViewError> {
+        Ok(self.rows().import_keyring(ns)?)
+    }
+}
 
 impl StateStore for BlockWriter<'_> {
     fn apply(&mut self, effect: &Effect, _op: &OpMeta) -> Result<(), ViewError> {

@@ -102,7 +102,16 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Bulk indexing: a 64 MiB page cache, temporaries in memory, and
+        // fewer (larger) WAL checkpoints. Durability is unchanged: WAL +
+        // synchronous=NORMAL commits each block atomically.
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "wal_autocheckpoint", 8_192)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Every statement of a block stays prepared (the default 16 is fewer
+        // than one block uses, so they were re-parsed over and over).
+        conn.set_prepared_statement_cache_capacity(128);
         let mut store = Store { conn };
         store.migrate()?;
         Ok(store)
@@ -207,6 +216,16 @@ impl Store {
     /// Number of name records.
     pub fn name_count(&self) -> Result<u64, StoreError> {
         Ok(self.conn.query_row("SELECT COUNT(*) FROM names", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// Ops accepted and rejected over every processed block.
+    pub fn op_totals(&self) -> Result<(u64, u64), StoreError> {
+        let (a, r): (i64, i64) = self.conn.query_row(
+            "SELECT COALESCE(SUM(accepted), 0), COALESCE(SUM(rejected), 0) FROM blocks",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((a as u64, r as u64))
     }
 
     /// Ops stored for a block, accepted and rejected.

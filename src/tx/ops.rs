@@ -301,3 +301,19 @@ pub fn token_transfer(
         OutputSpec::Change,
     ])
 }
+
+/// `+` like [`name_update`], but spending exactly `coin` of `wallet` (e.g. the
+/// owner output a registration paid, which [`Funding`] never spends), with the
+/// change back to `wallet`.
+pub fn name_update_from_coin(
+    wallet: &Wallet,
+    coin: (OutPoint, TxOut),
+    magic: [u8; 2],
+    fqn: &str,
+    ch: &ConsensusHash,
+    value_hash: &ValueHash,
+) -> Result<Transaction, TxError> {
+    let op =
+        Op::NameUpdate(NameUpdate { name_consensus_hash: NameConsensusHash::of(fqn, ch), value_hash: *value_hash });
+    build_and_sign(wallet, &[coin], &[data(magic, &op), OutputSpec::Change], 1)
+}

@@ -431,13 +431,34 @@ fn find_pubkey(tx: &Transaction, target: &[u8; 20]) -> Option<Vec<u8>> {
     })
 }
 
+thread_local! {
+    static VALID_KEYS: std::cell::RefCell<std::collections::HashSet<[u8; 33]>> = std::cell::RefCell::default();
+}
+
 /// keylib's reading of a pushed public key: its address hash, if it is a
 /// valid compressed (02/03), uncompressed (04) or raw 64-byte x||y key.
 /// Raw keys hash as `04 || x || y`. (Hybrid 06/07 keys are rejected, unlike
 /// libsecp256k1.)
 fn pubkey_hash(candidate: &[u8]) -> Option<[u8; 20]> {
     match (candidate.len(), candidate.first()) {
-        (33, Some(2 | 3)) | (65, Some(4)) => PublicKey::from_slice(candidate).ok().map(|_| hash160(candidate)),
+        (33, Some(2 | 3)) => {
+            // Validating a compressed key costs a field square root; the
+            // same senders recur, so remember keys already found valid.
+            let key: [u8; 33] = candidate.try_into().expect("length checked");
+            let known = VALID_KEYS.with(|k| k.borrow().contains(&key));
+            if !known {
+                PublicKey::from_slice(candidate).ok()?;
+                VALID_KEYS.with(|k| {
+                    let mut k = k.borrow_mut();
+                    if k.len() >= super::script::MEMO_CAP {
+                        k.clear();
+                    }
+                    k.insert(key);
+                });
+            }
+            Some(hash160(candidate))
+        }
+        (65, Some(4)) => PublicKey::from_slice(candidate).ok().map(|_| hash160(candidate)),
         (64, _) => {
             let mut full = Vec::with_capacity(65);
             full.push(4);

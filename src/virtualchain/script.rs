@@ -150,7 +150,31 @@ pub(crate) fn base58check(version: u8, payload: &[u8]) -> String {
     let mut data = Vec::with_capacity(1 + payload.len());
     data.push(version);
     data.extend_from_slice(payload);
-    bitcoin::base58::encode_check(&data)
+    let Ok(key) = <[u8; 21]>::try_from(data.as_slice()) else {
+        return bitcoin::base58::encode_check(&data);
+    };
+    // The same few addresses (a funder, the burn address) recur in op after
+    // op, and base58check is a double sha256 plus a quadratic division.
+    ADDRESS_MEMO.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        if let Some(a) = memo.get(&key) {
+            return a.clone();
+        }
+        if memo.len() >= MEMO_CAP {
+            memo.clear();
+        }
+        let address = bitcoin::base58::encode_check(&data);
+        memo.insert(key, address.clone());
+        address
+    })
+}
+
+/// Entries a per-thread memo holds before it starts over.
+pub(crate) const MEMO_CAP: usize = 1024;
+
+thread_local! {
+    static ADDRESS_MEMO: std::cell::RefCell<std::collections::HashMap<[u8; 21], String>> =
+        std::cell::RefCell::default();
 }
 
 #[cfg(test)]

@@ -66,32 +66,7 @@ impl Index {
 
     /// Structural checks for a stored block about to become the new tip.
     pub fn check_stored(&self, block: &Block, record: Record) -> Result<(), ChainError> {
-        let height = self.tip_height() + 1;
-        let at = format!("block record at offset {} (height {height})", record.offset);
-        let hash = block.block_hash();
-        if block.header.prev_blockhash != self.tip().hash {
-            return Err(ChainError::persistent(format!(
-                "{at} has prev hash {} but the block below is {}; the file belongs to another \
-                 network or chain, or is corrupt (truncate it to {} bytes to keep {} blocks)",
-                block.header.prev_blockhash,
-                self.tip().hash,
-                record.offset,
-                height - 1
-            )));
-        }
-        if block.header.bits.to_consensus() != REGTEST_BITS || !block.header.target().is_met_by(hash) {
-            return Err(ChainError::persistent(format!(
-                "{at}: hash {hash} does not meet target bits {:#010x}",
-                block.header.bits.to_consensus()
-            )));
-        }
-        if !block.txdata.first().is_some_and(Transaction::is_coinbase) {
-            return Err(ChainError::persistent(format!("{at} does not start with a coinbase")));
-        }
-        if !block.check_merkle_root() {
-            return Err(ChainError::persistent(format!("{at}: merkle root mismatch")));
-        }
-        Ok(())
+        check_stored_block(self.tip().hash, self.tip_height() + 1, block, record)
     }
 
     /// Makes `block` (stored at `record`) the new tip: spends its inputs,
@@ -122,6 +97,37 @@ impl Index {
         let entry = BlockEntry { hash: block.block_hash(), header: block.header, record: Some(record) };
         self.blocks.push(entry);
     }
+}
+
+/// Structural checks for `block` (stored at `record`) about to become block
+/// `height` on top of the block hashing to `tip`: it links to it, meets
+/// [`REGTEST_BITS`], starts with a coinbase and has a correct merkle root.
+pub(super) fn check_stored_block(tip: BlockHash, height: u64, block: &Block, record: Record) -> Result<(), ChainError> {
+    let at = format!("block record at offset {} (height {height})", record.offset);
+    let hash = block.block_hash();
+    if block.header.prev_blockhash != tip {
+        return Err(ChainError::persistent(format!(
+            "{at} has prev hash {} but the block below is {}; the file belongs to another \
+             network or chain, or is corrupt (truncate it to {} bytes to keep {} blocks)",
+            block.header.prev_blockhash,
+            tip,
+            record.offset,
+            height - 1
+        )));
+    }
+    if block.header.bits.to_consensus() != REGTEST_BITS || !block.header.target().is_met_by(hash) {
+        return Err(ChainError::persistent(format!(
+            "{at}: hash {hash} does not meet target bits {:#010x}",
+            block.header.bits.to_consensus()
+        )));
+    }
+    if !block.txdata.first().is_some_and(Transaction::is_coinbase) {
+        return Err(ChainError::persistent(format!("{at} does not start with a coinbase")));
+    }
+    if !block.check_merkle_root() {
+        return Err(ChainError::persistent(format!("{at}: merkle root mismatch")));
+    }
+    Ok(())
 }
 
 /// A transaction waiting for the next block.

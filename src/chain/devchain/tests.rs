@@ -349,3 +349,26 @@ fn chain_is_send_sync_and_shares_across_threads() {
         assert_eq!(chain.height(), 20);
     });
 }
+
+#[test]
+fn chain_file_answers_like_the_dev_chain() {
+    timed(60, || {
+        let (_dir, chain, wallet) = funded();
+        let utxo = coinbase_outpoint(&chain, 1);
+        let tx = spend(&wallet, utxo.clone());
+        let txid = chain.submit(tx.clone()).unwrap();
+        chain.mine(&wallet.script_pubkey()).unwrap();
+        let file = super::ChainFile::open(chain.path(), chain.network()).unwrap();
+        assert_eq!(file.tip_height().unwrap(), chain.tip_height().unwrap());
+        for h in [0, 1, 101, 102] {
+            assert_eq!(file.block_hash(h).unwrap(), chain.block_hash(h).unwrap());
+            assert_eq!(file.block(h).unwrap(), chain.block(h).unwrap());
+        }
+        let input = chain.block(102).unwrap().txdata[1].input[0].previous_output;
+        assert_eq!(file.prevout(&input).unwrap(), utxo.1);
+        assert_eq!(file.prevout(&OutPoint::new(txid, 2)).unwrap(), tx.output[2]);
+        assert!(file.prevout(&OutPoint::new(txid, 3)).is_err());
+        assert!(file.prevout(&OutPoint::new(Txid::all_zeros(), 0)).is_err());
+        assert!(file.block(103).is_err());
+    });
+}

@@ -1,0 +1,124 @@
+//! A read-only [`BlockSource`] over a dev chain's block file, for replaying
+//! (indexing) a chain without mining on it: no UTXO set and no mempool, and
+//! a compact transaction index (a sorted `Vec` of 16-byte entries) instead of
+//! a `HashMap<Txid, _>`, so holding a multi-million-transaction chain costs
+//! tens of megabytes rather than hundreds.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use bitcoin::blockdata::constants::genesis_block;
+use bitcoin::consensus::deserialize;
+use bitcoin::hashes::Hash;
+use bitcoin::{Block, BlockHash, Network, OutPoint, Transaction, TxOut, Txid};
+
+use super::state::check_stored_block;
+use super::store::{self, Record};
+use crate::chain::{BlockSource, ChainError};
+
+/// Largest transaction the packed index can locate (record limit is 4 MB).
+const LEN_BITS: u32 = 24;
+
+/// A dev chain block file opened read-only (the blocks are checked as
+/// [`super::DevChain::open`] checks them; a torn last record is truncated
+/// away the same way).
+pub struct ChainFile {
+    path: PathBuf,
+    file: File,
+    genesis: Block,
+    /// `blocks[h]` = (hash, record); `None` for the genesis block.
+    blocks: Vec<(BlockHash, Option<Record>)>,
+    /// (first 8 bytes of the txid, `offset << 24 | len`), sorted.
+    txs: Vec<(u64, u64)>,
+}
+
+impl std::fmt::Debug for ChainFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainFile").field("path", &self.path).field("height", &(self.blocks.len() - 1)).finish()
+    }
+}
+
+fn prefix(txid: &Txid) -> u64 {
+    let b = txid.as_byte_array();
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+impl ChainFile {
+    /// Opens the block file at `path` (which must exist) for `network`.
+    pub fn open(path: &Path, network: Network) -> Result<ChainFile, ChainError> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| ChainError::transient(format!("cannot open dev chain file {}: {e}", path.display())))?;
+        let genesis = genesis_block(network);
+        let mut blocks = vec![(genesis.block_hash(), None)];
+        let mut txs = Vec::new();
+        store::scan(&mut file, path, |record, block| {
+            let tip = blocks.last().expect("genesis").0;
+            check_stored_block(tip, blocks.len() as u64, &block, record)?;
+            let tx_bytes: u64 = block.txdata.iter().map(|tx| tx.total_size() as u64).sum();
+            let mut offset = record.end() - tx_bytes;
+            for tx in &block.txdata {
+                let len = tx.total_size() as u64;
+                txs.push((prefix(&tx.compute_txid()), offset << LEN_BITS | len));
+                offset += len;
+            }
+            blocks.push((block.block_hash(), Some(record)));
+            Ok(())
+        })?;
+        txs.sort_unstable();
+        txs.shrink_to_fit();
+        tracing::info!(path = %path.display(), height = blocks.len() - 1, txs = txs.len(), "dev chain file opened read-only");
+        Ok(ChainFile { path: path.to_owned(), file, genesis, blocks, txs })
+    }
+
+    fn above_tip(&self, height: u64) -> ChainError {
+        ChainError::persistent(format!("no block at height {height}: chain file tip is {}", self.blocks.len() - 1))
+    }
+
+    /// The confirmed transaction `txid`, read from the file.
+    pub fn tx(&self, txid: &Txid) -> Result<Option<Transaction>, ChainError> {
+        let p = prefix(txid);
+        let start = self.txs.partition_point(|(k, _)| *k < p);
+        for (_, loc) in self.txs[start..].iter().take_while(|(k, _)| *k == p) {
+            let (offset, len) = (loc >> LEN_BITS, (loc & ((1 << LEN_BITS) - 1)) as u32);
+            let bytes = store::read_at(&self.file, &self.path, offset, len)?;
+            let tx: Transaction = deserialize(&bytes)
+                .map_err(|e| ChainError::persistent(format!("stored tx at offset {offset} undecodable: {e}")))?;
+            if tx.compute_txid() == *txid {
+                return Ok(Some(tx));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl BlockSource for ChainFile {
+    fn tip_height(&self) -> Result<u64, ChainError> {
+        Ok(self.blocks.len() as u64 - 1)
+    }
+
+    fn block_hash(&self, height: u64) -> Result<BlockHash, ChainError> {
+        self.blocks.get(height as usize).map(|b| b.0).ok_or_else(|| self.above_tip(height))
+    }
+
+    fn block(&self, height: u64) -> Result<Block, ChainError> {
+        let (hash, record) = *self.blocks.get(height as usize).ok_or_else(|| self.above_tip(height))?;
+        let Some(record) = record else { return Ok(self.genesis.clone()) };
+        let bytes = store::read_at(&self.file, &self.path, record.body(), record.len)?;
+        let block: Block = deserialize(&bytes)
+            .map_err(|e| ChainError::persistent(format!("stored block {height} undecodable: {e}")))?;
+        if block.block_hash() != hash {
+            return Err(ChainError::persistent(format!("stored block {height} changed on disk")));
+        }
+        Ok(block)
+    }
+
+    /// Any confirmed output, spent or not.
+    fn prevout(&self, outpoint: &OutPoint) -> Result<TxOut, ChainError> {
+        let missing = || ChainError::persistent(format!("prevout {outpoint} not found in the chain file"));
+        let tx = self.tx(&outpoint.txid)?.ok_or_else(missing)?;
+        tx.output.get(outpoint.vout as usize).cloned().ok_or_else(missing)
+    }
+}
