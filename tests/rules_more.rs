@@ -2,7 +2,7 @@
 //! dev chain: each rule's accept path and each of its rejection reasons.
 
 use bitcoin::{Amount, Network, Transaction};
-use bns::bns::{ChainParams, StateView};
+use bns::bns::ChainParams;
 use bns::chain::devchain::DevChain;
 use bns::hash::{AnnounceHash, ConsensusHash, ValueHash};
 use bns::indexer::Indexer;
