@@ -308,33 +308,28 @@ impl StateStore for BlockWriter<'_> {
 
     fn record_history(&mut self, effects: &[Effect], op: &OpMeta, extra: &serde_json::Value) -> Result<(), ViewError> {
         for effect in effects {
-            let (key, value_hash, mut json) = match effect {
-                Effect::PutName(r) => (r.name.clone(), r.value_hash.map(|h| h.to_hex()), serde_json::to_value(r)),
-                Effect::PutNamespace(r) => (r.namespace_id.clone(), None, serde_json::to_value(r)),
+            let (key, value_hash, record) = match effect {
+                Effect::PutName(r) => (r.name.as_str(), r.value_hash.map(|h| h.to_hex()), encode(r)),
+                Effect::PutNamespace(r) => (r.namespace_id.as_str(), None, encode(r)),
                 _ => continue,
             };
-            let json = json.as_mut().map_err(|e| ViewError(e.to_string()))?;
-            if let Some(obj) = json.as_object_mut() {
-                if let Some(more) = extra.as_object() {
-                    obj.extend(more.clone());
+            // The record's JSON object, with the op's own fields appended
+            // (spliced as text: no round trip through `serde_json::Value`).
+            let mut json = record;
+            json.pop();
+            if let Some(more) = extra.as_object() {
+                for (k, v) in more {
+                    json.push_str(&format!(",{}:{}", serde_json::Value::from(k.as_str()), v));
                 }
-                obj.insert("opcode".into(), op.opcode.into());
             }
+            json.push_str(&format!(",\"opcode\":\"{}\"}}", op.opcode));
             self.tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO history(key, height, vtxindex, txid, op, value_hash, record)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .and_then(|mut st| {
-                    st.execute(params![
-                        key,
-                        op.height as i64,
-                        op.vtxindex,
-                        op.txid,
-                        op.op,
-                        value_hash,
-                        json.to_string()
-                    ])
+                    st.execute(params![key, op.height as i64, op.vtxindex, op.txid, op.op, value_hash, json])
                 })
                 .map_err(|e| ViewError(e.to_string()))?;
         }
