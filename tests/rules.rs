@@ -374,3 +374,50 @@ fn an_address_owns_at_most_25_names() {
     let p = ops::name_preorder(&f, MAGIC, "one-more.test", &me, &ch, 2_500, NET).unwrap();
     assert_rejected(&h.mine(vec![p])[0], "limit is 25");
 }
+
+#[test]
+fn consensus_hashes_are_valid_for_24_blocks() {
+    let mut h = Harness::new();
+    let a = h.a.clone();
+    let old = h.ch();
+    for _ in 0..23 {
+        h.mine(vec![]);
+    }
+    // The next block is 24 after `old`'s: still inside the window.
+    let f = h.funding(&a);
+    let p = ops::namespace_preorder(&f, MAGIC, "test", &Harness::addr(&a), &old, 5_500, Some(TEST_NS_STX), NET);
+    assert_accepted(&h.mine(vec![p.unwrap()])[0]);
+    // One block later it is 25 blocks old.
+    let f = h.funding(&a);
+    let p = ops::namespace_preorder(&f, MAGIC, "tset", &Harness::addr(&a), &old, 5_500, Some(TEST_NS_STX), NET);
+    assert_rejected(&h.mine(vec![p.unwrap()])[0], "not one of the last 24 blocks");
+}
+
+#[test]
+fn version_2_namespaces_pay_their_creator_in_the_first_year() {
+    let mut h = Harness::new();
+    let (a, b) = (h.a.clone(), h.b.clone());
+    let (ch, f) = (h.ch(), h.funding(&a));
+    let p = ops::namespace_preorder(&f, MAGIC, "test", &Harness::addr(&a), &ch, 5_500, Some(TEST_NS_STX), NET).unwrap();
+    assert_accepted(&h.mine(vec![p])[0]);
+    let v2 = RevealParams { version: 2, ..params() };
+    let f = h.funding(&a);
+    assert_accepted(&h.mine(vec![ops::namespace_reveal(&f, MAGIC, "test", &v2, &a.script_pubkey()).unwrap()])[0]);
+    let f = h.funding(&a);
+    assert_accepted(&h.mine(vec![ops::namespace_ready(&f, MAGIC, "test").unwrap()])[0]);
+    // b buys two names: one burning the fee (wrong for v2), one paying a (the creator).
+    let b_addr = Harness::addr(&b);
+    let ch = h.ch();
+    let mut f = h.funding(&b);
+    let burned =
+        f.next::<_, bns::tx::TxError>(ops::name_preorder(&f, MAGIC, "burnt.test", &b_addr, &ch, 160_000, NET)).unwrap();
+    let paid = ops::name_preorder_paying(&f, MAGIC, "paidd.test", &b_addr, &ch, 160_000, &a.script_pubkey()).unwrap();
+    h.mine(vec![burned, paid]).iter().for_each(assert_accepted);
+    let mut f = h.funding(&b);
+    let r1 =
+        f.next::<_, bns::tx::TxError>(ops::name_register(&f, MAGIC, "burnt.test", None, &b.script_pubkey())).unwrap();
+    let r2 = ops::name_register(&f, MAGIC, "paidd.test", None, &b.script_pubkey()).unwrap();
+    let ops = h.mine(vec![r1, r2]);
+    assert_rejected(&ops[0], "wrong address");
+    assert_accepted(&ops[1]);
+}

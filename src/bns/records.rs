@@ -207,3 +207,97 @@ impl NameRecord {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bns::epoch::ChainParams;
+
+    fn ns(lifetime: u32, reveal: u64, ready: Option<u64>) -> NamespaceRecord {
+        NamespaceRecord {
+            namespace_id: "id".into(),
+            preorder_hash: Default::default(),
+            version: 1,
+            sender: String::new(),
+            sender_pubkey: None,
+            address: String::new(),
+            recipient: String::new(),
+            recipient_address: String::new(),
+            block_number: reveal,
+            reveal_block: reveal,
+            ready_block: ready,
+            op: "!".into(),
+            txid: String::new(),
+            vtxindex: 0,
+            lifetime,
+            coeff: 1,
+            base: 1,
+            buckets: [0; 16],
+            nonalpha_discount: 1,
+            no_vowel_discount: 1,
+            op_fee: 0,
+        }
+    }
+
+    fn name(registered: u64, renewed: u64) -> NameRecord {
+        NameRecord {
+            name: "a.id".into(),
+            namespace_id: "id".into(),
+            value_hash: None,
+            sender: String::new(),
+            sender_pubkey: None,
+            address: String::new(),
+            block_number: registered,
+            preorder_block_number: registered,
+            first_registered: registered,
+            last_renewed: renewed,
+            revoked: false,
+            op: ":".into(),
+            txid: String::new(),
+            vtxindex: 0,
+            op_fee: 0,
+            importer: None,
+            importer_address: None,
+            last_creation_op: "?".into(),
+            last_block: renewed,
+        }
+    }
+
+    #[test]
+    fn lifetime_multiplier_and_grace_follow_the_epoch() {
+        let p = ChainParams::mainnet();
+        // Epoch 1: multiplier 1, no grace. Registered at 400000, lifetime 1000.
+        let (e1, n1) = (p.epoch_at(400_000), ns(1000, 390_000, Some(390_001)));
+        let r = name(400_000, 400_000);
+        assert_eq!(r.expire_block(&n1, &e1), Some(401_000));
+        assert_eq!(r.liveness(&n1, &e1, 400_999), Liveness::Live);
+        // Core's `last_renewed + L*m + g >= h` keeps it registered at exactly the deadline.
+        assert_eq!(r.liveness(&n1, &e1, 401_000), Liveness::Live);
+        assert_eq!(r.liveness(&n1, &e1, 401_001), Liveness::Expired);
+        // Epoch 4: multiplier 2, grace 5000.
+        let (e4, n4) = (p.epoch_at(560_000), ns(1000, 550_000, Some(550_001)));
+        let r = name(560_000, 560_000);
+        assert_eq!(r.expire_block(&n4, &e4), Some(562_000));
+        assert_eq!(r.liveness(&n4, &e4, 561_999), Liveness::Live);
+        assert_eq!(r.liveness(&n4, &e4, 562_000), Liveness::Grace);
+        assert_eq!(r.liveness(&n4, &e4, 566_999), Liveness::Grace);
+        assert_eq!(r.liveness(&n4, &e4, 567_001), Liveness::Expired);
+        // Not registered before its first block.
+        assert_eq!(r.liveness(&n4, &e4, 559_999), Liveness::Expired);
+    }
+
+    #[test]
+    fn infinite_lifetimes_and_revealed_namespaces() {
+        let p = ChainParams::mainnet();
+        let e = p.epoch_at(600_000);
+        let forever = ns(INFINITE_LIFETIME, 500_000, Some(500_001));
+        let r = name(500_010, 500_010);
+        assert_eq!(r.expire_block(&forever, &e), None);
+        assert_eq!(r.liveness(&forever, &e, 10_000_000), Liveness::Live);
+        // Imported into a revealed namespace: alive for a year after the reveal.
+        let revealed = ns(1000, 500_000, None);
+        assert_eq!(r.liveness(&revealed, &e, 500_000 + NAMESPACE_REVEAL_EXPIRE - 1), Liveness::Live);
+        assert_eq!(r.liveness(&revealed, &e, 500_000 + NAMESPACE_REVEAL_EXPIRE), Liveness::Expired);
+        assert!(revealed.is_revealed_at(500_000) && !revealed.is_revealed_at(499_999));
+    }
+}

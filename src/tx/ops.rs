@@ -161,11 +161,26 @@ pub fn name_preorder(
     price: u64,
     network: Network,
 ) -> Result<Transaction, TxError> {
+    let burn = address_script(&burn_address(network), network)?;
+    name_preorder_paying(f, magic, fqn, register_address, ch, price, &burn)
+}
+
+/// `?` paying `price` to `payee` instead of burning it: a version-2
+/// namespace's creator receives name fees during its first year.
+pub fn name_preorder_paying(
+    f: &Funding<'_>,
+    magic: [u8; 2],
+    fqn: &str,
+    register_address: &str,
+    ch: &ConsensusHash,
+    price: u64,
+    payee: &Script,
+) -> Result<Transaction, TxError> {
     let sender = f.wallet.script_pubkey();
     let hash = name_preorder_hash(fqn, &sender, register_address).map_err(|_| bad_name(fqn))?;
     let op = Op::NamePreorder(NamePreorder { preorder_hash: hash, consensus_hash: *ch, tokens: None });
-    let burn = address_script(&burn_address(network), network)?;
-    f.build(&[data(magic, &op), OutputSpec::Change, OutputSpec::Pay { script: burn, value: Amount::from_sat(price) }])
+    let pay = OutputSpec::Pay { script: payee.to_owned(), value: Amount::from_sat(price) };
+    f.build(&[data(magic, &op), OutputSpec::Change, pay])
 }
 
 /// `:`: registers `fqn` to `owner`, pointing at `value_hash`.
