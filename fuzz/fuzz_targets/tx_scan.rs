@@ -10,7 +10,9 @@ use std::sync::OnceLock;
 use arbitrary::{Result, Unstructured};
 use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
-use bitcoin::{absolute, transaction, Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness};
+use bitcoin::{
+    absolute, transaction, Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness,
+};
 use bns::hash::hash160;
 use bns::virtualchain::scan::{candidate_payload, decode_tx, ScanError};
 use bns::virtualchain::wire::{Op, Opcode, MAX_EPOCH, MIN_EPOCH};
@@ -105,7 +107,8 @@ fn name(u: &mut Unstructured) -> Result<Vec<u8>> {
 
 /// An op payload (opcode byte first) shaped like a real one most of the time.
 fn op_payload(u: &mut Unstructured) -> Result<Vec<u8>> {
-    let mut p = vec![if u.ratio(15, 16)? { Opcode::ALL[u.choose_index(Opcode::ALL.len())?].byte() } else { u.arbitrary()? }];
+    let mut p =
+        vec![if u.ratio(15, 16)? { Opcode::ALL[u.choose_index(Opcode::ALL.len())?].byte() } else { u.arbitrary()? }];
     match u.int_in_range(0..=5)? {
         0 => p.extend(garbage(u, 80)?),
         1 | 2 => {
