@@ -35,6 +35,14 @@ mod resolve;
 mod tests;
 
 pub use handler::MAX_UDP_PAYLOAD;
+
+/// The request handler, for the fuzz targets only: `cargo fuzz` builds every
+/// crate with `--cfg fuzzing`, ordinary builds never see this.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub fn fuzz_handler(source: Arc<dyn NameSource>) -> impl hickory_server::server::RequestHandler {
+    handler::BnsHandler { source }
+}
 pub use records::{NS_HOST, SOA_EXPIRE, SOA_MINIMUM, SOA_REFRESH, SOA_RETRY, SOA_TTL};
 
 /// A TCP connection idle this long is closed.
