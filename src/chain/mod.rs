@@ -6,6 +6,7 @@
 
 use bitcoin::{Block, BlockHash, OutPoint, TxOut};
 
+pub mod bitcoind;
 pub mod devchain;
 
 /// Whether retrying a failed call can help.

@@ -2,6 +2,8 @@
 //! it with hickory's client and with `dig`.
 #![allow(dead_code)]
 
+pub mod bcoin;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

