@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use bitcoin::{Block, BlockHash, OutPoint, Transaction, TxOut, Txid};
-use bitcoincore_rpc::{Auth, Client, RpcApi};
+use bitcoincore_rpc::{Client, RpcApi};
+use jsonrpc::http::minreq_http::MinreqHttpTransport;
 
 use super::{BlockSource, ChainError, ErrorKind};
 
@@ -23,6 +24,9 @@ pub enum RpcAuth {
     /// The node's `.cookie` file.
     Cookie(PathBuf),
 }
+
+/// How long one RPC call may take.
+const RPC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Transactions kept to answer prevout lookups without a round trip.
 const TX_CACHE: usize = 4096;
@@ -75,13 +79,22 @@ fn classify(what: &str, e: bitcoincore_rpc::Error) -> ChainError {
 
 impl RpcSource {
     /// Connects to `url` (e.g. `http://127.0.0.1:8332`). Nothing is sent yet.
+    ///
+    /// The HTTP transport is minreq's, which also reads chunked replies (some
+    /// nodes send large `getblock` answers chunked).
     pub fn new(url: &str, auth: RpcAuth) -> Result<RpcSource, ChainError> {
-        let auth = match auth {
-            RpcAuth::None => Auth::None,
-            RpcAuth::UserPass(u, p) => Auth::UserPass(u, p),
-            RpcAuth::Cookie(path) => Auth::CookieFile(path),
+        let bad = |e: String| ChainError::persistent(format!("cannot set up the RPC client for {url}: {e}"));
+        let mut builder = MinreqHttpTransport::builder().url(url).map_err(|e| bad(e.to_string()))?.timeout(RPC_TIMEOUT);
+        builder = match auth {
+            RpcAuth::None => builder,
+            RpcAuth::UserPass(u, p) => builder.basic_auth(u, Some(p)),
+            RpcAuth::Cookie(path) => {
+                let cookie = std::fs::read_to_string(&path)
+                    .map_err(|e| bad(format!("cannot read cookie file {}: {e}", path.display())))?;
+                builder.cookie_auth(cookie.trim())
+            }
         };
-        let client = Client::new(url, auth).map_err(|e| classify("cannot set up the RPC client", e))?;
+        let client = Client::from_jsonrpc(jsonrpc::Client::with_transport(builder.build()));
         Ok(RpcSource { client, url: url.to_string(), cache: Mutex::new(TxCache::default()) })
     }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod bcoin;
+pub mod esv;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
