@@ -97,7 +97,8 @@ mod tests {
     #[test]
     fn toml_keys_are_flag_names_and_flags_win() {
         let file: DevSettings =
-            toml::from_str("dns-addr = \"127.0.0.1:5353\"\nblock-interval = 2.5\napi-addr = \"127.0.0.1:0\"\n").unwrap();
+            toml::from_str("dns-addr = \"127.0.0.1:5353\"\nblock-interval = 2.5\napi-addr = \"127.0.0.1:0\"\n")
+                .unwrap();
         let flags = DevSettings { block_interval: Some(1.0), ..Default::default() };
         let s = flags.or(file);
         assert_eq!(s.dns_addr().port(), 5353);

@@ -37,15 +37,8 @@ pub const QTYPES: &[(u16, &str)] = &[
 ];
 
 /// Response codes with their own label (code, name); others are `OTHER`.
-pub const RCODES: &[(u16, &str)] = &[
-    (0, "NOERROR"),
-    (1, "FORMERR"),
-    (2, "SERVFAIL"),
-    (3, "NXDOMAIN"),
-    (4, "NOTIMP"),
-    (5, "REFUSED"),
-    (16, "BADVERS"),
-];
+pub const RCODES: &[(u16, &str)] =
+    &[(0, "NOERROR"), (1, "FORMERR"), (2, "SERVFAIL"), (3, "NXDOMAIN"), (4, "NOTIMP"), (5, "REFUSED"), (16, "BADVERS")];
 
 /// Upper bounds (seconds) of the DNS latency histogram buckets; `+Inf` follows.
 pub const LATENCY_BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
@@ -195,7 +188,12 @@ impl Metrics {
         let (hits, misses) = cache.map(|c| (c.hits(), c.misses())).unwrap_or((0, 0));
         counter(o, "bns_dns_cache_hits_total", "DNS answers served from the cache.", hits);
         counter(o, "bns_dns_cache_misses_total", "DNS lookups the cache could not answer.", misses);
-        counter(o, "bns_dns_malformed_total", "DNS messages dropped or refused as malformed.", self.malformed.load(Relaxed));
+        counter(
+            o,
+            "bns_dns_malformed_total",
+            "DNS messages dropped or refused as malformed.",
+            self.malformed.load(Relaxed),
+        );
 
         let height = self.chain_height.load(Relaxed);
         let tip = self.chain_tip.load(Relaxed);

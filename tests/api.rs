@@ -31,7 +31,8 @@ fn bns_json(args: &[&str], data: &std::path::Path) -> Value {
 fn metrics_count_dns_queries_and_follow_the_chain() {
     let dir = tempfile::tempdir().unwrap();
     let node = DevNode::start(dir.path(), &repo_zones());
-    let tip: f64 = node.ready.split("ready at block ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let tip: f64 =
+        node.ready.split("ready at block ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
 
     let ping = http_get(node.api, "/v1/node/ping");
     assert_eq!(ping.status, 200);
@@ -190,8 +191,10 @@ fn hostile_http_gets_4xx_and_the_server_stays_up() {
     // Far past any sane request line, raw non-UTF-8 bytes, garbage, a big body.
     let huge = format!("GET /v1/resolve/{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "a".repeat(200_000));
     let body = "x".repeat(1 << 20);
-    let big_post =
-        format!("POST /v1/node/ping HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let big_post = format!(
+        "POST /v1/node/ping HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     for req in [
         huge.as_bytes(),
         b"GET /v1/resolve/\xff\xfe.id HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -199,9 +202,9 @@ fn hostile_http_gets_4xx_and_the_server_stays_up() {
         b"GET / HTTP/9.9\r\n\r\n",
         big_post.as_bytes(),
     ] {
-        if let Some(r) = http_raw(node.api, req) {
-            assert!((400..500).contains(&r.status), "{:?}: {}", String::from_utf8_lossy(&req[..40]), r.status);
-        }
+        let what = String::from_utf8_lossy(&req[..40]).into_owned();
+        let r = http_raw(node.api, req).unwrap_or_else(|| panic!("{what:?}: no HTTP answer"));
+        assert!((400..500).contains(&r.status), "{what:?}: {}", r.status);
     }
     let r = http_get(node.api, "/v1/node/ping");
     assert_eq!(r.status, 200, "still serving");

@@ -19,8 +19,21 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("api", &["hash", "chain", "virtualchain", "bns", "store", "zonefile", "metrics"]),
 ];
 
-const MODULES: &[&str] =
-    &["hash", "config", "metrics", "chain", "zonefile", "virtualchain", "bns", "store", "indexer", "tx", "dns", "api", "node"];
+const MODULES: &[&str] = &[
+    "hash",
+    "config",
+    "metrics",
+    "chain",
+    "zonefile",
+    "virtualchain",
+    "bns",
+    "store",
+    "indexer",
+    "tx",
+    "dns",
+    "api",
+    "node",
+];
 
 fn sources(path: &Path, out: &mut Vec<(String, String)>) {
     if path.is_dir() {

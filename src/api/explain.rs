@@ -216,7 +216,9 @@ fn answer_from(zf: &ZoneFile, owner: &str) -> (String, Vec<Value>) {
             [] if records.is_empty() && zf.has_names_below(owner) => {
                 return ("NOERROR with no data: an empty non-terminal in the zone file".into(), records)
             }
-            [] if records.is_empty() => return ("NXDOMAIN: the zone file has no records at or below it".into(), records),
+            [] if records.is_empty() => {
+                return ("NXDOMAIN: the zone file has no records at or below it".into(), records)
+            }
             _ => break,
         }
     }
@@ -233,7 +235,9 @@ fn record_json(r: &ZoneRecord) -> Value {
         RecordData::Ns(t) => ("NS", format!("{t}.")),
         RecordData::Txt(strings) => ("TXT", strings.iter().map(|s| quoted(s)).collect::<Vec<_>>().join(" ")),
         RecordData::Srv { priority, weight, port, target } => ("SRV", format!("{priority} {weight} {port} {target}.")),
-        RecordData::Uri { priority, weight, target } => ("URI", format!("{priority} {weight} {}", quoted(target.as_bytes()))),
+        RecordData::Uri { priority, weight, target } => {
+            ("URI", format!("{priority} {weight} {}", quoted(target.as_bytes())))
+        }
         RecordData::Tlsa { usage, selector, matching, data } => {
             ("TLSA", format!("{usage} {selector} {matching} {}", hex::encode(data)))
         }
@@ -268,7 +272,9 @@ mod tests {
         assert_eq!((q.owner.as_str(), q.name.as_str()), ("www.werner.id", "werner.id"));
         assert_eq!(parse_query("werner.id").unwrap().name, "werner.id");
         assert_eq!(parse_query("_443._tcp.werner.id").unwrap().name, "werner.id");
-        for bad in ["", ".", "id", "a..id", "wer ner.id", "wérner.id", &"a".repeat(300), &format!("{}.id", "a".repeat(64))] {
+        for bad in
+            ["", ".", "id", "a..id", "wer ner.id", "wérner.id", &"a".repeat(300), &format!("{}.id", "a".repeat(64))]
+        {
             assert!(parse_query(bad).is_err(), "{bad:?}");
         }
     }

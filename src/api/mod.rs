@@ -117,8 +117,25 @@ fn router(ctx: Ctx) -> Router {
         .with_state(ctx)
 }
 
+/// A JSON error answer: `{"error": message}` with `status`.
+#[derive(Debug)]
+struct Failure {
+    status: StatusCode,
+    message: String,
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+    fail(status, message).into_response()
+}
+
+fn fail(status: StatusCode, message: impl Into<String>) -> Failure {
+    Failure { status, message: message.into() }
 }
 
 async fn not_found() -> Response {
@@ -138,16 +155,16 @@ async fn ping() -> Json<Value> {
 }
 
 /// The `{name}` path segment, or a JSON 400.
-fn path_name(path: Result<UrlPath<String>, PathRejection>) -> Result<String, Response> {
+fn path_name(path: Result<UrlPath<String>, PathRejection>) -> Result<String, Failure> {
     match path {
         Ok(UrlPath(name)) if name.len() <= crate::zonefile::MAX_NAME_LEN + 1 => Ok(name),
-        Ok(_) => Err(error(StatusCode::BAD_REQUEST, "name too long")),
-        Err(e) => Err(error(StatusCode::BAD_REQUEST, format!("bad path: {}", e.body_text()))),
+        Ok(_) => Err(fail(StatusCode::BAD_REQUEST, "name too long")),
+        Err(e) => Err(fail(StatusCode::BAD_REQUEST, format!("bad path: {}", e.body_text()))),
     }
 }
 
 /// Runs `f` on the store on the blocking pool; failures become a JSON 500.
-async fn with_store<T, F>(ctx: &Ctx, f: F) -> Result<T, Response>
+async fn with_store<T, F>(ctx: &Ctx, f: F) -> Result<T, Failure>
 where
     T: Send + 'static,
     F: FnOnce(&Store) -> anyhow::Result<T> + Send + 'static,
@@ -162,41 +179,32 @@ where
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => {
             warn!(error = %format!("{e:#}"), "API store read failed");
-            Err(error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))
+            Err(fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))
         }
         Err(e) => {
             warn!(error = %e, "API store task failed");
-            Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+            Err(fail(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
         }
     }
 }
 
-async fn name(State(ctx): State<Ctx>, path: Result<UrlPath<String>, PathRejection>) -> Response {
-    let name = match path_name(path) {
-        Ok(n) => n.to_ascii_lowercase(),
-        Err(r) => return r,
-    };
+async fn name(State(ctx): State<Ctx>, path: Result<UrlPath<String>, PathRejection>) -> Result<Response, Failure> {
+    let name = path_name(path)?.to_ascii_lowercase();
     if split_fqn(&name).is_none() {
-        return error(StatusCode::BAD_REQUEST, format!("{name:?} is not a valid name (name.namespace)"));
+        return Err(fail(StatusCode::BAD_REQUEST, format!("{name:?} is not a valid name (name.namespace)")));
     }
-    match with_store(&ctx, move |s| inspect::name_show(s, &name)).await {
-        Ok(v) if v["status"] == "available" => (StatusCode::NOT_FOUND, Json(json!({ "status": "available" }))).into_response(),
-        Ok(v) => Json(v).into_response(),
-        Err(r) => r,
-    }
+    let v = with_store(&ctx, move |s| inspect::name_show(s, &name)).await?;
+    Ok(if v["status"] == "available" {
+        (StatusCode::NOT_FOUND, Json(json!({ "status": "available" }))).into_response()
+    } else {
+        Json(v).into_response()
+    })
 }
 
-async fn resolve(State(ctx): State<Ctx>, path: Result<UrlPath<String>, PathRejection>) -> Response {
-    let name = match path_name(path) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    if let Err(e) = explain::parse_query(&name) {
-        return error(StatusCode::BAD_REQUEST, e);
-    }
-    match with_store(&ctx, move |s| explain::explain(s, &name)).await {
-        Ok(v) if v["status"] == "available" => (StatusCode::NOT_FOUND, Json(v)).into_response(),
-        Ok(v) => Json(v).into_response(),
-        Err(r) => r,
-    }
+async fn resolve(State(ctx): State<Ctx>, path: Result<UrlPath<String>, PathRejection>) -> Result<Response, Failure> {
+    let name = path_name(path)?;
+    explain::parse_query(&name).map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;
+    let v = with_store(&ctx, move |s| explain::explain(s, &name)).await?;
+    let status = if v["status"] == "available" { StatusCode::NOT_FOUND } else { StatusCode::OK };
+    Ok((status, Json(v)).into_response())
 }
