@@ -12,6 +12,9 @@ use serde::Deserialize;
 /// Default DNS listen address.
 pub const DEFAULT_DNS_ADDR: &str = "127.0.0.1:5300";
 
+/// Default REST API (and `/metrics`) listen address.
+pub const DEFAULT_API_ADDR: &str = "127.0.0.1:6270";
+
 /// Settings of `bns dev`. Keys in the TOML file are the flag names
 /// (`dns-addr = "127.0.0.1:5300"`).
 #[derive(Debug, Clone, Default, clap::Args, Deserialize)]
@@ -23,6 +26,9 @@ pub struct DevSettings {
     /// DNS listen address, UDP and TCP; port 0 picks a free port [default: 127.0.0.1:5300]
     #[arg(long, value_name = "IP:PORT")]
     pub dns_addr: Option<SocketAddr>,
+    /// REST API and /metrics listen address (HTTP); port 0 picks a free port [default: 127.0.0.1:6270]
+    #[arg(long, value_name = "IP:PORT")]
+    pub api_addr: Option<SocketAddr>,
     /// Seconds between dev-chain blocks when idle; blocks are also mined at once when there is work [default: 10]
     #[arg(long, value_name = "SECS")]
     pub block_interval: Option<f64>,
@@ -37,6 +43,7 @@ impl DevSettings {
         DevSettings {
             data_dir: self.data_dir.or(other.data_dir),
             dns_addr: self.dns_addr.or(other.dns_addr),
+            api_addr: self.api_addr.or(other.api_addr),
             block_interval: self.block_interval.or(other.block_interval),
             zones: self.zones.or(other.zones),
         }
@@ -50,6 +57,11 @@ impl DevSettings {
     /// The DNS address in effect.
     pub fn dns_addr(&self) -> SocketAddr {
         self.dns_addr.unwrap_or_else(|| DEFAULT_DNS_ADDR.parse().expect("constant address parses"))
+    }
+
+    /// The API address in effect.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr.unwrap_or_else(|| DEFAULT_API_ADDR.parse().expect("constant address parses"))
     }
 
     /// The block interval in effect.
@@ -84,11 +96,15 @@ mod tests {
 
     #[test]
     fn toml_keys_are_flag_names_and_flags_win() {
-        let file: DevSettings = toml::from_str("dns-addr = \"127.0.0.1:5353\"\nblock-interval = 2.5\n").unwrap();
+        let file: DevSettings =
+            toml::from_str("dns-addr = \"127.0.0.1:5353\"\nblock-interval = 2.5\napi-addr = \"127.0.0.1:0\"\n")
+                .unwrap();
         let flags = DevSettings { block_interval: Some(1.0), ..Default::default() };
         let s = flags.or(file);
         assert_eq!(s.dns_addr().port(), 5353);
         assert_eq!(s.block_interval().as_secs_f64(), 1.0);
+        assert_eq!(s.api_addr().port(), 0);
+        assert_eq!(DevSettings::default().api_addr().port(), 6270);
         assert!(toml::from_str::<DevSettings>("dns_adr = 1").is_err());
     }
 }

@@ -1,15 +1,17 @@
 //! bns: a Blockstack naming system node built around a local DNS resolver.
 //!
 //! Data flows one way: [`chain`] → [`virtualchain`] → [`bns`] → [`store`] →
-//! faces ([`dns`]), with the [`indexer`] driving the first four and [`node`]
+//! faces ([`dns`], [`api`]), with the [`indexer`] driving the first four and [`node`]
 //! wiring everything together. See docs/ARCHITECTURE.md.
 
+pub mod api;
 pub mod bns;
 pub mod chain;
 pub mod config;
 pub mod dns;
 pub mod hash;
 pub mod indexer;
+pub mod metrics;
 pub mod node;
 pub mod store;
 pub mod tx;

@@ -50,6 +50,14 @@ enum Command {
         #[command(flatten)]
         index: IndexArgs,
     },
+    /// The evidence behind the answer for a name (JSON): namespace, owner, registering and
+    /// last transactions, zone-file hash and where the zone file came from, tip consensus hash
+    Explain {
+        /// A BNS name (werner.id) or a name below one (www.werner.id)
+        name: String,
+        #[command(flatten)]
+        index: IndexArgs,
+    },
     /// Decode BNS operations
     Op {
         #[command(subcommand)]
@@ -187,6 +195,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_json(inspect::namespace_show(&index.open()?, &id))
         }
         Command::Price { name, index } => print_json(inspect::price(&index.open()?, &name)),
+        Command::Explain { name, index } => print_json(inspect::explain(&index.open()?, &name)),
         Command::Op { command: OpCommand::Decode { hex, height, magic } } => {
             let magic: [u8; 2] =
                 magic.as_bytes().try_into().map_err(|_| anyhow::anyhow!("--magic takes exactly 2 ASCII characters"))?;

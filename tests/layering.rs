@@ -7,6 +7,7 @@ use std::path::Path;
 const ALLOWED: &[(&str, &[&str])] = &[
     ("hash", &[]),
     ("config", &[]),
+    ("metrics", &[]),
     ("chain", &["hash"]),
     ("zonefile", &["hash"]),
     ("virtualchain", &["hash", "chain"]),
@@ -14,11 +15,25 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("store", &["hash", "chain", "virtualchain", "bns", "zonefile"]),
     ("indexer", &["hash", "chain", "virtualchain", "bns", "store", "zonefile"]),
     ("tx", &["hash", "chain", "virtualchain", "bns"]),
-    ("dns", &["hash", "zonefile", "store"]),
+    ("dns", &["hash", "zonefile", "store", "metrics"]),
+    ("api", &["hash", "chain", "virtualchain", "bns", "store", "zonefile", "metrics"]),
 ];
 
-const MODULES: &[&str] =
-    &["hash", "config", "chain", "zonefile", "virtualchain", "bns", "store", "indexer", "tx", "dns", "node"];
+const MODULES: &[&str] = &[
+    "hash",
+    "config",
+    "metrics",
+    "chain",
+    "zonefile",
+    "virtualchain",
+    "bns",
+    "store",
+    "indexer",
+    "tx",
+    "dns",
+    "api",
+    "node",
+];
 
 fn sources(path: &Path, out: &mut Vec<(String, String)>) {
     if path.is_dir() {

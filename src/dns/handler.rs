@@ -1,6 +1,7 @@
 //! The hickory [`RequestHandler`]: protocol checks, EDNS, and sending the answer.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use hickory_net::runtime::Time;
 use hickory_proto::{
@@ -15,6 +16,21 @@ use tracing::{debug, warn};
 
 use super::resolve::{resolve, Answer, Resolution};
 use super::NameSource;
+use crate::metrics::Metrics;
+
+/// Where queries are counted: one node per process, so one slot (set by
+/// [`super::DnsServer::with_metrics`]); `None` counts nothing.
+static METRICS: RwLock<Option<Arc<Metrics>>> = RwLock::new(None);
+
+impl super::DnsServer {
+    /// Records every query this process answers (type, rcode, latency) in `metrics`.
+    pub fn with_metrics(self, metrics: Arc<Metrics>) -> Self {
+        if let Ok(mut slot) = METRICS.write() {
+            *slot = Some(metrics);
+        }
+        self
+    }
+}
 
 /// Largest UDP payload this server sends, whatever the client advertises
 /// (DNS flag day 2020: avoids IP fragmentation). Larger answers are truncated
@@ -29,6 +45,21 @@ pub(crate) struct BnsHandler {
 #[async_trait::async_trait]
 impl RequestHandler for BnsHandler {
     async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, response_handle: R) -> ResponseInfo {
+        let started = Instant::now();
+        let info = self.answer(request, response_handle).await;
+        if let Some(m) = METRICS.read().ok().and_then(|m| m.clone()) {
+            let qtype = request.request_info().map(|i| u16::from(i.query.query_type())).unwrap_or(0);
+            m.record_dns_query(qtype, u16::from(info.response_code), started.elapsed());
+            if info.response_code == ResponseCode::FormErr {
+                m.record_malformed();
+            }
+        }
+        info
+    }
+}
+
+impl BnsHandler {
+    async fn answer<R: ResponseHandler>(&self, request: &Request, response_handle: R) -> ResponseInfo {
         // EDNS (RFC 6891): answer with OPT when asked with OPT.
         let resp_edns = request.edns.as_ref().map(|req| {
             let mut edns = Edns::new();

@@ -1,4 +1,4 @@
-//! Wires one node together: chain, indexer, store and the DNS face.
+//! Wires one node together: chain, indexer, store and the faces (DNS, REST API).
 
 pub mod dev;
 pub mod generate;
@@ -15,12 +15,14 @@ use bitcoin::{Network, Transaction};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
+use crate::api::ApiServer;
 use crate::bns::ChainParams;
 use crate::chain::devchain::DevChain;
 use crate::chain::BlockSource;
 use crate::config::DevSettings;
 use crate::dns::DnsServer;
 use crate::indexer::Indexer;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::tx::Wallet;
 use names::StoreNames;
@@ -33,14 +35,25 @@ pub fn db_path(data_dir: &Path) -> PathBuf {
     data_dir.join("bns.sqlite")
 }
 
+/// Sets the chain and store gauges from `store` and the source's `tip`.
+fn publish_metrics(metrics: &Metrics, store: &Store, tip: u64) -> Result<(), crate::store::StoreError> {
+    let height = store.last_block()?.map(|b| b.height).unwrap_or(0);
+    metrics.set_chain(height, tip);
+    let (held, missing) = store.zonefile_counts()?;
+    metrics.set_store_counts(store.name_count()?, held, missing);
+    Ok(())
+}
+
 /// Runs the indexer on its own thread: catches up whenever `wake` fires (or
-/// every second), then publishes the processed height on `height`.
+/// every second), then publishes the processed height on `height` and the
+/// chain and store gauges in `metrics`.
 fn spawn_indexer(
     mut indexer: Indexer,
     source: Arc<dyn BlockSource>,
     names: Arc<StoreNames>,
     wake: mpsc::Receiver<()>,
     height: watch::Sender<u64>,
+    metrics: Arc<Metrics>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("indexer".into())
@@ -49,6 +62,9 @@ fn spawn_indexer(
                 Ok(r) => {
                     if let Err(e) = names.refresh() {
                         warn!(error = %e, "refreshing the DNS view failed");
+                    }
+                    if let Err(e) = publish_metrics(&metrics, indexer.store(), r.tip) {
+                        warn!(error = %e, "reading metrics from the store failed");
                     }
                     if let Some(h) = r.height {
                         height.send_replace(h);
@@ -164,16 +180,28 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     let indexer = Indexer::new(store, params.clone(), network, 1);
     let (wake_tx, wake_rx) = mpsc::channel();
     let (height_tx, height_rx) = watch::channel(0u64);
-    spawn_indexer(indexer, chain.clone() as Arc<dyn BlockSource>, names.clone(), wake_rx, height_tx);
+    let metrics = Arc::new(Metrics::new());
+    spawn_indexer(indexer, chain.clone() as Arc<dyn BlockSource>, names.clone(), wake_rx, height_tx, metrics.clone());
 
-    let server = DnsServer::bind(settings.dns_addr(), names.clone()).await?;
+    let server = DnsServer::bind(settings.dns_addr(), names.clone()).await?.with_metrics(metrics.clone());
     let dns_addr = server.local_addr();
+    let api_server = ApiServer::bind(settings.api_addr(), &db, metrics.clone()).await?;
     println!("bns dev: DNS listening on {dns_addr} (UDP and TCP)");
+    println!("bns dev: API listening on {}", api_server.local_addr());
     println!("bns dev: data dir {}", data_dir.display());
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let dns = tokio::spawn(server.run(async move {
-        let _ = stop_rx.await;
-    }));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let dns = {
+        let mut stop = stop_rx.clone();
+        tokio::spawn(server.run(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }))
+    };
+    let api = {
+        let mut stop = stop_rx;
+        tokio::spawn(api_server.run(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }))
+    };
 
     // Register what zones/ asks for, then keep mining on the interval.
     let miner = Arc::new(DevMiner {
@@ -183,7 +211,8 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
         height: height_rx,
     });
     let reg = {
-        let (chain, miner, db, params) = (chain.clone(), miner.clone(), db.clone(), params.clone());
+        let (chain, miner, db, params, metrics) =
+            (chain.clone(), miner.clone(), db.clone(), params.clone(), metrics.clone());
         tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
             let store = Store::open(&db)?;
             // Wait for the indexer to reach the chain tip before reading state.
@@ -195,7 +224,9 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
                 std::thread::sleep(Duration::from_millis(10));
             }
             let r = dev::Registrar { chain: &chain, wallet: &wallet, store: &store, params: &params, network };
-            r.run(&plan, &*miner)
+            let n = r.run(&plan, &*miner)?;
+            publish_metrics(&metrics, &store, chain.height())?;
+            Ok(n)
         })
     };
     match reg.await? {
@@ -227,8 +258,9 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     tokio::select! {
         r = tokio::signal::ctrl_c() => { r?; info!("interrupted; shutting down"); }
         r = dns => { r??; }
+        r = api => { r??; }
     }
-    let _ = stop_tx.send(());
+    let _ = stop_tx.send(true);
     drop(mine_loop);
     Ok(())
 }

@@ -18,7 +18,7 @@ use bitcoin::BlockHash;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 pub use block::BlockWriter;
-pub use queries::HistoryEntry;
+pub use queries::{HistoryEntry, ZoneFileOrigin};
 use rows::Rows;
 
 use crate::bns::{NameRecord, NamespaceRecord, ViewError};

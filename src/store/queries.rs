@@ -16,7 +16,34 @@ pub struct HistoryEntry {
     pub record: serde_json::Value,
 }
 
+/// Where and when a held zone file came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ZoneFileOrigin {
+    /// Who handed it over (`bns dev`'s zones directory, a peer, the API).
+    pub source: String,
+    /// When it was stored (Unix seconds).
+    pub received_at: u64,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 impl Store {
+    /// Where and when the zone file with `hash` came from, if held.
+    pub fn zonefile_origin(&self, hash: &crate::hash::ValueHash) -> Result<Option<ZoneFileOrigin>, StoreError> {
+        use rusqlite::OptionalExtension as _;
+        Ok(self
+            .conn
+            .prepare_cached("SELECT source, received_at, length(content) FROM zonefiles WHERE value_hash = ?1")?
+            .query_row([hash.to_hex()], |r| {
+                Ok(ZoneFileOrigin {
+                    source: r.get(0)?,
+                    received_at: r.get::<_, i64>(1)?.max(0) as u64,
+                    size: r.get::<_, i64>(2)?.max(0) as u64,
+                })
+            })
+            .optional()?)
+    }
+
     /// Every accepted op on `key` (a name or namespace id), oldest first.
     pub fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, StoreError> {
         let mut st = self

@@ -38,6 +38,8 @@ pub fn copy_zones(dir: &Path) -> PathBuf {
 pub struct DevNode {
     pub child: Child,
     pub dns: SocketAddr,
+    /// REST API / metrics address.
+    pub api: SocketAddr,
     /// The "ready" line it printed.
     pub ready: String,
     lines: mpsc::Receiver<String>,
@@ -48,7 +50,7 @@ impl DevNode {
     pub fn start(data_dir: &Path, zones: &Path) -> DevNode {
         #[allow(clippy::zombie_processes)] // DevNode's Drop kills and waits.
         let mut child = Command::new(env!("CARGO_BIN_EXE_bns"))
-            .args(["dev", "--dns-addr", "127.0.0.1:0", "--block-interval", "3600"])
+            .args(["dev", "--dns-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--block-interval", "3600"])
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--zones")
@@ -69,17 +71,27 @@ impl DevNode {
         });
         let deadline = Instant::now() + Duration::from_secs(120);
         let mut dns = None;
+        let mut api = None;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = rx.recv_timeout(left).unwrap_or_else(|_| panic!("bns dev did not become ready"));
             if let Some(rest) = line.strip_prefix("bns dev: DNS listening on ") {
                 dns = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
             }
+            if let Some(rest) = line.strip_prefix("bns dev: API listening on ") {
+                api = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
+            }
             if line.contains("registering names failed") {
                 panic!("{line}");
             }
             if line.starts_with("bns dev: ready") {
-                return DevNode { child, dns: dns.expect("address printed before ready"), ready: line, lines: rx };
+                return DevNode {
+                    child,
+                    dns: dns.expect("address printed before ready"),
+                    api: api.expect("API address printed before ready"),
+                    ready: line,
+                    lines: rx,
+                };
             }
         }
     }
@@ -96,6 +108,70 @@ impl Drop for DevNode {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// An HTTP response read by [`http_raw`].
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header lines, lowercase names.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// Sends `request` (raw bytes, any junk) to `addr` and reads the response
+/// until the server closes (requests should carry `Connection: close`).
+/// `None` if the server closed without an HTTP response.
+pub fn http_raw(addr: SocketAddr, request: &[u8]) -> Option<HttpResponse> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to API");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = s.write_all(request);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect::<Vec<_>>();
+    let body = if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Some(HttpResponse { status, headers, body })
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
+    }
+    out
+}
+
+/// `GET path` over HTTP/1.1; panics if no response comes.
+pub fn http_get(addr: SocketAddr, path: &str) -> HttpResponse {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    http_raw(addr, req.as_bytes()).unwrap_or_else(|| panic!("no HTTP response for GET {path}"))
 }
 
 /// Transport for a query.

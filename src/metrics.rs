@@ -1,0 +1,276 @@
+//! Node metrics: a small registry of atomics rendered in the Prometheus text
+//! exposition format (version 0.0.4), served at `/metrics` on the API port.
+//!
+//! A leaf module (it imports nothing of the crate), so every layer that has
+//! something to count can hold an `Arc<Metrics>`: the DNS face records each
+//! query, the node sets the chain and store gauges after each indexer step,
+//! and the DNS cache plugs in through [`CacheStats`].
+//!
+//! Label sets are fixed and small: query types outside [`QTYPES`] count as
+//! `OTHER`, response codes outside [`RCODES`] as `OTHER`, so a client sending
+//! every type number cannot grow the output.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Query types with their own label (type number, name); others are `OTHER`.
+pub const QTYPES: &[(u16, &str)] = &[
+    (1, "A"),
+    (2, "NS"),
+    (5, "CNAME"),
+    (6, "SOA"),
+    (12, "PTR"),
+    (15, "MX"),
+    (16, "TXT"),
+    (28, "AAAA"),
+    (33, "SRV"),
+    (43, "DS"),
+    (48, "DNSKEY"),
+    (52, "TLSA"),
+    (64, "SVCB"),
+    (65, "HTTPS"),
+    (255, "ANY"),
+    (256, "URI"),
+    (257, "CAA"),
+];
+
+/// Response codes with their own label (code, name); others are `OTHER`.
+pub const RCODES: &[(u16, &str)] =
+    &[(0, "NOERROR"), (1, "FORMERR"), (2, "SERVFAIL"), (3, "NXDOMAIN"), (4, "NOTIMP"), (5, "REFUSED"), (16, "BADVERS")];
+
+/// Upper bounds (seconds) of the DNS latency histogram buckets; `+Inf` follows.
+pub const LATENCY_BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+
+const NQ: usize = QTYPES.len() + 1;
+const NR: usize = RCODES.len() + 1;
+
+/// DNS cache counters, implemented by whatever cache the DNS face runs.
+pub trait CacheStats: Send + Sync {
+    /// Lookups answered from the cache.
+    fn hits(&self) -> u64;
+    /// Lookups the cache could not answer.
+    fn misses(&self) -> u64;
+}
+
+/// The node's metrics registry. Cheap to update from any thread.
+pub struct Metrics {
+    queries: [[AtomicU64; NR]; NQ],
+    /// Per bucket (not cumulative); the last one is `+Inf`.
+    latency: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    latency_sum_nanos: AtomicU64,
+    malformed: AtomicU64,
+    cache: RwLock<Option<Arc<dyn CacheStats>>>,
+    chain_height: AtomicU64,
+    chain_tip: AtomicU64,
+    names: AtomicU64,
+    zonefiles_held: AtomicU64,
+    zonefiles_missing: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+fn index_of(table: &[(u16, &str)], code: u16) -> usize {
+    table.iter().position(|(c, _)| *c == code).unwrap_or(table.len())
+}
+
+fn label(table: &[(u16, &'static str)], i: usize) -> &'static str {
+    table.get(i).map(|(_, n)| *n).unwrap_or("OTHER")
+}
+
+impl Metrics {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Metrics {
+            queries: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            latency: std::array::from_fn(|_| AtomicU64::new(0)),
+            latency_sum_nanos: AtomicU64::new(0),
+            malformed: AtomicU64::new(0),
+            cache: RwLock::new(None),
+            chain_height: AtomicU64::new(0),
+            chain_tip: AtomicU64::new(0),
+            names: AtomicU64::new(0),
+            zonefiles_held: AtomicU64::new(0),
+            zonefiles_missing: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one answered DNS query: its type number, the response code
+    /// sent, and the time from receipt to answer.
+    pub fn record_dns_query(&self, qtype: u16, rcode: u16, elapsed: Duration) {
+        self.queries[index_of(QTYPES, qtype)][index_of(RCODES, rcode)].fetch_add(1, Relaxed);
+        let secs = elapsed.as_secs_f64();
+        let bucket = LATENCY_BUCKETS.iter().position(|le| secs <= *le).unwrap_or(LATENCY_BUCKETS.len());
+        self.latency[bucket].fetch_add(1, Relaxed);
+        self.latency_sum_nanos.fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    /// Counts one DNS message that could not be parsed or was not a well-formed query.
+    pub fn record_malformed(&self) {
+        self.malformed.fetch_add(1, Relaxed);
+    }
+
+    /// Plugs in the DNS cache's counters (replacing any earlier ones).
+    pub fn set_cache_stats(&self, stats: Arc<dyn CacheStats>) {
+        if let Ok(mut slot) = self.cache.write() {
+            *slot = Some(stats);
+        }
+    }
+
+    /// Sets the processed height and the source's tip.
+    pub fn set_chain(&self, height: u64, tip: u64) {
+        self.chain_height.store(height, Relaxed);
+        self.chain_tip.store(tip, Relaxed);
+    }
+
+    /// Sets the store gauges: names, and zone files held / missing among current names' hashes.
+    pub fn set_store_counts(&self, names: u64, zonefiles_held: u64, zonefiles_missing: u64) {
+        self.names.store(names, Relaxed);
+        self.zonefiles_held.store(zonefiles_held, Relaxed);
+        self.zonefiles_missing.store(zonefiles_missing, Relaxed);
+    }
+
+    /// Total DNS queries recorded of type `qtype` answered with `rcode`.
+    pub fn dns_queries(&self, qtype: u16, rcode: u16) -> u64 {
+        self.queries[index_of(QTYPES, qtype)][index_of(RCODES, rcode)].load(Relaxed)
+    }
+
+    /// Renders every metric in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        // Writing to a String cannot fail.
+        let o = &mut out;
+        header(o, "bns_dns_queries_total", "counter", "DNS queries answered, by query type and response code.");
+        for (qi, row) in self.queries.iter().enumerate() {
+            for (ri, n) in row.iter().enumerate() {
+                let n = n.load(Relaxed);
+                if n > 0 {
+                    let _ = writeln!(
+                        o,
+                        "bns_dns_queries_total{{qtype=\"{}\",rcode=\"{}\"}} {n}",
+                        label(QTYPES, qi),
+                        label(RCODES, ri)
+                    );
+                }
+            }
+        }
+
+        let name = "bns_dns_query_duration_seconds";
+        header(o, name, "histogram", "Time from receiving a DNS query to sending its answer.");
+        let mut cumulative = 0u64;
+        for (i, n) in self.latency.iter().enumerate() {
+            cumulative += n.load(Relaxed);
+            match LATENCY_BUCKETS.get(i) {
+                Some(le) => {
+                    let _ = writeln!(o, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+                }
+                None => {
+                    let _ = writeln!(o, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+                }
+            }
+        }
+        let sum = self.latency_sum_nanos.load(Relaxed) as f64 / 1e9;
+        let _ = writeln!(o, "{name}_sum {sum}");
+        let _ = writeln!(o, "{name}_count {cumulative}");
+
+        let cache = self.cache.read().ok().and_then(|c| c.clone());
+        let (hits, misses) = cache.map(|c| (c.hits(), c.misses())).unwrap_or((0, 0));
+        counter(o, "bns_dns_cache_hits_total", "DNS answers served from the cache.", hits);
+        counter(o, "bns_dns_cache_misses_total", "DNS lookups the cache could not answer.", misses);
+        counter(
+            o,
+            "bns_dns_malformed_total",
+            "DNS messages dropped or refused as malformed.",
+            self.malformed.load(Relaxed),
+        );
+
+        let height = self.chain_height.load(Relaxed);
+        let tip = self.chain_tip.load(Relaxed);
+        gauge(o, "bns_chain_height", "Highest block processed into the index.", height);
+        gauge(o, "bns_chain_tip", "Chain tip reported by the block source.", tip);
+        gauge(o, "bns_chain_lag_blocks", "Blocks the index is behind the chain tip.", tip.saturating_sub(height));
+        gauge(o, "bns_names", "Name records in the index.", self.names.load(Relaxed));
+        gauge(o, "bns_zonefiles_held", "Zone files held for current names.", self.zonefiles_held.load(Relaxed));
+        gauge(
+            o,
+            "bns_zonefiles_missing",
+            "Zone-file hashes of current names whose zone file is not held.",
+            self.zonefiles_missing.load(Relaxed),
+        );
+        out
+    }
+}
+
+fn header(o: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn counter(o: &mut String, name: &str, help: &str, v: u64) {
+    header(o, name, "counter", help);
+    let _ = writeln!(o, "{name} {v}");
+}
+
+fn gauge(o: &mut String, name: &str, help: &str, v: u64) {
+    header(o, name, "gauge", help);
+    let _ = writeln!(o, "{name} {v}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed;
+    impl CacheStats for Fixed {
+        fn hits(&self) -> u64 {
+            7
+        }
+        fn misses(&self) -> u64 {
+            3
+        }
+    }
+
+    #[test]
+    fn renders_counters_histogram_and_gauges() {
+        let m = Metrics::new();
+        m.record_dns_query(1, 0, Duration::from_micros(50));
+        m.record_dns_query(1, 0, Duration::from_millis(3));
+        m.record_dns_query(16, 3, Duration::from_secs(5));
+        m.record_dns_query(9999, 99, Duration::from_millis(1));
+        m.record_malformed();
+        m.set_chain(100, 103);
+        m.set_store_counts(5, 4, 1);
+        let text = m.render();
+        assert!(text.contains("bns_dns_queries_total{qtype=\"A\",rcode=\"NOERROR\"} 2\n"), "{text}");
+        assert!(text.contains("bns_dns_queries_total{qtype=\"TXT\",rcode=\"NXDOMAIN\"} 1\n"));
+        assert!(text.contains("bns_dns_queries_total{qtype=\"OTHER\",rcode=\"OTHER\"} 1\n"));
+        assert!(text.contains("bns_dns_query_duration_seconds_bucket{le=\"0.0001\"} 1\n"));
+        assert!(text.contains("bns_dns_query_duration_seconds_bucket{le=\"0.005\"} 3\n"));
+        assert!(text.contains("bns_dns_query_duration_seconds_bucket{le=\"1\"} 3\n"));
+        assert!(text.contains("bns_dns_query_duration_seconds_bucket{le=\"+Inf\"} 4\n"));
+        assert!(text.contains("bns_dns_query_duration_seconds_count 4\n"));
+        assert!(text.contains("bns_dns_cache_hits_total 0\n"));
+        assert!(text.contains("bns_dns_malformed_total 1\n"));
+        assert!(text.contains("bns_chain_lag_blocks 3\n"));
+        assert!(text.contains("bns_zonefiles_missing 1\n"));
+        m.set_cache_stats(Arc::new(Fixed));
+        let text = m.render();
+        assert!(text.contains("bns_dns_cache_hits_total 7\n"));
+        assert!(text.contains("bns_dns_cache_misses_total 3\n"));
+        // Every sample line is `name{labels} value` or `name value`.
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (_, v) = line.rsplit_once(' ').unwrap();
+            assert!(v.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+}
