@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::dns::forward::{parse_policies, DEFAULT_CACHE_SIZE};
+use crate::dns::{Policy, ResolverOptions, Upstreams};
+
 /// Default DNS listen address.
 pub const DEFAULT_DNS_ADDR: &str = "127.0.0.1:5300";
 
@@ -29,6 +32,17 @@ pub struct DevSettings {
     /// Directory of zone files (`<name>.zone`) and `namespaces.toml` to register [default: ./zones]
     #[arg(long, value_name = "DIR")]
     pub zones: Option<PathBuf>,
+    /// Upstream resolver for names outside BNS (repeatable; `none` refuses them) [default: nameservers in /etc/resolv.conf other than --dns-addr]
+    #[arg(long = "upstream", value_name = "IP:PORT")]
+    #[serde(default)]
+    pub upstreams: Vec<String>,
+    /// Collision policy of a namespace, NS=POLICY with POLICY bns, icann or bns-first (repeatable) [default: bns]
+    #[arg(long = "namespace-policy", value_name = "NS=POLICY")]
+    #[serde(default)]
+    pub namespace_policy: Vec<String>,
+    /// Bound of the DNS answer cache in bytes; 0 disables it [default: 33554432]
+    #[arg(long, value_name = "BYTES")]
+    pub cache_size: Option<u64>,
 }
 
 impl DevSettings {
@@ -39,7 +53,34 @@ impl DevSettings {
             dns_addr: self.dns_addr.or(other.dns_addr),
             block_interval: self.block_interval.or(other.block_interval),
             zones: self.zones.or(other.zones),
+            upstreams: if self.upstreams.is_empty() { other.upstreams } else { self.upstreams },
+            namespace_policy: if self.namespace_policy.is_empty() {
+                other.namespace_policy
+            } else {
+                self.namespace_policy
+            },
+            cache_size: self.cache_size.or(other.cache_size),
         }
+    }
+
+    /// The namespace policies in effect.
+    pub fn policies(&self) -> anyhow::Result<std::collections::HashMap<String, Policy>> {
+        parse_policies(&self.namespace_policy).map_err(|e| anyhow::anyhow!("--namespace-policy: {e}"))
+    }
+
+    /// Forwarding, namespace policies and cache size for the DNS face.
+    /// Without `--upstream`, the nameservers of /etc/resolv.conf (other than
+    /// this node's own DNS address) are used.
+    pub fn resolver_options(&self) -> anyhow::Result<ResolverOptions> {
+        let upstreams = match Upstreams::parse(&self.upstreams).map_err(|e| anyhow::anyhow!("--upstream: {e}"))? {
+            Some(u) => u,
+            None => Upstreams::system_default(self.dns_addr()),
+        };
+        Ok(ResolverOptions {
+            upstreams,
+            policies: self.policies()?,
+            cache_size: self.cache_size.unwrap_or(DEFAULT_CACHE_SIZE),
+        })
     }
 
     /// The data directory in effect.
@@ -90,5 +131,22 @@ mod tests {
         assert_eq!(s.dns_addr().port(), 5353);
         assert_eq!(s.block_interval().as_secs_f64(), 1.0);
         assert!(toml::from_str::<DevSettings>("dns_adr = 1").is_err());
+    }
+
+    #[test]
+    fn resolver_keys() {
+        let file: DevSettings = toml::from_str(
+            "upstreams = [\"127.0.0.1:5399\"]\nnamespace-policy = [\"id=bns-first\"]\ncache-size = 1000\n",
+        )
+        .unwrap();
+        let r = file.clone().resolver_options().unwrap();
+        assert_eq!(r.upstreams, Upstreams::Servers(vec!["127.0.0.1:5399".parse().unwrap()]));
+        assert_eq!(r.policy("id"), Policy::BnsFirst);
+        assert_eq!(r.policy("btc"), Policy::Bns);
+        assert_eq!(r.cache_size, 1000);
+        let flags = DevSettings { upstreams: vec!["none".into()], ..Default::default() };
+        assert_eq!(flags.or(file).resolver_options().unwrap().upstreams, Upstreams::None);
+        let bad = DevSettings { namespace_policy: vec!["id=maybe".into()], ..Default::default() };
+        assert!(bad.resolver_options().is_err());
     }
 }

@@ -80,6 +80,17 @@ pub fn namespace_show(store: &Store, id: &str) -> anyhow::Result<Value> {
     Ok(json!({ "namespace": ns, "ready": ns.is_ready(), "name_count": names }))
 }
 
+/// `bns namespaces`: every namespace in the index, with its DNS collision policy.
+pub fn namespaces(store: &Store, policies: &std::collections::HashMap<String, crate::dns::Policy>) -> anyhow::Result<Value> {
+    let mut out = Vec::new();
+    for id in store.namespace_ids()? {
+        let Some(ns) = store.namespace(&id)? else { continue };
+        let policy = policies.get(&id).copied().unwrap_or_default();
+        out.push(json!({ "namespace": id, "ready": ns.is_ready(), "policy": policy.to_string() }));
+    }
+    Ok(Value::Array(out))
+}
+
 /// `bns price`: the name's price at the next block, with the rule used.
 pub fn price(store: &Store, fqn: &str) -> anyhow::Result<Value> {
     let params = stored_params(store)?;

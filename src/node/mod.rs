@@ -47,6 +47,9 @@ fn spawn_indexer(
         .spawn(move || loop {
             match indexer.catch_up(&*source) {
                 Ok(r) => {
+                    if let Ok(tip) = source.tip_height() {
+                        names.set_chain_tip(tip);
+                    }
                     if let Err(e) = names.refresh() {
                         warn!(error = %e, "refreshing the DNS view failed");
                     }
@@ -166,8 +169,14 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     let (height_tx, height_rx) = watch::channel(0u64);
     spawn_indexer(indexer, chain.clone() as Arc<dyn BlockSource>, names.clone(), wake_rx, height_tx);
 
-    let server = DnsServer::bind(settings.dns_addr(), names.clone()).await?;
+    let resolver = settings.resolver_options()?;
+    let upstreams = match &resolver.upstreams {
+        crate::dns::Upstreams::None => "none (names outside BNS are refused)".to_string(),
+        crate::dns::Upstreams::Servers(s) => s.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
+    };
+    let server = DnsServer::bind(settings.dns_addr(), names.clone()).await?.with_resolver(resolver);
     let dns_addr = server.local_addr();
+    println!("bns dev: forwarding to {upstreams}");
     println!("bns dev: DNS listening on {dns_addr} (UDP and TCP)");
     println!("bns dev: data dir {}", data_dir.display());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
