@@ -41,11 +41,20 @@ pub struct DevNode {
 }
 
 impl DevNode {
-    /// Starts `bns dev` on a free port and waits until it says it is ready.
+    /// Starts `bns dev` on a free port with no upstream resolver (names
+    /// outside BNS are refused: tests never reach the internet) and waits
+    /// until it says it is ready.
     pub fn start(data_dir: &Path, zones: &Path) -> DevNode {
+        DevNode::start_args(data_dir, zones, &["--upstream", "none"])
+    }
+
+    /// Like [`DevNode::start`], with extra flags (and no default `--upstream`).
+    pub fn start_args(data_dir: &Path, zones: &Path, extra: &[&str]) -> DevNode {
         #[allow(clippy::zombie_processes)] // DevNode's Drop kills and waits.
         let mut child = Command::new(env!("CARGO_BIN_EXE_bns"))
-            .args(["dev", "--dns-addr", "127.0.0.1:0", "--block-interval", "3600"])
+            .args(["dev", "--block-interval", "3600"])
+            .args(if extra.contains(&"--dns-addr") { &[][..] } else { &["--dns-addr", "127.0.0.1:0"][..] })
+            .args(extra)
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--zones")
@@ -79,6 +88,11 @@ impl DevNode {
                 return DevNode { child, dns: dns.expect("address printed before ready"), ready: line, lines: rx };
             }
         }
+    }
+
+    /// The process id (for /proc/<pid>/status).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends SIGKILL and waits for the process to go.
