@@ -11,7 +11,11 @@ use std::{
     time::Duration,
 };
 
-use hickory_net::{runtime::TokioRuntimeProvider, xfer::{DnsHandle, FirstAnswer as _}, DnsError, NetError};
+use hickory_net::{
+    runtime::TokioRuntimeProvider,
+    xfer::{DnsHandle, FirstAnswer as _},
+    DnsError, NetError,
+};
 use hickory_proto::{
     op::{DnsRequest, DnsRequestOptions, Query, ResponseCode},
     rr::Record,
@@ -128,8 +132,8 @@ impl Upstreams {
         for ns in config.name_servers() {
             let port = ns.connections.first().map(|c| c.port).unwrap_or(53);
             let addr = SocketAddr::new(ns.ip, port);
-            let is_self = addr == own
-                || (own.ip().is_unspecified() && addr.port() == own.port() && (ns.ip.is_loopback()));
+            let is_self =
+                addr == own || (own.ip().is_unspecified() && addr.port() == own.port() && (ns.ip.is_loopback()));
             if !is_self && !out.contains(&addr) {
                 out.push(addr);
             }
@@ -235,11 +239,7 @@ impl Forwarder {
             Ok(response) => {
                 let response = response.into_message();
                 out.rcode = response.metadata.response_code;
-                out.ede = response
-                    .edns
-                    .as_ref()
-                    .and_then(|e| e.option(Ede::edns_code()))
-                    .and_then(Ede::from_option);
+                out.ede = response.edns.as_ref().and_then(|e| e.option(Ede::edns_code())).and_then(Ede::from_option);
                 out.answers = response.answers;
                 out.authorities = response.authorities;
                 out.additionals = response.additionals;
@@ -302,6 +302,9 @@ mod tests {
             Upstreams::from_resolv_conf(text, own),
             Upstreams::Servers(vec!["127.0.0.1:53".parse().unwrap(), "10.0.0.2:53".parse().unwrap()])
         );
-        assert_eq!(Upstreams::from_resolv_conf(b"nameserver 127.0.0.1\n", "127.0.0.1:53".parse().unwrap()), Upstreams::None);
+        assert_eq!(
+            Upstreams::from_resolv_conf(b"nameserver 127.0.0.1\n", "127.0.0.1:53".parse().unwrap()),
+            Upstreams::None
+        );
     }
 }

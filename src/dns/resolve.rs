@@ -103,10 +103,7 @@ pub(crate) fn resolve(source: &dyn NameSource, qname: &Name, qtype: RecordType) 
         return Resolution::Outside;
     };
     let serial = source.serial();
-    let negative = |rcode| Answer {
-        authorities: vec![soa_record(&apex, serial, true)],
-        ..Answer::new(rcode, true)
-    };
+    let negative = |rcode| Answer { authorities: vec![soa_record(&apex, serial, true)], ..Answer::new(rcode, true) };
     // Behind the chain tip: answers may be stale, and "not registered" may be wrong.
     let lag = source.sync_lag().filter(|lag| *lag > SYNC_LAG_TOLERANCE);
     let lag_ede = lag.map(|lag| {
@@ -131,10 +128,9 @@ pub(crate) fn resolve(source: &dyn NameSource, qname: &Name, qtype: RecordType) 
                 ..negative(ResponseCode::NXDomain)
             },
             Lookup::ZoneFileMissing => Answer::servfail(None),
-            Lookup::ZoneFileNotFetched { hash } => Answer::servfail(Some(Ede::new(
-                ede::NOT_READY,
-                format!("zone file {hash} of {fqn} not yet fetched"),
-            ))),
+            Lookup::ZoneFileNotFetched { hash } => {
+                Answer::servfail(Some(Ede::new(ede::NOT_READY, format!("zone file {hash} of {fqn} not yet fetched"))))
+            }
             Lookup::ZoneFileInvalid { hash, reason } => Answer::servfail(Some(Ede::new(
                 ede::INVALID_DATA,
                 format!("zone file {hash} of {fqn} is unusable: {reason}"),

@@ -81,7 +81,10 @@ pub fn namespace_show(store: &Store, id: &str) -> anyhow::Result<Value> {
 }
 
 /// `bns namespaces`: every namespace in the index, with its DNS collision policy.
-pub fn namespaces(store: &Store, policies: &std::collections::HashMap<String, crate::dns::Policy>) -> anyhow::Result<Value> {
+pub fn namespaces(
+    store: &Store,
+    policies: &std::collections::HashMap<String, crate::dns::Policy>,
+) -> anyhow::Result<Value> {
     let mut out = Vec::new();
     for id in store.namespace_ids()? {
         let Some(ns) = store.namespace(&id)? else { continue };

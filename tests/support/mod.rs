@@ -2,6 +2,8 @@
 //! it with hickory's client and with `dig`.
 #![allow(dead_code)]
 
+pub mod unbound;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -136,6 +138,13 @@ pub async fn query(addr: SocketAddr, proto: Proto, name: &str, rtype: RecordType
     };
     let name = Name::from_ascii(name).unwrap();
     client.query(name, DNSClass::IN, rtype).await.unwrap_or_else(|e| panic!("{proto:?} query: {e}"))
+}
+
+/// Resident set size of process `pid` in KiB (VmRSS of /proc/<pid>/status).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 /// Runs `dig @addr -p port ARGS` and returns its stdout; panics if dig is missing.

@@ -51,7 +51,10 @@ fn forwarding_to(upstream: SocketAddr, policies: &[&str]) -> ResolverOptions {
 fn local_source() -> Arc<MemSource> {
     let mut names = HashMap::new();
     names.insert("local.id".to_string(), zone(vec![rec("local.id", 60, RecordData::A(Ipv4Addr::new(203, 0, 113, 1)))]));
-    names.insert("werner.id".to_string(), zone(vec![rec("werner.id", 60, RecordData::A(Ipv4Addr::new(203, 0, 113, 2)))]));
+    names.insert(
+        "werner.id".to_string(),
+        zone(vec![rec("werner.id", 60, RecordData::A(Ipv4Addr::new(203, 0, 113, 2)))]),
+    );
     Arc::new(MemSource { namespaces: HashSet::from(["id".to_string()]), names, lag: None })
 }
 
@@ -119,7 +122,8 @@ async fn cache_hit_rate_and_ttl_decrease() {
     let r = ask(srv.addr, super::Proto::Udp, "werner.id.", RecordType::A).await;
     assert!(r.answers[0].ttl <= 298, "TTL decreases in the cache: {}", r.answers[0].ttl);
     // 1,000 questions over 10 names (half forwarded answers, half NXDOMAIN).
-    let names: Vec<String> = (0..10).map(|i| if i % 2 == 0 { "werner.id.".into() } else { format!("n{i}.id.") }).collect();
+    let names: Vec<String> =
+        (0..10).map(|i| if i % 2 == 0 { "werner.id.".into() } else { format!("n{i}.id.") }).collect();
     let types = [RecordType::A, RecordType::AAAA, RecordType::TXT, RecordType::MX, RecordType::A];
     let before = stats.cache_stats();
     for i in 0..1000 {
