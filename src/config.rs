@@ -9,9 +9,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::dns::forward::{parse_policies, DEFAULT_CACHE_SIZE};
-use crate::dns::{Policy, ResolverOptions, Upstreams};
-
 /// Default DNS listen address.
 pub const DEFAULT_DNS_ADDR: &str = "127.0.0.1:5300";
 
@@ -61,26 +58,6 @@ impl DevSettings {
             },
             cache_size: self.cache_size.or(other.cache_size),
         }
-    }
-
-    /// The namespace policies in effect.
-    pub fn policies(&self) -> anyhow::Result<std::collections::HashMap<String, Policy>> {
-        parse_policies(&self.namespace_policy).map_err(|e| anyhow::anyhow!("--namespace-policy: {e}"))
-    }
-
-    /// Forwarding, namespace policies and cache size for the DNS face.
-    /// Without `--upstream`, the nameservers of /etc/resolv.conf (other than
-    /// this node's own DNS address) are used.
-    pub fn resolver_options(&self) -> anyhow::Result<ResolverOptions> {
-        let upstreams = match Upstreams::parse(&self.upstreams).map_err(|e| anyhow::anyhow!("--upstream: {e}"))? {
-            Some(u) => u,
-            None => Upstreams::system_default(self.dns_addr()),
-        };
-        Ok(ResolverOptions {
-            upstreams,
-            policies: self.policies()?,
-            cache_size: self.cache_size.unwrap_or(DEFAULT_CACHE_SIZE),
-        })
     }
 
     /// The data directory in effect.
@@ -139,14 +116,10 @@ mod tests {
             "upstreams = [\"127.0.0.1:5399\"]\nnamespace-policy = [\"id=bns-first\"]\ncache-size = 1000\n",
         )
         .unwrap();
-        let r = file.clone().resolver_options().unwrap();
-        assert_eq!(r.upstreams, Upstreams::Servers(vec!["127.0.0.1:5399".parse().unwrap()]));
-        assert_eq!(r.policy("id"), Policy::BnsFirst);
-        assert_eq!(r.policy("btc"), Policy::Bns);
-        assert_eq!(r.cache_size, 1000);
         let flags = DevSettings { upstreams: vec!["none".into()], ..Default::default() };
-        assert_eq!(flags.or(file).resolver_options().unwrap().upstreams, Upstreams::None);
-        let bad = DevSettings { namespace_policy: vec!["id=maybe".into()], ..Default::default() };
-        assert!(bad.resolver_options().is_err());
+        let s = flags.or(file);
+        assert_eq!(s.upstreams, vec!["none"]);
+        assert_eq!(s.namespace_policy, vec!["id=bns-first"]);
+        assert_eq!(s.cache_size, Some(1000));
     }
 }

@@ -204,7 +204,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => config::load(&dir.join("bns.toml"), false)?,
             };
             let settings = DevSettings { namespace_policy, ..Default::default() }.or(file);
-            print_json(inspect::namespaces(&index.open()?, &settings.policies()?))
+            print_json(inspect::namespaces(&index.open()?, &bns::node::namespace_policies(&settings)?))
         }
         Command::Price { name, index } => print_json(inspect::price(&index.open()?, &name)),
         Command::Op { command: OpCommand::Decode { hex, height, magic } } => {

@@ -48,7 +48,7 @@ impl BnsHandler {
     /// The policy in effect for `qname`: `None` if it lies outside every BNS
     /// namespace (or in an `icann` one), i.e. it is forwarded.
     fn route(&self, qname: &Name) -> Option<Policy> {
-        let last = qname.iter().last()?;
+        let last = qname.iter().next_back()?;
         let ns = std::str::from_utf8(last).ok()?.to_ascii_lowercase();
         if !self.source.is_namespace(&ns) {
             return None;
