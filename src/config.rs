@@ -35,6 +35,17 @@ pub struct DevSettings {
     /// Directory of zone files (`<name>.zone`) and `namespaces.toml` to register [default: ./zones]
     #[arg(long, value_name = "DIR")]
     pub zones: Option<PathBuf>,
+    /// Upstream resolver for names outside BNS (repeatable; `none` refuses them) [default: nameservers in /etc/resolv.conf other than --dns-addr]
+    #[arg(long = "upstream", value_name = "IP:PORT")]
+    #[serde(default)]
+    pub upstreams: Vec<String>,
+    /// Collision policy of a namespace, NS=POLICY with POLICY bns, icann or bns-first (repeatable) [default: bns]
+    #[arg(long = "namespace-policy", value_name = "NS=POLICY")]
+    #[serde(default)]
+    pub namespace_policy: Vec<String>,
+    /// Bound of the DNS answer cache in bytes; 0 disables it [default: 33554432]
+    #[arg(long, value_name = "BYTES")]
+    pub cache_size: Option<u64>,
 }
 
 impl DevSettings {
@@ -46,6 +57,13 @@ impl DevSettings {
             api_addr: self.api_addr.or(other.api_addr),
             block_interval: self.block_interval.or(other.block_interval),
             zones: self.zones.or(other.zones),
+            upstreams: if self.upstreams.is_empty() { other.upstreams } else { self.upstreams },
+            namespace_policy: if self.namespace_policy.is_empty() {
+                other.namespace_policy
+            } else {
+                self.namespace_policy
+            },
+            cache_size: self.cache_size.or(other.cache_size),
         }
     }
 
@@ -106,5 +124,18 @@ mod tests {
         assert_eq!(s.api_addr().port(), 0);
         assert_eq!(DevSettings::default().api_addr().port(), 6270);
         assert!(toml::from_str::<DevSettings>("dns_adr = 1").is_err());
+    }
+
+    #[test]
+    fn resolver_keys() {
+        let file: DevSettings = toml::from_str(
+            "upstreams = [\"127.0.0.1:5399\"]\nnamespace-policy = [\"id=bns-first\"]\ncache-size = 1000\n",
+        )
+        .unwrap();
+        let flags = DevSettings { upstreams: vec!["none".into()], ..Default::default() };
+        let s = flags.or(file);
+        assert_eq!(s.upstreams, vec!["none"]);
+        assert_eq!(s.namespace_policy, vec!["id=bns-first"]);
+        assert_eq!(s.cache_size, Some(1000));
     }
 }

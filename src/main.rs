@@ -43,6 +43,17 @@ enum Command {
         #[command(subcommand)]
         command: NamespaceCommand,
     },
+    /// List the namespaces in the local index with their DNS collision policy (JSON)
+    Namespaces {
+        #[command(flatten)]
+        index: IndexArgs,
+        /// TOML config file to read `namespace-policy` from [default: <data-dir>/bns.toml if present]
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Collision policy of a namespace, NS=POLICY (repeatable; overrides the config file)
+        #[arg(long = "namespace-policy", value_name = "NS=POLICY")]
+        namespace_policy: Vec<String>,
+    },
     /// Price of a name at the indexed tip, with the rule that produced it
     Price {
         /// Fully-qualified name, e.g. werner.id
@@ -193,6 +204,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Namespace { command: NamespaceCommand::Show { id, index } } => {
             print_json(inspect::namespace_show(&index.open()?, &id))
+        }
+        Command::Namespaces { index, config, namespace_policy } => {
+            let dir = DevSettings { data_dir: index.data_dir.clone(), ..Default::default() }.data_dir();
+            let file: DevSettings = match &config {
+                Some(path) => config::load(path, true)?,
+                None => config::load(&dir.join("bns.toml"), false)?,
+            };
+            let settings = DevSettings { namespace_policy, ..Default::default() }.or(file);
+            print_json(inspect::namespaces(&index.open()?, &bns::node::namespace_policies(&settings)?))
         }
         Command::Price { name, index } => print_json(inspect::price(&index.open()?, &name)),
         Command::Explain { name, index } => print_json(inspect::explain(&index.open()?, &name)),

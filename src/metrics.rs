@@ -46,12 +46,16 @@ pub const LATENCY_BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.
 const NQ: usize = QTYPES.len() + 1;
 const NR: usize = RCODES.len() + 1;
 
-/// DNS cache counters, implemented by whatever cache the DNS face runs.
+/// Counters the DNS face keeps itself (its cache, malformed requests).
 pub trait CacheStats: Send + Sync {
     /// Lookups answered from the cache.
     fn hits(&self) -> u64;
     /// Lookups the cache could not answer.
     fn misses(&self) -> u64;
+    /// Malformed requests the DNS face refused.
+    fn malformed(&self) -> u64 {
+        0
+    }
 }
 
 /// The node's metrics registry. Cheap to update from any thread.
@@ -185,14 +189,14 @@ impl Metrics {
         let _ = writeln!(o, "{name}_count {cumulative}");
 
         let cache = self.cache.read().ok().and_then(|c| c.clone());
-        let (hits, misses) = cache.map(|c| (c.hits(), c.misses())).unwrap_or((0, 0));
+        let (hits, misses, dns_malformed) = cache.map(|c| (c.hits(), c.misses(), c.malformed())).unwrap_or((0, 0, 0));
         counter(o, "bns_dns_cache_hits_total", "DNS answers served from the cache.", hits);
         counter(o, "bns_dns_cache_misses_total", "DNS lookups the cache could not answer.", misses);
         counter(
             o,
             "bns_dns_malformed_total",
             "DNS messages dropped or refused as malformed.",
-            self.malformed.load(Relaxed),
+            self.malformed.load(Relaxed) + dns_malformed,
         );
 
         let height = self.chain_height.load(Relaxed);

@@ -6,8 +6,9 @@ use hickory_proto::{
     rr::{Name, Record, RecordType},
 };
 
+use super::ede::{self, Ede};
 use super::records::{ns_record, parse_name, record_type, soa_record, to_record};
-use super::{Lookup, NameSource};
+use super::{Lookup, NameSource, SYNC_LAG_TOLERANCE};
 use crate::zonefile::{RecordData, ZoneFile, ZoneRecord};
 
 /// Longest CNAME chain followed inside one zone file.
@@ -17,24 +18,44 @@ const MAX_CNAME_CHAIN: usize = 8;
 #[derive(Debug)]
 pub(crate) enum Resolution {
     /// The name is not under a BNS namespace. The handler decides what that means
-    /// (today: REFUSED; later: forwarding).
+    /// (forwarding, or REFUSED without upstreams).
     Outside,
     /// An answer from BNS data.
     Answer(Answer),
 }
 
-/// Response code, flags and sections of an answer from BNS data.
-#[derive(Debug)]
+/// Response code, flags and sections of an answer (from BNS data, or relayed
+/// from an upstream resolver).
+#[derive(Debug, Clone)]
 pub(crate) struct Answer {
     pub rcode: ResponseCode,
     pub authoritative: bool,
+    pub recursion_available: bool,
     pub answers: Vec<Record>,
     pub authorities: Vec<Record>,
+    pub additionals: Vec<Record>,
+    /// Extended DNS Error to attach (RFC 8914).
+    pub ede: Option<Ede>,
+    /// The BNS name is not registered (or expired): a `bns-first` namespace forwards it.
+    pub unregistered: bool,
 }
 
 impl Answer {
-    fn servfail() -> Self {
-        Answer { rcode: ResponseCode::ServFail, authoritative: false, answers: Vec::new(), authorities: Vec::new() }
+    pub(crate) fn new(rcode: ResponseCode, authoritative: bool) -> Self {
+        Answer {
+            rcode,
+            authoritative,
+            recursion_available: false,
+            answers: Vec::new(),
+            authorities: Vec::new(),
+            additionals: Vec::new(),
+            ede: None,
+            unregistered: false,
+        }
+    }
+
+    fn servfail(ede: Option<Ede>) -> Self {
+        Answer { ede, ..Answer::new(ResponseCode::ServFail, false) }
     }
 }
 
@@ -82,37 +103,60 @@ pub(crate) fn resolve(source: &dyn NameSource, qname: &Name, qtype: RecordType) 
         return Resolution::Outside;
     };
     let serial = source.serial();
-    let negative = |rcode| Answer {
-        rcode,
-        authoritative: true,
-        answers: Vec::new(),
-        authorities: vec![soa_record(&apex, serial, true)],
-    };
+    let negative = |rcode| Answer { authorities: vec![soa_record(&apex, serial, true)], ..Answer::new(rcode, true) };
+    // Behind the chain tip: answers may be stale, and "not registered" may be wrong.
+    let lag = source.sync_lag().filter(|lag| *lag > SYNC_LAG_TOLERANCE);
+    let lag_ede = lag.map(|lag| {
+        Ede::new(ede::NOT_READY, format!("chain not synced: index at block {serial} is {lag} blocks behind the tip"))
+    });
 
-    if labels.len() == 1 {
-        return Resolution::Answer(namespace_apex(&apex, serial, qname, qtype));
-    }
-
-    // The BNS name is the last two labels.
-    let Some(name) = &labels[labels.len() - 2] else {
-        return Resolution::Answer(negative(ResponseCode::NXDomain));
-    };
-    let fqn = format!("{name}.{ns}");
-    match source.lookup(&fqn) {
-        Lookup::NotRegistered => Resolution::Answer(negative(ResponseCode::NXDomain)),
-        Lookup::ZoneFileMissing => Resolution::Answer(Answer::servfail()),
-        Lookup::Zone(zone) => {
-            let parts: Option<Vec<String>> = labels.into_iter().collect();
-            let Some(parts) = parts else {
-                // A label with a dot or non-UTF-8 bytes matches no zone-file owner.
-                return Resolution::Answer(negative(ResponseCode::NXDomain));
-            };
-            let q = parts.join(".");
-            let found = in_zone(&zone, &fqn, &q, qname, qtype);
-            let authorities = if found.negative { vec![soa_record(&apex, serial, true)] } else { Vec::new() };
-            Resolution::Answer(Answer { rcode: found.rcode, authoritative: true, answers: found.answers, authorities })
+    let mut answer = if labels.len() == 1 {
+        namespace_apex(&apex, serial, qname, qtype)
+    } else if let Some(name) = &labels[labels.len() - 2] {
+        // The BNS name is the last two labels.
+        let fqn = format!("{name}.{ns}");
+        match source.lookup(&fqn) {
+            Lookup::NotRegistered if lag.is_some() => Answer::servfail(None),
+            Lookup::NotRegistered => Answer { unregistered: true, ..negative(ResponseCode::NXDomain) },
+            Lookup::Expired => Answer {
+                unregistered: true,
+                ede: Some(Ede::new(ede::OTHER, format!("name {fqn} has expired"))),
+                ..negative(ResponseCode::NXDomain)
+            },
+            Lookup::Revoked => Answer {
+                ede: Some(Ede::new(ede::OTHER, format!("name {fqn} was revoked by its owner"))),
+                ..negative(ResponseCode::NXDomain)
+            },
+            Lookup::ZoneFileMissing => Answer::servfail(None),
+            Lookup::ZoneFileNotFetched { hash } => {
+                Answer::servfail(Some(Ede::new(ede::NOT_READY, format!("zone file {hash} of {fqn} not yet fetched"))))
+            }
+            Lookup::ZoneFileInvalid { hash, reason } => Answer::servfail(Some(Ede::new(
+                ede::INVALID_DATA,
+                format!("zone file {hash} of {fqn} is unusable: {reason}"),
+            ))),
+            Lookup::Zone(zone) => {
+                let parts: Option<Vec<String>> = labels.into_iter().collect();
+                match parts {
+                    // A label with a dot or non-UTF-8 bytes matches no zone-file owner.
+                    None => negative(ResponseCode::NXDomain),
+                    Some(parts) => {
+                        let q = parts.join(".");
+                        let found = in_zone(&zone, &fqn, &q, qname, qtype);
+                        let authorities =
+                            if found.negative { vec![soa_record(&apex, serial, true)] } else { Vec::new() };
+                        Answer { answers: found.answers, authorities, ..Answer::new(found.rcode, true) }
+                    }
+                }
+            }
         }
+    } else {
+        negative(ResponseCode::NXDomain)
+    };
+    if answer.ede.is_none() {
+        answer.ede = lag_ede;
     }
+    Resolution::Answer(answer)
 }
 
 /// Answers at a namespace apex (`id.`): synthetic SOA and NS, NODATA otherwise.
@@ -127,7 +171,7 @@ fn namespace_apex(apex: &Name, serial: u32, qname: &Name, qtype: RecordType) -> 
         RecordType::ANY => (vec![owner_soa, owner_ns], Vec::new()),
         _ => (Vec::new(), vec![soa_record(apex, serial, true)]),
     };
-    Answer { rcode: ResponseCode::NoError, authoritative: true, answers, authorities }
+    Answer { answers, authorities, ..Answer::new(ResponseCode::NoError, true) }
 }
 
 /// Outcome of a lookup inside one zone file.

@@ -20,12 +20,33 @@ use crate::bns::ChainParams;
 use crate::chain::devchain::DevChain;
 use crate::chain::BlockSource;
 use crate::config::DevSettings;
-use crate::dns::DnsServer;
+use crate::dns::forward::{parse_policies, DEFAULT_CACHE_SIZE};
+use crate::dns::{DnsServer, Policy, ResolverOptions, Upstreams};
 use crate::indexer::Indexer;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::tx::Wallet;
 use names::StoreNames;
+
+/// The namespace policies of `settings` (`--namespace-policy NS=POLICY`).
+pub fn namespace_policies(settings: &DevSettings) -> anyhow::Result<std::collections::HashMap<String, Policy>> {
+    parse_policies(&settings.namespace_policy).map_err(|e| anyhow!("--namespace-policy: {e}"))
+}
+
+/// Forwarding, namespace policies and cache size for the DNS face. Without
+/// `--upstream`, the nameservers of /etc/resolv.conf (other than this node's
+/// own DNS address) are used.
+pub fn resolver_options(settings: &DevSettings) -> anyhow::Result<ResolverOptions> {
+    let upstreams = match Upstreams::parse(&settings.upstreams).map_err(|e| anyhow!("--upstream: {e}"))? {
+        Some(u) => u,
+        None => Upstreams::system_default(settings.dns_addr()),
+    };
+    Ok(ResolverOptions {
+        upstreams,
+        policies: namespace_policies(settings)?,
+        cache_size: settings.cache_size.unwrap_or(DEFAULT_CACHE_SIZE),
+    })
+}
 
 /// Blocks mined at the dev chain's first start so the wallet has mature coins.
 pub const DEV_FUNDING_BLOCKS: u64 = 101;
@@ -60,6 +81,9 @@ fn spawn_indexer(
         .spawn(move || loop {
             match indexer.catch_up(&*source) {
                 Ok(r) => {
+                    if let Ok(tip) = source.tip_height() {
+                        names.set_chain_tip(tip);
+                    }
                     if let Err(e) = names.refresh() {
                         warn!(error = %e, "refreshing the DNS view failed");
                     }
@@ -183,9 +207,19 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     spawn_indexer(indexer, chain.clone() as Arc<dyn BlockSource>, names.clone(), wake_rx, height_tx, metrics.clone());
 
-    let server = DnsServer::bind(settings.dns_addr(), names.clone()).await?.with_metrics(metrics.clone());
+    let resolver = resolver_options(&settings)?;
+    let upstreams = match &resolver.upstreams {
+        Upstreams::None => "none (names outside BNS are refused)".to_string(),
+        Upstreams::Servers(s) => s.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
+    };
+    let server = DnsServer::bind(settings.dns_addr(), names.clone())
+        .await?
+        .with_resolver(resolver)
+        .with_metrics(metrics.clone());
+    metrics.set_cache_stats(server.stats());
     let dns_addr = server.local_addr();
     let api_server = ApiServer::bind(settings.api_addr(), &db, metrics.clone()).await?;
+    println!("bns dev: forwarding to {upstreams}");
     println!("bns dev: DNS listening on {dns_addr} (UDP and TCP)");
     println!("bns dev: API listening on {}", api_server.local_addr());
     println!("bns dev: data dir {}", data_dir.display());
@@ -263,4 +297,28 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     drop(mine_loop);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolver_options_from_settings() {
+        let s = DevSettings {
+            upstreams: vec!["127.0.0.1:5399".into()],
+            namespace_policy: vec!["id=bns-first".into()],
+            cache_size: Some(1000),
+            ..Default::default()
+        };
+        let r = resolver_options(&s).unwrap();
+        assert_eq!(r.upstreams, Upstreams::Servers(vec!["127.0.0.1:5399".parse().unwrap()]));
+        assert_eq!(r.policy("id"), Policy::BnsFirst);
+        assert_eq!(r.policy("btc"), Policy::Bns);
+        assert_eq!(r.cache_size, 1000);
+        let none = DevSettings { upstreams: vec!["none".into()], ..Default::default() };
+        assert_eq!(resolver_options(&none).unwrap().upstreams, Upstreams::None);
+        let bad = DevSettings { namespace_policy: vec!["id=maybe".into()], ..Default::default() };
+        assert!(resolver_options(&bad).is_err());
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tracing::warn;
@@ -23,6 +24,12 @@ pub struct StoreNames {
     namespaces: RwLock<HashSet<String>>,
     height: RwLock<u64>,
     zones: RwLock<HashMap<ValueHash, Arc<ZoneFile>>>,
+    /// What `refresh` last saw: (height, tip block hash, newest zone-file row).
+    fingerprint: Mutex<Option<(u64, String, i64)>>,
+    /// Bumped whenever the fingerprint changes; keys cached DNS answers.
+    generation: AtomicU64,
+    /// Best block height of the chain, as the indexer last saw it.
+    chain_tip: AtomicU64,
 }
 
 impl StoreNames {
@@ -34,17 +41,30 @@ impl StoreNames {
             namespaces: RwLock::new(HashSet::new()),
             height: RwLock::new(0),
             zones: RwLock::new(HashMap::new()),
+            fingerprint: Mutex::new(None),
+            generation: AtomicU64::new(0),
+            chain_tip: AtomicU64::new(0),
         };
         me.refresh()?;
         Ok(me)
     }
 
-    /// Re-reads the namespace list and height; call after each new block.
+    /// Re-reads the namespace list and height; call after each new block or
+    /// zone file. Bumps the generation when either changed.
     pub fn refresh(&self) -> Result<(), StoreError> {
         let store = self.store.lock().map_err(|_| poisoned())?;
         let ids: HashSet<String> = store.namespace_ids()?.into_iter().collect();
-        let height = store.last_block()?.map(|b| b.height).unwrap_or(0);
+        let last = store.last_block()?;
+        let height = last.as_ref().map(|b| b.height).unwrap_or(0);
+        let fingerprint =
+            (height, last.map(|b| b.block_hash.to_string()).unwrap_or_default(), store.zonefile_watermark()?);
         drop(store);
+        if let Ok(mut f) = self.fingerprint.lock() {
+            if f.as_ref() != Some(&fingerprint) {
+                *f = Some(fingerprint);
+                self.generation.fetch_add(1, Ordering::SeqCst);
+            }
+        }
         if let Ok(mut n) = self.namespaces.write() {
             *n = ids;
         }
@@ -52,6 +72,11 @@ impl StoreNames {
             *h = height;
         }
         Ok(())
+    }
+
+    /// Records the chain's best height (for the DNS face's "not synced" errors).
+    pub fn set_chain_tip(&self, tip: u64) {
+        self.chain_tip.store(tip, Ordering::Relaxed);
     }
 
     fn height(&self) -> u64 {
@@ -63,8 +88,11 @@ impl StoreNames {
         let Some(rec) = store.name(fqn)? else { return Ok(Lookup::NotRegistered) };
         let Some(ns) = store.namespace(&rec.namespace_id)? else { return Ok(Lookup::NotRegistered) };
         let h = self.height();
-        if rec.revoked || rec.liveness(&ns, &self.params.epoch_at(h), h) == Liveness::Expired {
-            return Ok(Lookup::NotRegistered);
+        if rec.revoked {
+            return Ok(Lookup::Revoked);
+        }
+        if rec.liveness(&ns, &self.params.epoch_at(h), h) == Liveness::Expired {
+            return Ok(Lookup::Expired);
         }
         let Some(hash) = rec.value_hash else {
             return Ok(Lookup::Zone(Arc::new(ZoneFile { origin: None, ttl: None, records: vec![], warnings: vec![] })));
@@ -72,7 +100,9 @@ impl StoreNames {
         if let Some(z) = self.zones.read().ok().and_then(|z| z.get(&hash).cloned()) {
             return Ok(Lookup::Zone(z));
         }
-        let Some(bytes) = store.zonefile(&hash)? else { return Ok(Lookup::ZoneFileMissing) };
+        let Some(bytes) = store.zonefile(&hash)? else {
+            return Ok(Lookup::ZoneFileNotFetched { hash: hash.to_string() });
+        };
         drop(store);
         match zonefile::check_with_origin(&bytes, Some(&hash), Some(fqn)) {
             Ok(zf) => {
@@ -87,7 +117,7 @@ impl StoreNames {
             }
             Err(e) => {
                 warn!(name = fqn, %hash, error = %e, "stored zone file does not parse");
-                Ok(Lookup::ZoneFileMissing)
+                Ok(Lookup::ZoneFileInvalid { hash: hash.to_string(), reason: e.to_string() })
             }
         }
     }
@@ -114,5 +144,14 @@ impl NameSource for StoreNames {
 
     fn serial(&self) -> u32 {
         u32::try_from(self.height()).unwrap_or(u32::MAX)
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn sync_lag(&self) -> Option<u64> {
+        let lag = self.chain_tip.load(Ordering::Relaxed).saturating_sub(self.height());
+        (lag > 0).then_some(lag)
     }
 }

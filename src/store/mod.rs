@@ -313,6 +313,11 @@ impl Store {
             .optional()?)
     }
 
+    /// A number that grows whenever a zone file is stored (its newest rowid; 0 if none).
+    pub fn zonefile_watermark(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row("SELECT COALESCE(MAX(rowid), 0) FROM zonefiles", [], |r| r.get(0))?)
+    }
+
     /// Counts of zone files (held, missing) among current names' hashes.
     pub fn zonefile_counts(&self) -> Result<(u64, u64), StoreError> {
         let (held, missing): (i64, i64) = self.conn.query_row(

@@ -4,6 +4,7 @@
 
 pub mod bcoin;
 pub mod esv;
+pub mod unbound;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -46,11 +47,21 @@ pub struct DevNode {
 }
 
 impl DevNode {
-    /// Starts `bns dev` on a free port and waits until it says it is ready.
+    /// Starts `bns dev` on a free port with no upstream resolver (names
+    /// outside BNS are refused: tests never reach the internet) and waits
+    /// until it says it is ready.
     pub fn start(data_dir: &Path, zones: &Path) -> DevNode {
+        DevNode::start_args(data_dir, zones, &["--upstream", "none"])
+    }
+
+    /// Like [`DevNode::start`], with extra flags (and no default `--upstream`).
+    pub fn start_args(data_dir: &Path, zones: &Path, extra: &[&str]) -> DevNode {
         #[allow(clippy::zombie_processes)] // DevNode's Drop kills and waits.
         let mut child = Command::new(env!("CARGO_BIN_EXE_bns"))
-            .args(["dev", "--dns-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--block-interval", "3600"])
+            .args(["dev", "--block-interval", "3600"])
+            .args(if extra.contains(&"--dns-addr") { &[][..] } else { &["--dns-addr", "127.0.0.1:0"][..] })
+            .args(if extra.contains(&"--api-addr") { &[][..] } else { &["--api-addr", "127.0.0.1:0"][..] })
+            .args(extra)
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--zones")
@@ -94,6 +105,11 @@ impl DevNode {
                 };
             }
         }
+    }
+
+    /// The process id (for /proc/<pid>/status).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends SIGKILL and waits for the process to go.
@@ -201,6 +217,13 @@ pub async fn query(addr: SocketAddr, proto: Proto, name: &str, rtype: RecordType
     };
     let name = Name::from_ascii(name).unwrap();
     client.query(name, DNSClass::IN, rtype).await.unwrap_or_else(|e| panic!("{proto:?} query: {e}"))
+}
+
+/// Resident set size of process `pid` in KiB (VmRSS of /proc/<pid>/status).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 /// Runs `dig @addr -p port ARGS` and returns its stdout; panics if dig is missing.

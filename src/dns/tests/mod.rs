@@ -4,6 +4,7 @@
 //! This file: fixtures and answer semantics; `wire.rs`: sizes, protocol
 //! errors, junk, `dig`, binding.
 
+mod resolver;
 mod wire;
 
 use std::{
@@ -34,6 +35,7 @@ const TLSA_DATA: [u8; 32] = [0xab; 32];
 struct MemSource {
     namespaces: HashSet<String>,
     names: HashMap<String, Lookup>,
+    lag: Option<u64>,
 }
 
 impl NameSource for MemSource {
@@ -46,6 +48,9 @@ impl NameSource for MemSource {
     }
     fn serial(&self) -> u32 {
         840_000
+    }
+    fn sync_lag(&self) -> Option<u64> {
+        self.lag
     }
 }
 
@@ -89,7 +94,14 @@ fn source() -> Arc<MemSource> {
     names.insert("werner.id".to_string(), werner);
     names.insert("alice.id".to_string(), alice);
     names.insert("missing.id".to_string(), Lookup::ZoneFileMissing);
-    Arc::new(MemSource { namespaces: ["id", "btc"].iter().map(|s| s.to_string()).collect(), names })
+    names.insert("unfetched.id".to_string(), Lookup::ZoneFileNotFetched { hash: "5b1c0ffee".into() });
+    names.insert(
+        "mismatch.id".to_string(),
+        Lookup::ZoneFileInvalid { hash: "77aa".into(), reason: "hash mismatch".into() },
+    );
+    names.insert("expired.id".to_string(), Lookup::Expired);
+    names.insert("revoked.id".to_string(), Lookup::Revoked);
+    Arc::new(MemSource { namespaces: ["id", "btc"].iter().map(|s| s.to_string()).collect(), names, lag: None })
 }
 
 /// A running server; dropping the handle does not stop it, `stop` does.

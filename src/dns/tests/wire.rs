@@ -48,7 +48,7 @@ async fn large_answers() {
 }
 
 /// Sends `msg` over UDP and returns the parsed response, if any arrives.
-async fn raw_udp(addr: SocketAddr, bytes: &[u8]) -> Option<Message> {
+pub(super) async fn raw_udp(addr: SocketAddr, bytes: &[u8]) -> Option<Message> {
     let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     sock.send_to(bytes, addr).await.expect("send");
     let mut buf = vec![0u8; 4096];
@@ -56,7 +56,7 @@ async fn raw_udp(addr: SocketAddr, bytes: &[u8]) -> Option<Message> {
     Message::from_vec(&buf[..n]).ok()
 }
 
-fn query_msg(id: u16, names: &[&str]) -> Message {
+pub(super) fn query_msg(id: u16, names: &[&str]) -> Message {
     let mut m = Message::new(id, MessageType::Query, OpCode::Query);
     for n in names {
         m.add_query(Query::query(Name::from_ascii(n).expect("n"), RecordType::A));
