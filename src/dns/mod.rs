@@ -33,6 +33,7 @@ mod records;
 mod resolve;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 pub use handler::MAX_UDP_PAYLOAD;
 
@@ -115,6 +116,8 @@ pub struct DnsServer {
     tcp: TcpListener,
     local_addr: SocketAddr,
     source: Arc<dyn NameSource>,
+    /// DNS over TLS, when [`DnsServer::with_dot`] added it.
+    dot: Option<tls::DotListener>,
 }
 
 impl std::fmt::Debug for DnsServer {
@@ -136,7 +139,7 @@ impl DnsServer {
             let udp = UdpSocket::bind(addr).await.map_err(|source| DnsError::BindUdp { addr, source })?;
             let udp_addr = udp.local_addr().map_err(|source| DnsError::BindUdp { addr, source })?;
             match TcpListener::bind(udp_addr).await {
-                Ok(tcp) => return Ok(DnsServer { udp, tcp, local_addr: udp_addr, source }),
+                Ok(tcp) => return Ok(DnsServer { udp, tcp, local_addr: udp_addr, source, dot: None }),
                 Err(e) if addr.port() == 0 && e.kind() == io::ErrorKind::AddrInUse && attempt < BIND_ATTEMPTS => {
                     continue
                 }
@@ -162,10 +165,13 @@ impl DnsServer {
     where
         F: Future<Output = ()>,
     {
-        let DnsServer { udp, tcp, local_addr, source } = self;
+        let DnsServer { udp, tcp, local_addr, source, dot } = self;
         let mut server = Server::new(handler::BnsHandler { source });
         server.register_socket(udp);
         server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
+        if let Some(dot) = dot {
+            dot.register(&mut server);
+        }
         info!(%local_addr, "DNS server listening (UDP and TCP)");
 
         let token = server.shutdown_token().clone();
