@@ -35,6 +35,10 @@ pub fn copy_zones(dir: &Path) -> PathBuf {
 pub struct DevNode {
     pub child: Child,
     pub dns: SocketAddr,
+    /// DNS-over-TLS address, when started with `--dot-addr`.
+    pub dot: Option<SocketAddr>,
+    /// Every line printed up to "ready".
+    pub output: Vec<String>,
     /// The "ready" line it printed.
     pub ready: String,
     lines: mpsc::Receiver<String>,
@@ -43,6 +47,11 @@ pub struct DevNode {
 impl DevNode {
     /// Starts `bns dev` on a free port and waits until it says it is ready.
     pub fn start(data_dir: &Path, zones: &Path) -> DevNode {
+        DevNode::start_with(data_dir, zones, &[])
+    }
+
+    /// [`DevNode::start`] with extra flags (e.g. `--dot-addr 127.0.0.1:0`).
+    pub fn start_with(data_dir: &Path, zones: &Path, extra: &[&str]) -> DevNode {
         #[allow(clippy::zombie_processes)] // DevNode's Drop kills and waits.
         let mut child = Command::new(env!("CARGO_BIN_EXE_bns"))
             .args(["dev", "--dns-addr", "127.0.0.1:0", "--block-interval", "3600"])
@@ -50,6 +59,7 @@ impl DevNode {
             .arg(data_dir)
             .arg("--zones")
             .arg(zones)
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -65,18 +75,23 @@ impl DevNode {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(120);
-        let mut dns = None;
+        let (mut dns, mut dot, mut output) = (None, None, Vec::new());
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = rx.recv_timeout(left).unwrap_or_else(|_| panic!("bns dev did not become ready"));
             if let Some(rest) = line.strip_prefix("bns dev: DNS listening on ") {
                 dns = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
             }
+            if let Some(rest) = line.strip_prefix("bns dev: DoT listening on ") {
+                dot = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
+            }
+            output.push(line.clone());
             if line.contains("registering names failed") {
                 panic!("{line}");
             }
             if line.starts_with("bns dev: ready") {
-                return DevNode { child, dns: dns.expect("address printed before ready"), ready: line, lines: rx };
+                let dns = dns.expect("address printed before ready");
+                return DevNode { child, dns, dot, output, ready: line, lines: rx };
             }
         }
     }
@@ -133,6 +148,19 @@ pub fn dig(addr: SocketAddr, args: &[&str]) -> String {
         .output()
         .expect("dig must be installed (scripts/test installs dnsutils)");
     assert!(out.status.success(), "dig {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `kdig` with ARGS against `addr` and returns its stdout; panics if kdig
+/// is missing (scripts/test installs knot-dnsutils) or fails.
+pub fn kdig(addr: SocketAddr, args: &[&str]) -> String {
+    let out = Command::new("kdig")
+        .arg(format!("@{}", addr.ip()))
+        .args(["-p", &addr.port().to_string(), "+timeout=5", "+retry=0"])
+        .args(args)
+        .output()
+        .expect("kdig must be installed (scripts/test installs knot-dnsutils)");
+    assert!(out.status.success(), "kdig {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
