@@ -251,9 +251,13 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     let server = DnsServer::bind(settings.dns_addr(), names.clone()).await?;
     let dns_addr = server.local_addr();
     println!("bns dev: DNS listening on {dns_addr} (UDP and TCP)");
+    let dot_files = settings.dot_cert_files()?;
+    if dot_files.is_some() && settings.dot_addr.is_none() {
+        anyhow::bail!("dot-cert and dot-key need dot-addr (the DNS-over-TLS listen address)");
+    }
     let server = match settings.dot_addr {
         Some(addr) => {
-            let certs = match settings.dot_cert_files()? {
+            let certs = match dot_files {
                 Some((cert, key)) => CertSource::Files { cert, key },
                 None => CertSource::DataDir(data_dir.clone()),
             };

@@ -78,7 +78,9 @@ impl DevNode {
         let (mut dns, mut dot, mut output) = (None, None, Vec::new());
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx.recv_timeout(left).unwrap_or_else(|_| panic!("bns dev did not become ready"));
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("bns dev did not become ready ({e}); it printed: {output:?}"));
             if let Some(rest) = line.strip_prefix("bns dev: DNS listening on ") {
                 dns = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
             }
