@@ -46,6 +46,18 @@ pub struct DevSettings {
     /// Bound of the DNS answer cache in bytes; 0 disables it [default: 33554432]
     #[arg(long, value_name = "BYTES")]
     pub cache_size: Option<u64>,
+    /// DNS-over-TLS (RFC 7858) listen address; port 0 picks a free port [default: off]
+    #[arg(long, value_name = "IP:PORT")]
+    pub dot_addr: Option<SocketAddr>,
+    /// PEM certificate chain for DNS over TLS [default: <data-dir>/dot-cert.pem, self-signed, generated at first start]
+    #[arg(long, value_name = "FILE")]
+    pub dot_cert: Option<PathBuf>,
+    /// PEM private key for --dot-cert [default: <data-dir>/dot-key.pem]
+    #[arg(long, value_name = "FILE")]
+    pub dot_key: Option<PathBuf>,
+    /// Registers N synthetic names `n0.gen` .. `n{N-1}.gen` (A + TXT zone files) at first start, for benchmarks [default: 0]
+    #[arg(long, value_name = "N")]
+    pub generate_names: Option<usize>,
 }
 
 impl DevSettings {
@@ -64,6 +76,10 @@ impl DevSettings {
                 self.namespace_policy
             },
             cache_size: self.cache_size.or(other.cache_size),
+            dot_addr: self.dot_addr.or(other.dot_addr),
+            dot_cert: self.dot_cert.or(other.dot_cert),
+            dot_key: self.dot_key.or(other.dot_key),
+            generate_names: self.generate_names.or(other.generate_names),
         }
     }
 
@@ -90,6 +106,21 @@ impl DevSettings {
     /// The zones directory in effect.
     pub fn zones(&self) -> PathBuf {
         self.zones.clone().unwrap_or_else(|| PathBuf::from("zones"))
+    }
+
+    /// The DoT certificate and key files, if both are set (`None`: use the
+    /// data directory's, generated at first start); an error if only one is.
+    pub fn dot_cert_files(&self) -> anyhow::Result<Option<(PathBuf, PathBuf)>> {
+        match (&self.dot_cert, &self.dot_key) {
+            (Some(cert), Some(key)) => Ok(Some((cert.clone(), key.clone()))),
+            (None, None) => Ok(None),
+            _ => Err(anyhow::anyhow!("dot-cert and dot-key go together: set both or neither")),
+        }
+    }
+
+    /// Synthetic names to generate (0 = none).
+    pub fn generate_names(&self) -> usize {
+        self.generate_names.unwrap_or(0)
     }
 }
 
@@ -124,6 +155,13 @@ mod tests {
         assert_eq!(s.api_addr().port(), 0);
         assert_eq!(DevSettings::default().api_addr().port(), 6270);
         assert!(toml::from_str::<DevSettings>("dns_adr = 1").is_err());
+
+        let file: DevSettings =
+            toml::from_str("dot-addr = \"127.0.0.1:8530\"\ndot-cert = \"c.pem\"\ngenerate-names = 10\n").unwrap();
+        assert_eq!(file.dot_addr.unwrap().port(), 8530);
+        assert_eq!(file.generate_names(), 10);
+        assert!(file.dot_cert_files().is_err(), "cert without key");
+        assert!(DevSettings::default().dot_cert_files().unwrap().is_none());
     }
 
     #[test]

@@ -52,6 +52,7 @@ mod records;
 mod resolve;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 pub use forward::{Policy, ResolverOptions, Upstreams};
 pub use handler::MAX_UDP_PAYLOAD;
@@ -209,6 +210,8 @@ pub struct DnsServer {
     resolver: ResolverOptions,
     stats: Arc<DnsStats>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// DNS over TLS, when [`DnsServer::with_dot`] added it.
+    dot: Option<tls::DotListener>,
 }
 
 impl std::fmt::Debug for DnsServer {
@@ -239,6 +242,7 @@ impl DnsServer {
                         resolver: ResolverOptions::default(),
                         stats: Arc::default(),
                         metrics: None,
+                        dot: None,
                     })
                 }
                 Err(e) if addr.port() == 0 && e.kind() == io::ErrorKind::AddrInUse && attempt < BIND_ATTEMPTS => {
@@ -284,10 +288,13 @@ impl DnsServer {
     where
         F: Future<Output = ()>,
     {
-        let DnsServer { udp, tcp, local_addr, source, resolver, stats, metrics } = self;
+        let DnsServer { udp, tcp, local_addr, source, resolver, stats, metrics, dot } = self;
         let mut server = Server::new(handler::BnsHandler::new(source, &resolver, stats).with_metrics(metrics));
         server.register_socket(udp);
         server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
+        if let Some(dot) = dot {
+            dot.register(&mut server);
+        }
         info!(%local_addr, "DNS server listening (UDP and TCP)");
 
         let token = server.shutdown_token().clone();

@@ -89,9 +89,20 @@ pub fn register_names(chain: &DevChain, idx: &mut Indexer, w: &Wallet, ns: &str,
     Ok(())
 }
 
-/// The zone file synthetic name `fqn` points at (its hash goes on chain).
+/// The zone file synthetic name `fqn` points at (its hash goes on chain):
+/// one A and one TXT record at the apex ([`bench_records`]).
 pub fn bench_zonefile(fqn: &str) -> String {
-    format!("$ORIGIN {fqn}\n$TTL 3600\n@ IN A 192.0.2.1\n")
+    let (a, txt) = bench_records(fqn);
+    format!("$ORIGIN {fqn}\n$TTL 3600\n@ IN A {a}\n@ IN TXT \"{txt}\"\n")
+}
+
+/// The A address and TXT string of synthetic name `fqn`'s zone file, so a
+/// benchmark can serve the same data from another server.
+pub fn bench_records(fqn: &str) -> (std::net::Ipv4Addr, String) {
+    let label = fqn.split('.').next().unwrap_or_default();
+    let i: u32 = label.strip_prefix('n').and_then(|d| d.parse().ok()).unwrap_or(0);
+    let [_, b, c, d] = i.to_be_bytes();
+    (std::net::Ipv4Addr::new(10, b, c, d), format!("bns-bench {fqn}"))
 }
 
 /// One chunk of names on its way through preorder -> register -> update.
@@ -118,6 +129,20 @@ pub fn register_and_update_names(
     n: usize,
     per_block: usize,
 ) -> anyhow::Result<()> {
+    register_and_update_names_with_progress(chain, idx, w, ns, n, per_block, &mut |_| {})
+}
+
+/// [`register_and_update_names`], calling `progress(k)` after each block
+/// with the number of names whose update (the last of their 3 ops) is indexed.
+pub fn register_and_update_names_with_progress(
+    chain: &DevChain,
+    idx: &mut Indexer,
+    w: &Wallet,
+    ns: &str,
+    n: usize,
+    per_block: usize,
+    progress: &mut dyn FnMut(usize),
+) -> anyhow::Result<()> {
     let magic = idx.params().magic;
     let net: Network = chain.network();
     let per_block = per_block.max(1);
@@ -128,8 +153,10 @@ pub fn register_and_update_names(
     let mut next_id = 0;
     while next_id < n || preordered.is_some() || registered.is_some() {
         let mut txs = Vec::with_capacity(3 * per_block);
+        let mut updated = None;
         if let Some(c) = registered.take() {
             txs.extend(sign_updates(&c, magic, ns, &ch)?);
+            updated = Some(c.ids.end);
         }
         if let Some(mut c) = preordered.take() {
             for (i, o) in c.ids.clone().zip(&c.owners) {
@@ -151,6 +178,9 @@ pub fn register_and_update_names(
             preordered = Some(Chunk { ids, owners, registers: Vec::new() });
         }
         ch = mine(chain, idx, w, txs)?;
+        if let Some(done) = updated {
+            progress(done);
+        }
     }
     Ok(())
 }

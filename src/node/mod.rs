@@ -21,6 +21,7 @@ use crate::chain::devchain::DevChain;
 use crate::chain::BlockSource;
 use crate::config::DevSettings;
 use crate::dns::forward::{parse_policies, DEFAULT_CACHE_SIZE};
+use crate::dns::tls::{CertSource, DotListener};
 use crate::dns::{DnsServer, Policy, ResolverOptions, Upstreams};
 use crate::indexer::Indexer;
 use crate::metrics::Metrics;
@@ -177,6 +178,82 @@ fn check_params(store: &Store, params: &ChainParams) -> anyhow::Result<()> {
     }
 }
 
+/// Namespace of the names `bns dev --generate-names N` registers.
+pub const GENERATED_NAMESPACE: &str = "gen";
+
+/// Store meta keys: names generated on chain, and names whose zone files are stored too.
+const META_GENERATED_CHAIN: &str = "generated_names_chain";
+const META_GENERATED: &str = "generated_names";
+
+/// `bns dev --generate-names N`: registers `n0.gen` .. `n{N-1}.gen` through
+/// real preorder/register/update transactions (the pipelined generator,
+/// [`generate::register_and_update_names_with_progress`]) and stores each
+/// name's zone file ([`generate::bench_zonefile`]: A + TXT). Skipped when
+/// this data directory already holds them; resumes storing zone files if a
+/// previous start stopped after the chain part.
+fn generate_dev_names(
+    chain: &DevChain,
+    store: Store,
+    wallet: &Wallet,
+    params: &ChainParams,
+    n: usize,
+) -> anyhow::Result<()> {
+    fn done(store: &Store, key: &str) -> anyhow::Result<Option<usize>> {
+        Ok(store.meta(key)?.and_then(|v| v.parse().ok()))
+    }
+    match done(&store, META_GENERATED)? {
+        Some(m) if m == n => return Ok(()),
+        Some(m) => anyhow::bail!("this data dir already has {m} generated names, not {n}; use a fresh --data-dir"),
+        None => {}
+    }
+    let mut idx = Indexer::new(store, params.clone(), chain.network(), 1);
+    idx.catch_up(chain)?;
+    let started = Instant::now();
+    match done(idx.store(), META_GENERATED_CHAIN)? {
+        Some(m) if m == n => {}
+        Some(m) => anyhow::bail!("this data dir already has {m} generated names, not {n}; use a fresh --data-dir"),
+        None if idx.store().namespace(GENERATED_NAMESPACE)?.is_some() => anyhow::bail!(
+            "namespace {GENERATED_NAMESPACE:?} exists but its names were not all generated (interrupted?); use a fresh --data-dir"
+        ),
+        None => {
+            println!("bns dev: generating {n} names in .{GENERATED_NAMESPACE} (3 ops each, 1000 names per block)");
+            let mut last = Instant::now();
+            let mut progress = |k: usize| {
+                if last.elapsed() >= Duration::from_secs(5) || k == n {
+                    last = Instant::now();
+                    let secs = started.elapsed().as_secs_f64();
+                    println!(
+                        "bns dev: generated {k}/{n} names ({:.0}%) in {secs:.0}s, {:.0} names/s",
+                        100.0 * k as f64 / n as f64,
+                        k as f64 / secs
+                    );
+                }
+            };
+            generate::register_and_update_names_with_progress(
+                chain,
+                &mut idx,
+                wallet,
+                GENERATED_NAMESPACE,
+                n,
+                1000,
+                &mut progress,
+            )?;
+            idx.store().set_meta(META_GENERATED_CHAIN, &n.to_string())?;
+        }
+    }
+    let store = idx.store();
+    const BATCH: usize = 50_000;
+    for start in (0..n).step_by(BATCH) {
+        let files: Vec<String> = (start..(start + BATCH).min(n))
+            .map(|i| generate::bench_zonefile(&format!("n{i}.{GENERATED_NAMESPACE}")))
+            .collect();
+        store.put_zonefiles(files.iter().map(|f| f.as_bytes()), "generated")?;
+    }
+    store.set_meta(META_GENERATED, &n.to_string())?;
+    println!("bns dev: {n} generated names with zone files ready after {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
 /// `bns dev`: the whole node on the embedded dev chain, with the names in
 /// the zones directory registered on it.
 pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
@@ -200,6 +277,11 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     let db = db_path(&data_dir);
     let store = Store::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
     check_params(&store, &params)?;
+    if settings.generate_names() > 0 {
+        let (chain, wallet, params, n) = (chain.clone(), wallet.clone(), params.clone(), settings.generate_names());
+        let store = Store::open(&db)?;
+        tokio::task::spawn_blocking(move || generate_dev_names(&chain, store, &wallet, &params, n)).await??;
+    }
     let names = Arc::new(StoreNames::open(&db, params.clone())?);
     let indexer = Indexer::new(store, params.clone(), network, 1);
     let (wake_tx, wake_rx) = mpsc::channel();
@@ -221,6 +303,22 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     let api_server = ApiServer::bind(settings.api_addr(), &db, metrics.clone()).await?;
     println!("bns dev: forwarding to {upstreams}");
     println!("bns dev: DNS listening on {dns_addr} (UDP and TCP)");
+    let dot_files = settings.dot_cert_files()?;
+    if dot_files.is_some() && settings.dot_addr.is_none() {
+        anyhow::bail!("dot-cert and dot-key need dot-addr (the DNS-over-TLS listen address)");
+    }
+    let server = match settings.dot_addr {
+        Some(addr) => {
+            let certs = match dot_files {
+                Some((cert, key)) => CertSource::Files { cert, key },
+                None => CertSource::DataDir(data_dir.clone()),
+            };
+            let dot = DotListener::bind(addr, &certs).await?;
+            println!("bns dev: DoT listening on {} (certificate sha256 {})", dot.local_addr(), dot.fingerprint());
+            server.with_dot(dot)
+        }
+        None => server,
+    };
     println!("bns dev: API listening on {}", api_server.local_addr());
     println!("bns dev: data dir {}", data_dir.display());
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -304,6 +304,23 @@ impl Store {
         Ok(hash)
     }
 
+    /// [`Store::put_zonefile`] for many zone files in one SQL transaction
+    /// (all or none); returns how many were given.
+    pub fn put_zonefiles<'a>(
+        &self,
+        contents: impl IntoIterator<Item = &'a [u8]>,
+        source: &str,
+    ) -> Result<usize, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let mut n = 0;
+        for content in contents {
+            self.put_zonefile(content, source)?;
+            n += 1;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// The zone file with this hash, if held.
     pub fn zonefile(&self, hash: &ValueHash) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self

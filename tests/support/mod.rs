@@ -41,6 +41,10 @@ pub struct DevNode {
     pub dns: SocketAddr,
     /// REST API / metrics address.
     pub api: SocketAddr,
+    /// DNS-over-TLS address, when started with `--dot-addr`.
+    pub dot: Option<SocketAddr>,
+    /// Every line printed up to "ready".
+    pub output: Vec<String>,
     /// The "ready" line it printed.
     pub ready: String,
     lines: mpsc::Receiver<String>,
@@ -52,6 +56,15 @@ impl DevNode {
     /// until it says it is ready.
     pub fn start(data_dir: &Path, zones: &Path) -> DevNode {
         DevNode::start_args(data_dir, zones, &["--upstream", "none"])
+    }
+
+    /// [`DevNode::start`] with extra flags (e.g. `--dot-addr 127.0.0.1:0`), still with no upstream.
+    pub fn start_with(data_dir: &Path, zones: &Path, extra: &[&str]) -> DevNode {
+        let mut args = extra.to_vec();
+        if !extra.contains(&"--upstream") {
+            args.extend(["--upstream", "none"]);
+        }
+        DevNode::start_args(data_dir, zones, &args)
     }
 
     /// Like [`DevNode::start`], with extra flags (and no default `--upstream`).
@@ -81,28 +94,29 @@ impl DevNode {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(120);
-        let mut dns = None;
-        let mut api = None;
+        let (mut dns, mut api, mut dot, mut output) = (None, None, None, Vec::new());
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx.recv_timeout(left).unwrap_or_else(|_| panic!("bns dev did not become ready"));
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("bns dev did not become ready ({e}); it printed: {output:?}"));
             if let Some(rest) = line.strip_prefix("bns dev: DNS listening on ") {
                 dns = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
             }
             if let Some(rest) = line.strip_prefix("bns dev: API listening on ") {
                 api = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
             }
+            if let Some(rest) = line.strip_prefix("bns dev: DoT listening on ") {
+                dot = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
+            }
+            output.push(line.clone());
             if line.contains("registering names failed") {
                 panic!("{line}");
             }
             if line.starts_with("bns dev: ready") {
-                return DevNode {
-                    child,
-                    dns: dns.expect("address printed before ready"),
-                    api: api.expect("API address printed before ready"),
-                    ready: line,
-                    lines: rx,
-                };
+                let dns = dns.expect("address printed before ready");
+                let api = api.expect("API address printed before ready");
+                return DevNode { child, dns, api, dot, output, ready: line, lines: rx };
             }
         }
     }
@@ -235,6 +249,19 @@ pub fn dig(addr: SocketAddr, args: &[&str]) -> String {
         .output()
         .expect("dig must be installed (scripts/test installs dnsutils)");
     assert!(out.status.success(), "dig {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `kdig` with ARGS against `addr` and returns its stdout; panics if kdig
+/// is missing (scripts/test installs knot-dnsutils) or fails.
+pub fn kdig(addr: SocketAddr, args: &[&str]) -> String {
+    let out = Command::new("kdig")
+        .arg(format!("@{}", addr.ip()))
+        .args(["-p", &addr.port().to_string(), "+timeout=5", "+retry=0"])
+        .args(args)
+        .output()
+        .expect("kdig must be installed (scripts/test installs knot-dnsutils)");
+    assert!(out.status.success(), "kdig {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 

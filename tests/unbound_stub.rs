@@ -1,0 +1,128 @@
+//! unbound as a real client, the way an OS-level resolver would use bns:
+//! `stub-zone` sends `.id` to bns over plain DNS, and `forward-zone` with
+//! `forward-tls-upstream` sends `.btc` to bns's DNS-over-TLS port, verifying
+//! the self-signed certificate bns generated in its data dir. `dig` then asks
+//! unbound, never bns. Fails loudly if unbound is missing (scripts/test
+//! installs it).
+
+mod support;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{dig, repo_zones, DevNode};
+
+/// An unbound process, killed on drop.
+struct Unbound {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Unbound {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_unbound(dir: &Path, bns: SocketAddr, dot: SocketAddr, cert: &Path) -> Unbound {
+    let port = free_udp_port();
+    let conf = format!(
+        r#"server:
+  do-daemonize: no
+  interface: 127.0.0.1
+  port: {port}
+  username: ""
+  chroot: ""
+  directory: "{dir}"
+  pidfile: ""
+  use-syslog: no
+  logfile: ""
+  verbosity: 1
+  num-threads: 1
+  do-ip6: no
+  access-control: 127.0.0.0/8 allow
+  module-config: "iterator"
+  do-not-query-localhost: no
+  domain-insecure: "id."
+  domain-insecure: "btc."
+  tls-cert-bundle: "{cert}"
+stub-zone:
+  name: "id."
+  stub-addr: 127.0.0.1@{bns_port}
+forward-zone:
+  name: "btc."
+  forward-addr: 127.0.0.1@{dot_port}#localhost
+  forward-tls-upstream: yes
+"#,
+        dir = dir.display(),
+        cert = cert.display(),
+        bns_port = bns.port(),
+        dot_port = dot.port(),
+    );
+    let path = dir.join("unbound.conf");
+    std::fs::write(&path, conf).unwrap();
+    let check = Command::new("unbound-checkconf")
+        .arg(&path)
+        .output()
+        .expect("unbound-checkconf must be installed (scripts/test installs unbound)");
+    assert!(check.status.success(), "unbound-checkconf: {}", String::from_utf8_lossy(&check.stdout));
+    #[allow(clippy::zombie_processes)] // Unbound's Drop kills and waits.
+    let child = Command::new("unbound")
+        .arg("-c")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("unbound must be installed (scripts/test installs it)");
+    Unbound { child, addr: SocketAddr::from(([127, 0, 0, 1], port)) }
+}
+
+/// Asks unbound until the answer is NOERROR (it starts in well under a second).
+fn dig_until_answered(addr: SocketAddr, args: &[&str]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = Command::new("dig")
+            .arg(format!("@{}", addr.ip()))
+            .args(["-p", &addr.port().to_string(), "+time=2", "+tries=1"])
+            .args(args)
+            .output()
+            .expect("dig must be installed");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if text.contains("status: NOERROR") && !text.contains("ANSWER: 0") {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "unbound never answered {args:?}: {text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn unbound_resolves_bns_names_over_a_stub_zone_and_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bns");
+    let node = DevNode::start_with(&data, &repo_zones(), &["--dot-addr", "127.0.0.1:0"]);
+    let unb_dir = dir.path().join("unbound");
+    std::fs::create_dir_all(&unb_dir).unwrap();
+    let mut unbound = start_unbound(&unb_dir, node.dns, node.dot.unwrap(), &data.join("dot-cert.pem"));
+
+    let out = dig_until_answered(unbound.addr, &["werner.id", "TXT"]);
+    assert!(out.contains("\"v=bns1\" \"owner=werner\""), "through unbound: {out}");
+    assert!(!out.contains(" aa "), "the answer comes from unbound's cache, not bns: {out}");
+    assert!(out.contains(" ra"), "unbound is the recursive resolver: {out}");
+    assert_eq!(dig(unbound.addr, &["werner.id", "A", "+short"]).trim(), "192.0.2.10");
+    let out = dig(unbound.addr, &["nobody.id", "A"]);
+    assert!(out.contains("status: NXDOMAIN"), "{out}");
+
+    // .btc through unbound's TLS upstream to bns's DoT port.
+    let out = dig_until_answered(unbound.addr, &["satoshi.btc", "A"]);
+    assert!(out.contains("198.51.100.1"), "over TLS: {out}");
+
+    assert!(unbound.child.try_wait().unwrap().is_none(), "unbound still running");
+}
