@@ -26,7 +26,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         #[command(flatten)]
-        settings: DevSettings,
+        settings: Box<DevSettings>,
     },
     /// Zone-file tools
     Zonefile {
