@@ -1,14 +1,14 @@
 //! The DNS face's view of BNS state: a read-only SQLite connection plus a
 //! cache of parsed zone files keyed by hash (a hash's content never changes).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tracing::warn;
 
-use crate::bns::{ChainParams, Liveness};
+use crate::bns::{ChainParams, Liveness, NamespaceRecord};
 use crate::dns::{Lookup, NameSource};
 use crate::hash::ValueHash;
 use crate::store::{Store, StoreError};
@@ -21,7 +21,7 @@ const ZONE_CACHE_MAX: usize = 100_000;
 pub struct StoreNames {
     store: Mutex<Store>,
     params: ChainParams,
-    namespaces: RwLock<HashSet<String>>,
+    namespaces: RwLock<HashMap<String, NamespaceRecord>>,
     height: RwLock<u64>,
     zones: RwLock<HashMap<ValueHash, Arc<ZoneFile>>>,
     /// What `refresh` last saw: (height, tip block hash, newest zone-file row).
@@ -38,7 +38,7 @@ impl StoreNames {
         let me = Self {
             store: Mutex::new(Store::open_readonly(path)?),
             params,
-            namespaces: RwLock::new(HashSet::new()),
+            namespaces: RwLock::new(HashMap::new()),
             height: RwLock::new(0),
             zones: RwLock::new(HashMap::new()),
             fingerprint: Mutex::new(None),
@@ -53,7 +53,12 @@ impl StoreNames {
     /// zone file. Bumps the generation when either changed.
     pub fn refresh(&self) -> Result<(), StoreError> {
         let store = self.store.lock().map_err(|_| poisoned())?;
-        let ids: HashSet<String> = store.namespace_ids()?.into_iter().collect();
+        let mut namespaces = HashMap::new();
+        for id in store.namespace_ids()? {
+            if let Some(ns) = store.namespace(&id)? {
+                namespaces.insert(id, ns);
+            }
+        }
         let last = store.last_block()?;
         let height = last.as_ref().map(|b| b.height).unwrap_or(0);
         let fingerprint =
@@ -66,7 +71,7 @@ impl StoreNames {
             }
         }
         if let Ok(mut n) = self.namespaces.write() {
-            *n = ids;
+            *n = namespaces;
         }
         if let Ok(mut h) = self.height.write() {
             *h = height;
@@ -86,7 +91,9 @@ impl StoreNames {
     fn try_lookup(&self, fqn: &str) -> Result<Lookup, StoreError> {
         let store = self.store.lock().map_err(|_| poisoned())?;
         let Some(rec) = store.name(fqn)? else { return Ok(Lookup::NotRegistered) };
-        let Some(ns) = store.namespace(&rec.namespace_id)? else { return Ok(Lookup::NotRegistered) };
+        // Namespaces change only with blocks: read the copy `refresh` keeps.
+        let ns = self.namespaces.read().ok().and_then(|n| n.get(&rec.namespace_id).cloned());
+        let Some(ns) = ns else { return Ok(Lookup::NotRegistered) };
         let h = self.height();
         if rec.revoked {
             return Ok(Lookup::Revoked);
@@ -129,7 +136,7 @@ fn poisoned() -> StoreError {
 
 impl NameSource for StoreNames {
     fn is_namespace(&self, ns: &str) -> bool {
-        self.namespaces.read().map(|n| n.contains(ns)).unwrap_or(false)
+        self.namespaces.read().map(|n| n.contains_key(ns)).unwrap_or(false)
     }
 
     fn lookup(&self, fqn: &str) -> Lookup {
