@@ -89,6 +89,15 @@ fn data(magic: [u8; 2], op: &Op) -> OutputSpec {
     OutputSpec::Data(payload(magic, op))
 }
 
+/// The layout of ops that name a recipient in output 1: data, recipient (dust), change.
+fn to_recipient(f: &Funding<'_>, magic: [u8; 2], op: &Op, recipient: &Script) -> Result<Transaction, TxError> {
+    f.build(&[
+        data(magic, op),
+        OutputSpec::Pay { script: recipient.to_owned(), value: DUST_OUTPUT },
+        OutputSpec::Change,
+    ])
+}
+
 fn address_script(addr: &str, network: Network) -> Result<ScriptBuf, TxError> {
     let a: Address<bitcoin::address::NetworkUnchecked> =
         addr.parse().map_err(|e| TxError::InvalidWif(format!("address {addr}: {e}")))?;
@@ -138,11 +147,7 @@ pub fn namespace_reveal(
         version: p.version,
         namespace_id: ns_id.to_string(),
     });
-    f.build(&[
-        data(magic, &op),
-        OutputSpec::Pay { script: revealer.to_owned(), value: DUST_OUTPUT },
-        OutputSpec::Change,
-    ])
+    to_recipient(f, magic, &op, revealer)
 }
 
 /// `!`: launches `ns_id`; must be sent by the revealer.
@@ -192,7 +197,7 @@ pub fn name_register(
     owner: &Script,
 ) -> Result<Transaction, TxError> {
     let op = Op::NameRegistration(NameRegistration { name: fqn.to_string(), value_hash, tokens: None });
-    f.build(&[data(magic, &op), OutputSpec::Pay { script: owner.to_owned(), value: DUST_OUTPUT }, OutputSpec::Change])
+    to_recipient(f, magic, &op, owner)
 }
 
 /// `+`: points `fqn` (owned by this wallet) at `value_hash`; `ch` is a
@@ -220,11 +225,7 @@ pub fn name_transfer(
     new_owner: &Script,
 ) -> Result<Transaction, TxError> {
     let op = Op::NameTransfer(NameTransfer { keep_data, name_hash128: NameHash128::of_name(fqn), consensus_hash: *ch });
-    f.build(&[
-        data(magic, &op),
-        OutputSpec::Pay { script: new_owner.to_owned(), value: DUST_OUTPUT },
-        OutputSpec::Change,
-    ])
+    to_recipient(f, magic, &op, new_owner)
 }
 
 /// `~`: revokes `fqn` (owned by this wallet).
@@ -310,11 +311,7 @@ pub fn token_transfer(
         amount,
         scratch: scratch.to_vec(),
     });
-    f.build(&[
-        data(magic, &op),
-        OutputSpec::Pay { script: recipient.to_owned(), value: DUST_OUTPUT },
-        OutputSpec::Change,
-    ])
+    to_recipient(f, magic, &op, recipient)
 }
 
 /// `+` like [`name_update`], but spending exactly `coin` of `wallet` (e.g. the
