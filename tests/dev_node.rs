@@ -148,3 +148,32 @@ fn kill9_restart_resumes_and_an_edited_zone_file_becomes_an_update() {
     assert_eq!(dig(node.dns, &["werner.id", "A", "+short"]).trim(), "192.0.2.99");
     assert_eq!(dig(node.dns, &["hal.btc", "A", "+short"]).trim(), "198.51.100.2");
 }
+
+#[test]
+fn one_node_per_data_dir_and_ctrl_c_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = DevNode::start(dir.path(), &repo_zones());
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_bns"))
+        .args(["dev", "--dns-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--upstream", "none"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--zones")
+        .arg(repo_zones())
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("another bns is using"), "{second:?}");
+
+    // SIGINT (Ctrl-C) ends the process, interval miner and all.
+    let pid = node.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = node.child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "bns dev did not exit after SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -58,7 +58,15 @@ pub fn load_plan(dir: &Path) -> anyhow::Result<Plan> {
             bail!("{}: namespace {ns:?} is not in {}", p.display(), ns_path.display());
         }
         let content = std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
-        crate::zonefile::check_with_origin(&content, None, Some(&name)).map_err(|e| anyhow!("{}: {e}", p.display()))?;
+        let zf = crate::zonefile::check_with_origin(&content, None, Some(&name))
+            .map_err(|e| anyhow!("{}: {e}", p.display()))?;
+        if !zf.warnings.is_empty() {
+            bail!(
+                "{}: {}\nfix the zone file before it goes on chain (`bns zonefile check` shows the same)",
+                p.display(),
+                zf.warnings.join("; ")
+            );
+        }
         zones.push(ZoneSpec { name, content });
     }
     Ok(Plan { namespaces, zones })

@@ -259,6 +259,17 @@ fn generate_dev_names(
 pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     let data_dir = settings.data_dir();
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    // One node per data dir: a second one would mine into the same chain file.
+    let lock_path = data_dir.join("bns.lock");
+    let _lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    _lock
+        .try_lock()
+        .map_err(|_| anyhow!("another bns is using {}: stop it, or pass another --data-dir", data_dir.display()))?;
     let network = Network::Regtest;
     let started = Instant::now();
 
@@ -295,12 +306,15 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
         Upstreams::Servers(s) => s.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
     };
     let server = DnsServer::bind(settings.dns_addr(), names.clone())
-        .await?
+        .await
+        .with_context(|| format!("DNS on {}: pass --dns-addr IP:PORT (port 0 picks a free one)", settings.dns_addr()))?
         .with_resolver(resolver)
         .with_metrics(metrics.clone());
     metrics.set_cache_stats(server.stats());
     let dns_addr = server.local_addr();
-    let api_server = ApiServer::bind(settings.api_addr(), &db, metrics.clone()).await?;
+    let api_server = ApiServer::bind(settings.api_addr(), &db, metrics.clone()).await.with_context(|| {
+        format!("API on {}: pass --api-addr IP:PORT (port 0 picks a free one)", settings.api_addr())
+    })?;
     println!("bns dev: forwarding to {upstreams}");
     println!("bns dev: DNS listening on {dns_addr} (UDP and TCP)");
     let dot_files = settings.dot_cert_files()?;
@@ -377,12 +391,18 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     }
 
     let interval = settings.block_interval();
+    // An async loop (not a blocking one) so that aborting it at shutdown ends it.
     let mine_loop = {
         let miner = miner.clone();
-        tokio::task::spawn_blocking(move || loop {
-            std::thread::sleep(interval);
-            if let Err(e) = dev::Miner::mine_and_index(&*miner, vec![]) {
-                warn!(error = %e, "mining an interval block failed");
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let miner = miner.clone();
+                match tokio::task::spawn_blocking(move || dev::Miner::mine_and_index(&*miner, vec![])).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => warn!(error = %e, "mining an interval block failed"),
+                    Err(e) => warn!(error = %e, "mining task failed"),
+                }
             }
         })
     };
@@ -393,7 +413,7 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
         r = api => { r??; }
     }
     let _ = stop_tx.send(true);
-    drop(mine_loop);
+    mine_loop.abort();
     Ok(())
 }
 

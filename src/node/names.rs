@@ -112,6 +112,11 @@ impl StoreNames {
         };
         drop(store);
         match zonefile::check_with_origin(&bytes, Some(&hash), Some(fqn)) {
+            // Serve what parses; a file of which nothing parses is invalid, not empty.
+            Ok(zf) if zf.records.is_empty() && !zf.warnings.is_empty() => {
+                warn!(name = fqn, %hash, warnings = ?zf.warnings, "stored zone file has no usable record");
+                Ok(Lookup::ZoneFileInvalid { hash: hash.to_string(), reason: zf.warnings.join("; ") })
+            }
             Ok(zf) => {
                 let zf = Arc::new(zf);
                 if let Ok(mut cache) = self.zones.write() {
