@@ -133,7 +133,7 @@ impl World {
         // gamma.test changes hands every block (keeping or clearing its data).
         let tip = self.chain.height();
         let by_w = self.gamma.iter().rev().find(|(h, _)| *h <= tip).map(|e| e.1).unwrap_or(true);
-        let keep = self.next_name % 3 != 0;
+        let keep = !self.next_name.is_multiple_of(3);
         let transfer = if by_w {
             f.next::<_, TxError>(ops::name_transfer(&f, MAGIC, "gamma.test", keep, &ch, &self.v.script_pubkey()))
         } else {

@@ -374,7 +374,7 @@ fn be_u64(bytes: &[u8]) -> u64 {
 /// written whole, which makes the payload undecodable rather than wrong).
 fn put_padded(out: &mut Vec<u8>, text: &str, width: usize) {
     out.extend_from_slice(text.as_bytes());
-    out.extend(std::iter::repeat(0u8).take(width.saturating_sub(text.len())));
+    out.extend(std::iter::repeat_n(0u8, width.saturating_sub(text.len())));
 }
 
 /// The first `N` bytes of `bytes` (callers length-check first; a short
