@@ -143,6 +143,9 @@ enum OpCommand {
         /// Magic bytes (2 ASCII characters)
         #[arg(long, default_value = "id")]
         magic: String,
+        /// Address encoding of the outputs: mainnet, testnet or regtest (the dev chain)
+        #[arg(long, default_value = "mainnet")]
+        network: String,
     },
 }
 
@@ -216,11 +219,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Price { name, index } => print_json(inspect::price(&index.open()?, &name)),
         Command::Explain { name, index } => print_json(inspect::explain(&index.open()?, &name)),
-        Command::Op { command: OpCommand::Decode { hex, height, magic } } => {
+        Command::Op { command: OpCommand::Decode { hex, height, magic, network } } => {
+            let network = match network.as_str() {
+                "mainnet" | "main" | "bitcoin" => bitcoin::Network::Bitcoin,
+                "testnet" | "test" => bitcoin::Network::Testnet,
+                "regtest" | "dev" => bitcoin::Network::Regtest,
+                other => anyhow::bail!("--network {other:?}: use mainnet, testnet or regtest"),
+            };
             let magic: [u8; 2] =
                 magic.as_bytes().try_into().map_err(|_| anyhow::anyhow!("--magic takes exactly 2 ASCII characters"))?;
             let epoch = height.map(|h| ChainParams::mainnet().epoch_at(h).number).unwrap_or(6);
-            print_json(inspect::op_decode(&hex, epoch, magic, bitcoin::Network::Bitcoin))
+            print_json(inspect::op_decode(&hex, epoch, magic, network))
         }
     }
 }

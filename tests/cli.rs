@@ -116,8 +116,10 @@ fn query_commands_read_the_index_of_a_dev_node() {
         bns::chain::devchain::DevChain::open(&dir.path().join("devchain.dat"), bitcoin::Network::Regtest).unwrap();
     let block = bns::chain::BlockSource::block(&chain, 105).unwrap();
     let raw = bitcoin::consensus::encode::serialize_hex(&block.txdata[1]);
-    let decoded = json(&["op", "decode", &raw]);
+    let decoded = json(&["op", "decode", &raw, "--network", "regtest"]);
     assert_eq!(decoded["op"]["type"], "NAME_PREORDER");
+    // The change output pays the dev wallet, in the dev chain's (regtest) address format.
+    assert_eq!(decoded["outputs"][1]["address"], owner.as_str());
     assert_eq!(decoded["outputs"].as_array().unwrap().len(), 3);
 
     let o = bns(&["name", "show", "werner.id", "--data-dir", "/nonexistent"]);
