@@ -201,8 +201,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Zonefile { command } => zonefile(command),
         Command::Name { command } => print_json(match command {
-            NameCommand::Show { name, index } => inspect::name_show(&index.open()?, &name),
-            NameCommand::History { name, index } => inspect::history(&index.open()?, &name),
+            NameCommand::Show { name, index } => inspect::name_show(&index.open()?, &name.to_ascii_lowercase()),
+            NameCommand::History { name, index } => inspect::history(&index.open()?, &name.to_ascii_lowercase()),
             NameCommand::Owned { address, index } => Ok(serde_json::json!(index.open()?.names_by_address(&address)?)),
         }),
         Command::Namespace { command: NamespaceCommand::Show { id, index } } => {
@@ -217,7 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = DevSettings { namespace_policy, ..Default::default() }.or(file);
             print_json(inspect::namespaces(&index.open()?, &bns::node::namespace_policies(&settings)?))
         }
-        Command::Price { name, index } => print_json(inspect::price(&index.open()?, &name)),
+        Command::Price { name, index } => print_json(inspect::price(&index.open()?, &name.to_ascii_lowercase())),
         Command::Explain { name, index } => print_json(inspect::explain(&index.open()?, &name)),
         Command::Op { command: OpCommand::Decode { hex, height, magic, network } } => {
             let network = match network.as_str() {

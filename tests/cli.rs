@@ -100,6 +100,11 @@ fn query_commands_read_the_index_of_a_dev_node() {
     let owned = json(&["name", "owned", &owner, "--data-dir", data]);
     assert_eq!(owned.as_array().unwrap().len(), 5, "the dev wallet owns every zones/ name");
     assert_eq!(json(&["name", "show", "nobody.id", "--data-dir", data])["status"], "available");
+    assert_eq!(
+        json(&["name", "show", "WERNER.ID", "--data-dir", data])["status"],
+        "registered",
+        "names are case-insensitive"
+    );
 
     // werner: 6 letters -> bucket 1: 250 * 4 * 100 // 1 // 10 = 10000 satoshis.
     let price = json(&["price", "werner.id", "--data-dir", data]);
