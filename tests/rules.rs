@@ -1,102 +1,14 @@
 //! The dev-flow rules on a real dev chain: every rejected op is stored with
 //! its reason, and accepted ops change state as Core's rules say.
 
-use bitcoin::{Amount, Network, Transaction};
-use bns::bns::ChainParams;
-use bns::chain::devchain::DevChain;
+use bitcoin::Transaction;
 use bns::hash::{ConsensusHash, ValueHash};
-use bns::indexer::Indexer;
-use bns::store::{OpRow, Store};
-use bns::tx::ops::{self, Funding, RevealParams};
-use bns::tx::{build_and_sign, OutputSpec, Wallet};
+use bns::tx::ops::{self, RevealParams};
+use bns::tx::{build_and_sign, OutputSpec};
 
-const MAGIC: [u8; 2] = *b"id";
-const NET: Network = Network::Regtest;
-const STX_ALLOCATION: u64 = 10_000_000_000;
-/// STX price of a 4-character namespace id (epoch >= 4).
-const TEST_NS_STX: u64 = 6_400_000_000;
+mod support;
 
-struct Harness {
-    _dir: tempfile::TempDir,
-    chain: DevChain,
-    indexer: Indexer,
-    a: Wallet,
-    b: Wallet,
-}
-
-impl Harness {
-    fn new() -> Harness {
-        Self::with(1, STX_ALLOCATION)
-    }
-
-    /// A chain whose BNS processing starts at `first_block`; wallet `a` gets
-    /// `stx` micro-STX in a token account.
-    fn with(first_block: u64, stx: u64) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let chain = DevChain::open(&dir.path().join("chain.dat"), NET).unwrap();
-        let store = Store::open(&dir.path().join("bns.sqlite")).unwrap();
-        let (a, b) = (Wallet::generate(NET), Wallet::generate(NET));
-        let params = ChainParams::test(first_block, MAGIC).with_allocation(a.address().to_string(), stx);
-        let indexer = Indexer::new(store, params, NET, 1);
-        let mut h = Harness { _dir: dir, chain, indexer, a, b };
-        for _ in 0..101 {
-            h.chain.mine(&h.a.script_pubkey()).unwrap();
-        }
-        let utxos = h.chain.spendable_utxos(&h.a.script_pubkey());
-        let pay_b = OutputSpec::Pay { script: h.b.script_pubkey(), value: Amount::from_btc(20.0).unwrap() };
-        let tx = build_and_sign(&h.a, &utxos, &[pay_b, OutputSpec::Change], 2).unwrap();
-        h.mine(vec![tx]);
-        h
-    }
-
-    fn funding<'a>(&self, w: &'a Wallet) -> Funding<'a> {
-        Funding { wallet: w, utxos: self.chain.spendable_utxos(&w.script_pubkey()), fee_rate: 2 }
-    }
-
-    /// Mines `txs` in order into one block, indexes it, returns its ops.
-    fn mine(&mut self, txs: Vec<Transaction>) -> Vec<OpRow> {
-        for tx in txs {
-            self.chain.submit(tx).unwrap();
-        }
-        self.chain.mine(&self.a.script_pubkey()).unwrap();
-        self.indexer.catch_up(&self.chain).unwrap();
-        let h = self.chain.height();
-        if let Some(b) = self.indexer.store().last_block().unwrap() {
-            assert_eq!(b.height, h, "indexed up to the tip");
-        }
-        self.indexer.store().ops_at(h).unwrap()
-    }
-
-    fn ch(&self) -> ConsensusHash {
-        self.indexer.store().last_block().unwrap().unwrap().consensus_hash
-    }
-
-    fn addr(w: &Wallet) -> String {
-        w.address().to_string()
-    }
-}
-
-fn params() -> RevealParams {
-    RevealParams {
-        version: 1,
-        lifetime: 52_595,
-        coeff: 250,
-        base: 4,
-        buckets: [6, 5, 4, 3, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        nonalpha_discount: 10,
-        no_vowel_discount: 10,
-    }
-}
-
-fn assert_rejected(op: &OpRow, why: &str) {
-    assert!(!op.accepted, "expected rejection ({why}), got accepted {op:?}");
-    let reason = op.reason.as_deref().unwrap_or_default();
-    assert!(reason.contains(why), "reason {reason:?} should mention {why:?}");
-}
-
-fn assert_accepted(op: &OpRow) {
-    assert!(op.accepted, "expected accepted, got {op:?}");
-}
+use support::harness::*;
 
 #[test]
 fn namespace_and_name_lifecycle_with_rejections() {
@@ -288,7 +200,7 @@ fn ready_namespace(h: &mut Harness) {
 #[test]
 fn genesis_consensus_hash_is_valid_in_the_first_blocks() {
     // BNS processing starts at block 103; its ops may carry the genesis snapshot hash.
-    let mut h = Harness::with(103, STX_ALLOCATION);
+    let mut h = Harness::with(103, STX_ALLOCATION, &[]);
     assert_eq!(h.chain.height(), 102);
     let a = h.a.clone();
     let genesis: ConsensusHash = "17ac43c1d8549c3181b200f1bf97eb7d".parse().unwrap();
@@ -315,7 +227,7 @@ fn namespace_prices_are_paid_in_stacks_from_a_token_account() {
     let r = ops::namespace_reveal(&f, MAGIC, "test", &params(), &a.script_pubkey()).unwrap();
     assert_rejected(&h.mine(vec![r])[0], "namespace price in STACKs");
     // More than the account holds.
-    let mut h = Harness::with(1, TEST_NS_STX - 1);
+    let mut h = Harness::with(1, TEST_NS_STX - 1, &[]);
     let a = h.a.clone();
     let (ch, f) = (h.ch(), h.funding(&a));
     let p = ops::namespace_preorder(&f, MAGIC, "test", &Harness::addr(&a), &ch, 5_500, Some(TEST_NS_STX), NET);

@@ -1,91 +1,21 @@
 //! Transfer, revoke, renewal, import, announce and token transfer on a real
 //! dev chain: each rule's accept path and each of its rejection reasons.
 
-use bitcoin::{Amount, Network, Transaction};
-use bns::bns::ChainParams;
-use bns::chain::devchain::DevChain;
 use bns::hash::{AnnounceHash, ConsensusHash, ValueHash};
-use bns::indexer::Indexer;
-use bns::store::{OpRow, Store};
-use bns::tx::ops::{self, Funding, Renewal, RevealParams};
-use bns::tx::{build_and_sign, OutputSpec, TxError, Wallet};
+use bns::store::OpRow;
+use bns::tx::ops::{self, Renewal};
+use bns::tx::Wallet;
 use bns::virtualchain::consensus::{consensus_hash, prev_consensus_heights, EMPTY_OPS_HASH};
 use bns::virtualchain::scan::burn_address;
 
-const MAGIC: [u8; 2] = *b"id";
-const NET: Network = Network::Regtest;
-const STX_ALLOCATION: u64 = 10_000_000_000;
-/// STX price of a 4-character namespace id (epoch >= 4).
-const TEST_NS_STX: u64 = 6_400_000_000;
+mod support;
+
+use support::harness::*;
+
 /// Price of a 7+ letter name with a vowel in `test`: 250 * 4^0 * 100 / 10.
 const PRICE: u64 = 2_500;
 
-struct Harness {
-    _dir: tempfile::TempDir,
-    chain: DevChain,
-    indexer: Indexer,
-    a: Wallet,
-    b: Wallet,
-}
-
 impl Harness {
-    /// Wallet `a` holds a token account; the `announcers` may send ANNOUNCE.
-    fn new(announcers: &[&str]) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let chain = DevChain::open(&dir.path().join("chain.dat"), NET).unwrap();
-        let store = Store::open(&dir.path().join("bns.sqlite")).unwrap();
-        let (a, b) = (Wallet::generate(NET), Wallet::generate(NET));
-        let mut params = ChainParams::test(1, MAGIC).with_allocation(a.address().to_string(), STX_ALLOCATION);
-        for n in announcers {
-            params = params.with_announcer(*n);
-        }
-        let indexer = Indexer::new(store, params, NET, 1);
-        let mut h = Harness { _dir: dir, chain, indexer, a, b };
-        for _ in 0..101 {
-            h.chain.mine(&h.a.script_pubkey()).unwrap();
-        }
-        let b = h.b.clone();
-        h.fund(&b);
-        h
-    }
-
-    /// Sends 20 BTC from `a` to `w`, in its own block.
-    fn fund(&mut self, w: &Wallet) {
-        let utxos = self.chain.spendable_utxos(&self.a.script_pubkey());
-        let pay = OutputSpec::Pay { script: w.script_pubkey(), value: Amount::from_btc(20.0).unwrap() };
-        let tx = build_and_sign(&self.a, &utxos, &[pay, OutputSpec::Change], 2).unwrap();
-        self.mine(vec![tx]);
-    }
-
-    fn funding<'a>(&self, w: &'a Wallet) -> Funding<'a> {
-        Funding { wallet: w, utxos: self.chain.spendable_utxos(&w.script_pubkey()), fee_rate: 2 }
-    }
-
-    /// Mines `txs` in order into one block, indexes it, returns its ops.
-    fn mine(&mut self, txs: Vec<Transaction>) -> Vec<OpRow> {
-        for tx in txs {
-            self.chain.submit(tx).unwrap();
-        }
-        self.chain.mine(&self.a.script_pubkey()).unwrap();
-        self.indexer.catch_up(&self.chain).unwrap();
-        let h = self.chain.height();
-        assert_eq!(self.store().last_block().unwrap().unwrap().height, h, "indexed up to the tip");
-        self.store().ops_at(h).unwrap()
-    }
-
-    /// Mines one tx and returns its op.
-    fn mine1(&mut self, tx: Result<Transaction, TxError>) -> OpRow {
-        self.mine(vec![tx.unwrap()]).remove(0)
-    }
-
-    fn store(&self) -> &Store {
-        self.indexer.store()
-    }
-
-    fn ch(&self) -> ConsensusHash {
-        self.store().last_block().unwrap().unwrap().consensus_hash
-    }
-
     fn line(&self, op: &OpRow) -> String {
         self.store().consensus_line(op.height, op.vtxindex).unwrap().unwrap()
     }
@@ -101,28 +31,6 @@ impl Harness {
         let f = self.funding(w);
         assert_accepted(&self.mine1(ops::name_register(&f, MAGIC, fqn, zh, &w.script_pubkey())));
     }
-}
-
-fn params() -> RevealParams {
-    RevealParams {
-        version: 1,
-        lifetime: 52_595,
-        coeff: 250,
-        base: 4,
-        buckets: [6, 5, 4, 3, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        nonalpha_discount: 10,
-        no_vowel_discount: 10,
-    }
-}
-
-fn assert_rejected(op: &OpRow, why: &str) {
-    assert!(!op.accepted, "expected rejection ({why}), got accepted {op:?}");
-    let reason = op.reason.as_deref().unwrap_or_default();
-    assert!(reason.contains(why), "reason {reason:?} should mention {why:?}");
-}
-
-fn assert_accepted(op: &OpRow) {
-    assert!(op.accepted, "expected accepted, got {op:?}");
 }
 
 /// Preorders and reveals namespace `test` (revealer: wallet a).
@@ -144,7 +52,7 @@ fn ready_namespace(h: &mut Harness) {
 
 #[test]
 fn transfer_keeps_or_clears_data_and_checks_owner_hash_and_recipient() {
-    let mut h = Harness::new(&[]);
+    let mut h = Harness::new();
     ready_namespace(&mut h);
     let (a, b) = (h.a.clone(), h.b.clone());
     let zh = ValueHash([3; 20]);
@@ -191,7 +99,7 @@ fn transfer_keeps_or_clears_data_and_checks_owner_hash_and_recipient() {
 
 #[test]
 fn transfer_serializes_the_last_updates_consensus_hash() {
-    let mut h = Harness::new(&[]);
+    let mut h = Harness::new();
     ready_namespace(&mut h);
     let (a, b) = (h.a.clone(), h.b.clone());
     h.register(&a, "aliceone.test", None);
@@ -213,7 +121,7 @@ fn transfer_serializes_the_last_updates_consensus_hash() {
 
 #[test]
 fn after_a_transfer_only_the_new_owner_can_update() {
-    let mut h = Harness::new(&[]);
+    let mut h = Harness::new();
     ready_namespace(&mut h);
     let (a, b) = (h.a.clone(), h.b.clone());
     h.register(&a, "aliceone.test", None);
@@ -228,7 +136,7 @@ fn after_a_transfer_only_the_new_owner_can_update() {
 
 #[test]
 fn revoke_by_owner_only_then_nothing_else() {
-    let mut h = Harness::new(&[]);
+    let mut h = Harness::new();
     ready_namespace(&mut h);
     let (a, b) = (h.a.clone(), h.b.clone());
     h.register(&a, "aliceone.test", Some(ValueHash([4; 20])));
@@ -258,7 +166,7 @@ fn revoke_by_owner_only_then_nothing_else() {
 
 #[test]
 fn renewal_extends_pays_and_may_set_a_zone_file() {
-    let mut h = Harness::new(&[]);
+    let mut h = Harness::new();
     ready_namespace(&mut h);
     let (a, b) = (h.a.clone(), h.b.clone());
     let burn = burn_address(NET);
@@ -311,7 +219,7 @@ fn renewal_extends_pays_and_may_set_a_zone_file() {
 
 #[test]
 fn renewal_may_pay_in_stacks_from_the_owners_account() {
-    let mut h = Harness::new(&[]);
+    let mut h = Harness::new();
     ready_namespace(&mut h);
     let (a, b) = (h.a.clone(), h.b.clone());
     h.register(&a, "aliceone.test", None);
@@ -334,7 +242,7 @@ fn renewal_may_pay_in_stacks_from_the_owners_account() {
 
 #[test]
 fn imports_come_from_the_revealers_keyring_until_ready() {
-    let mut h = Harness::new(&[]);
+    let mut h = Harness::new();
     reveal_namespace(&mut h);
     let (a, b) = (h.a.clone(), h.b.clone());
     let child = a.importer_child(5).unwrap();
@@ -403,7 +311,7 @@ fn importer_child_keys_match_the_rules_keyring() {
 
 #[test]
 fn token_transfer_moves_balance() {
-    let mut h = Harness::new(&[]);
+    let mut h = Harness::new();
     let (a, b) = (h.a.clone(), h.b.clone());
     let (ch, f) = (h.ch(), h.funding(&a));
     let op = h.mine1(ops::token_transfer(&f, MAGIC, &ch, 1_000, b"memo", &b.script_pubkey()));
@@ -435,7 +343,7 @@ fn token_transfer_moves_balance() {
 
 #[test]
 fn announce_only_from_an_announcer_names_owner_and_hashes_like_an_empty_block() {
-    let mut h = Harness::new(&["aliceone.test"]);
+    let mut h = Harness::with(1, STX_ALLOCATION, &["aliceone.test"]);
     ready_namespace(&mut h);
     let (a, b) = (h.a.clone(), h.b.clone());
     let msg = AnnounceHash([0xab; 20]);

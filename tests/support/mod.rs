@@ -4,6 +4,7 @@
 
 pub mod bcoin;
 pub mod esv;
+pub mod harness;
 pub mod unbound;
 
 use std::io::{BufRead, BufReader};
