@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use bns::bns::ChainParams;
-use bns::config::{self, DevSettings};
+use bns::config::{self, DevSettings, FaceSettings};
 use bns::hash::ValueHash;
 use bns::node::inspect;
 
@@ -79,17 +79,21 @@ enum Command {
 /// Where the local index lives.
 #[derive(clap::Args)]
 struct IndexArgs {
-    /// Data directory of the node whose index to read [default: ~/.bns-dev]
+    /// Data directory of the node whose index to read [default: ~/.bns if a node indexed there, else ~/.bns-dev]
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
 }
 
 impl IndexArgs {
+    fn dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(config::default_index_dir)
+    }
+
     fn open(&self) -> anyhow::Result<bns::store::Store> {
-        let dir = DevSettings { data_dir: self.data_dir.clone(), ..Default::default() }.data_dir();
+        let dir = self.dir();
         let db = bns::node::db_path(&dir);
         if !db.exists() {
-            anyhow::bail!("no index at {}: start `bns dev` (or pass --data-dir)", db.display());
+            anyhow::bail!("no index at {}: start `bns node` or `bns dev` (or pass --data-dir)", db.display());
         }
         Ok(bns::store::Store::open_readonly(&db)?)
     }
@@ -209,12 +213,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_json(inspect::namespace_show(&index.open()?, &id))
         }
         Command::Namespaces { index, config, namespace_policy } => {
-            let dir = DevSettings { data_dir: index.data_dir.clone(), ..Default::default() }.data_dir();
-            let file: DevSettings = match &config {
-                Some(path) => config::load(path, true)?,
-                None => config::load(&dir.join("bns.toml"), false)?,
+            let dir = index.dir();
+            let file: FaceSettings = match &config {
+                Some(path) => config::load_faces(path, true)?,
+                None => config::load_faces(&dir.join("bns.toml"), false)?,
             };
-            let settings = DevSettings { namespace_policy, ..Default::default() }.or(file);
+            let settings = FaceSettings { namespace_policy, ..Default::default() }.or(file);
             print_json(inspect::namespaces(&index.open()?, &bns::node::namespace_policies(&settings)?))
         }
         Command::Price { name, index } => print_json(inspect::price(&index.open()?, &name.to_ascii_lowercase())),

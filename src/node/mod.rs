@@ -19,7 +19,7 @@ use crate::api::ApiServer;
 use crate::bns::ChainParams;
 use crate::chain::devchain::DevChain;
 use crate::chain::BlockSource;
-use crate::config::DevSettings;
+use crate::config::{DevSettings, FaceSettings};
 use crate::dns::forward::{parse_policies, DEFAULT_CACHE_SIZE};
 use crate::dns::tls::{CertSource, DotListener};
 use crate::dns::{DnsServer, Policy, ResolverOptions, Upstreams};
@@ -30,14 +30,14 @@ use crate::tx::Wallet;
 use names::StoreNames;
 
 /// The namespace policies of `settings` (`--namespace-policy NS=POLICY`).
-pub fn namespace_policies(settings: &DevSettings) -> anyhow::Result<std::collections::HashMap<String, Policy>> {
+pub fn namespace_policies(settings: &FaceSettings) -> anyhow::Result<std::collections::HashMap<String, Policy>> {
     parse_policies(&settings.namespace_policy).map_err(|e| anyhow!("--namespace-policy: {e}"))
 }
 
 /// Forwarding, namespace policies and cache size for the DNS face. Without
 /// `--upstream`, the nameservers of /etc/resolv.conf (other than this node's
 /// own DNS address) are used.
-pub fn resolver_options(settings: &DevSettings) -> anyhow::Result<ResolverOptions> {
+pub fn resolver_options(settings: &FaceSettings) -> anyhow::Result<ResolverOptions> {
     let upstreams = match Upstreams::parse(&settings.upstreams).map_err(|e| anyhow!("--upstream: {e}"))? {
         Some(u) => u,
         None => Upstreams::system_default(settings.dns_addr()),
@@ -300,28 +300,28 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     spawn_indexer(indexer, chain.clone() as Arc<dyn BlockSource>, names.clone(), wake_rx, height_tx, metrics.clone());
 
-    let resolver = resolver_options(&settings)?;
+    let resolver = resolver_options(&settings.faces)?;
     let upstreams = match &resolver.upstreams {
         Upstreams::None => "none (names outside BNS are refused)".to_string(),
         Upstreams::Servers(s) => s.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
     };
-    let server = DnsServer::bind(settings.dns_addr(), names.clone())
+    let server = DnsServer::bind(settings.faces.dns_addr(), names.clone())
         .await
-        .with_context(|| format!("DNS on {}: pass --dns-addr IP:PORT (port 0 picks a free one)", settings.dns_addr()))?
+        .with_context(|| format!("DNS on {}: pass --dns-addr IP:PORT (port 0 picks a free one)", settings.faces.dns_addr()))?
         .with_resolver(resolver)
         .with_metrics(metrics.clone());
     metrics.set_cache_stats(server.stats());
     let dns_addr = server.local_addr();
-    let api_server = ApiServer::bind(settings.api_addr(), &db, metrics.clone()).await.with_context(|| {
-        format!("API on {}: pass --api-addr IP:PORT (port 0 picks a free one)", settings.api_addr())
+    let api_server = ApiServer::bind(settings.faces.api_addr(), &db, metrics.clone()).await.with_context(|| {
+        format!("API on {}: pass --api-addr IP:PORT (port 0 picks a free one)", settings.faces.api_addr())
     })?;
     println!("bns dev: forwarding to {upstreams}");
     println!("bns dev: DNS listening on {dns_addr} (UDP and TCP)");
-    let dot_files = settings.dot_cert_files()?;
-    if dot_files.is_some() && settings.dot_addr.is_none() {
+    let dot_files = settings.faces.dot_cert_files()?;
+    if dot_files.is_some() && settings.faces.dot_addr.is_none() {
         anyhow::bail!("dot-cert and dot-key need dot-addr (the DNS-over-TLS listen address)");
     }
-    let server = match settings.dot_addr {
+    let server = match settings.faces.dot_addr {
         Some(addr) => {
             let certs = match dot_files {
                 Some((cert, key)) => CertSource::Files { cert, key },
@@ -423,7 +423,7 @@ mod tests {
 
     #[test]
     fn resolver_options_from_settings() {
-        let s = DevSettings {
+        let s = FaceSettings {
             upstreams: vec!["127.0.0.1:5399".into()],
             namespace_policy: vec!["id=bns-first".into()],
             cache_size: Some(1000),
@@ -434,9 +434,9 @@ mod tests {
         assert_eq!(r.policy("id"), Policy::BnsFirst);
         assert_eq!(r.policy("btc"), Policy::Bns);
         assert_eq!(r.cache_size, 1000);
-        let none = DevSettings { upstreams: vec!["none".into()], ..Default::default() };
+        let none = FaceSettings { upstreams: vec!["none".into()], ..Default::default() };
         assert_eq!(resolver_options(&none).unwrap().upstreams, Upstreams::None);
-        let bad = DevSettings { namespace_policy: vec!["id=maybe".into()], ..Default::default() };
+        let bad = FaceSettings { namespace_policy: vec!["id=maybe".into()], ..Default::default() };
         assert!(resolver_options(&bad).is_err());
     }
 }

@@ -1,0 +1,284 @@
+//! Settings for serving subcommands: one struct that is both the TOML config
+//! file and the command-line flags, so every config key is also a flag.
+//!
+//! Precedence: flag, then `--config FILE` (default `<data-dir>/bns.toml` if it
+//! exists), then built-in default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+mod node;
+pub use node::{NetworkName, NodeSettings, RpcSettings};
+
+/// Default DNS listen address.
+pub const DEFAULT_DNS_ADDR: &str = "127.0.0.1:5300";
+
+/// Default REST API (and `/metrics`) listen address.
+pub const DEFAULT_API_ADDR: &str = "127.0.0.1:6270";
+
+/// Settings of the faces every serving node has (DNS, DoT, REST API), shared
+/// by `bns dev` and `bns node`. Flattened into both.
+#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FaceSettings {
+    /// DNS listen address, UDP and TCP; port 0 picks a free port [default: 127.0.0.1:5300]
+    #[arg(long, value_name = "IP:PORT")]
+    pub dns_addr: Option<SocketAddr>,
+    /// REST API and /metrics listen address (HTTP); port 0 picks a free port [default: 127.0.0.1:6270]
+    #[arg(long, value_name = "IP:PORT")]
+    pub api_addr: Option<SocketAddr>,
+    /// Upstream resolver for names outside BNS (repeatable; `none` refuses them) [default: nameservers in /etc/resolv.conf other than --dns-addr]
+    #[arg(long = "upstream", value_name = "IP:PORT")]
+    #[serde(default)]
+    pub upstreams: Vec<String>,
+    /// Collision policy of a namespace, NS=POLICY with POLICY bns, icann or bns-first (repeatable) [default: bns]
+    #[arg(long = "namespace-policy", value_name = "NS=POLICY")]
+    #[serde(default)]
+    pub namespace_policy: Vec<String>,
+    /// Bound of the DNS answer cache in bytes; 0 disables it [default: 33554432]
+    #[arg(long, value_name = "BYTES")]
+    pub cache_size: Option<u64>,
+    /// DNS-over-TLS (RFC 7858) listen address; port 0 picks a free port [default: off]
+    #[arg(long, value_name = "IP:PORT")]
+    pub dot_addr: Option<SocketAddr>,
+    /// PEM certificate chain for DNS over TLS [default: <data-dir>/dot-cert.pem, self-signed, generated at first start]
+    #[arg(long, value_name = "FILE")]
+    pub dot_cert: Option<PathBuf>,
+    /// PEM private key for --dot-cert [default: <data-dir>/dot-key.pem]
+    #[arg(long, value_name = "FILE")]
+    pub dot_key: Option<PathBuf>,
+}
+
+impl FaceSettings {
+    /// Fills every unset field from `other`.
+    pub fn or(self, other: FaceSettings) -> FaceSettings {
+        FaceSettings {
+            dns_addr: self.dns_addr.or(other.dns_addr),
+            api_addr: self.api_addr.or(other.api_addr),
+            upstreams: if self.upstreams.is_empty() { other.upstreams } else { self.upstreams },
+            namespace_policy: if self.namespace_policy.is_empty() {
+                other.namespace_policy
+            } else {
+                self.namespace_policy
+            },
+            cache_size: self.cache_size.or(other.cache_size),
+            dot_addr: self.dot_addr.or(other.dot_addr),
+            dot_cert: self.dot_cert.or(other.dot_cert),
+            dot_key: self.dot_key.or(other.dot_key),
+        }
+    }
+
+    /// The DNS address in effect.
+    pub fn dns_addr(&self) -> SocketAddr {
+        self.dns_addr.unwrap_or_else(|| DEFAULT_DNS_ADDR.parse().expect("constant address parses"))
+    }
+
+    /// The API address in effect.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr.unwrap_or_else(|| DEFAULT_API_ADDR.parse().expect("constant address parses"))
+    }
+
+    /// The DoT certificate and key files, if both are set (`None`: use the
+    /// data directory's, generated at first start); an error if only one is.
+    pub fn dot_cert_files(&self) -> anyhow::Result<Option<(PathBuf, PathBuf)>> {
+        match (&self.dot_cert, &self.dot_key) {
+            (Some(cert), Some(key)) => Ok(Some((cert.clone(), key.clone()))),
+            (None, None) => Ok(None),
+            _ => Err(anyhow::anyhow!("dot-cert and dot-key go together: set both or neither")),
+        }
+    }
+}
+
+/// Settings of `bns dev`. Keys in the TOML file are the flag names
+/// (`dns-addr = "127.0.0.1:5300"`).
+#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DevSettings {
+    /// Data directory (database, dev chain, keys) [default: ~/.bns-dev]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Seconds between dev-chain blocks when idle; blocks are also mined at once when there is work [default: 10]
+    #[arg(long, value_name = "SECS")]
+    pub block_interval: Option<f64>,
+    /// Directory of zone files (`<name>.zone`) and `namespaces.toml` to register [default: ./zones]
+    #[arg(long, value_name = "DIR")]
+    pub zones: Option<PathBuf>,
+    /// Registers N synthetic names `n0.gen` .. `n{N-1}.gen` (A + TXT zone files) at first start, for benchmarks [default: 0]
+    #[arg(long, value_name = "N")]
+    pub generate_names: Option<usize>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    #[allow(missing_docs)]
+    pub faces: FaceSettings,
+}
+
+impl DevSettings {
+    /// Fills every unset field from `other`.
+    pub fn or(self, other: DevSettings) -> DevSettings {
+        DevSettings {
+            data_dir: self.data_dir.or(other.data_dir),
+            block_interval: self.block_interval.or(other.block_interval),
+            zones: self.zones.or(other.zones),
+            generate_names: self.generate_names.or(other.generate_names),
+            faces: self.faces.or(other.faces),
+        }
+    }
+
+    /// The data directory in effect.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| home().join(DEV_DATA_DIR))
+    }
+
+    /// The block interval in effect.
+    pub fn block_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.block_interval.unwrap_or(10.0).clamp(0.05, 86_400.0))
+    }
+
+    /// The zones directory in effect.
+    pub fn zones(&self) -> PathBuf {
+        self.zones.clone().unwrap_or_else(|| PathBuf::from("zones"))
+    }
+
+    /// Synthetic names to generate (0 = none).
+    pub fn generate_names(&self) -> usize {
+        self.generate_names.unwrap_or(0)
+    }
+}
+
+/// `bns dev`'s data directory under $HOME.
+pub const DEV_DATA_DIR: &str = ".bns-dev";
+/// `bns node`'s data directory under $HOME.
+pub const NODE_DATA_DIR: &str = ".bns";
+
+/// The data directory a query command reads when none is given: `~/.bns` if
+/// a node has indexed there, else `~/.bns-dev`.
+pub fn default_index_dir() -> PathBuf {
+    let node = home().join(NODE_DATA_DIR);
+    if node.join("bns.sqlite").exists() {
+        node
+    } else {
+        home().join(DEV_DATA_DIR)
+    }
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Reads a settings file (default: absent is empty unless `required`).
+/// Every key must be the name of one of `T`'s flags (or of its field), so a
+/// typo is an error rather than a silently ignored setting.
+pub fn load<T: for<'de> Deserialize<'de> + Default + clap::Args>(path: &Path, required: bool) -> anyhow::Result<T> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(T::default()),
+        Err(e) => return Err(anyhow::anyhow!("cannot read config {}: {e}", path.display())),
+    };
+    let bad = |e: &dyn std::fmt::Display| {
+        anyhow::anyhow!("config {}: {e}\nfix the file or pass --config with another one", path.display())
+    };
+    let table: toml::Table = toml::from_str(&text).map_err(|e| bad(&e))?;
+    let known = known_keys::<T>();
+    if let Some(key) = table.keys().find(|k| !known.contains(&k[..])) {
+        let mut keys: Vec<&String> = known.iter().collect();
+        keys.sort();
+        let list = keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ");
+        return Err(bad(&format!("unknown key `{key}` (known keys: {list})")));
+    }
+    toml::from_str(&text).map_err(|e| bad(&e))
+}
+
+/// Reads only the face settings (DNS, API, resolver) of a `bns dev` or
+/// `bns node` config file, for commands that need just those.
+pub fn load_faces(path: &Path, required: bool) -> anyhow::Result<FaceSettings> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(FaceSettings::default()),
+        Err(e) => return Err(anyhow::anyhow!("cannot read config {}: {e}", path.display())),
+    };
+    let mut table: toml::Table =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
+    let known = known_keys::<FaceSettings>();
+    table.retain(|k, _| known.contains(k));
+    table.try_into().map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
+}
+
+/// The TOML keys `T` accepts: its long flag names and its field names in kebab case.
+fn known_keys<T: clap::Args>() -> std::collections::HashSet<String> {
+    let cmd = T::augment_args(clap::Command::new("config"));
+    let mut keys = std::collections::HashSet::new();
+    for arg in cmd.get_arguments() {
+        keys.insert(arg.get_id().as_str().replace('_', "-"));
+        if let Some(long) = arg.get_long() {
+            keys.insert(long.to_string());
+        }
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse<T: for<'de> Deserialize<'de> + Default + clap::Args>(text: &str) -> anyhow::Result<T> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bns.toml");
+        std::fs::write(&path, text).unwrap();
+        load(&path, true)
+    }
+
+    #[test]
+    fn toml_keys_are_flag_names_and_flags_win() {
+        let file: DevSettings =
+            parse("dns-addr = \"127.0.0.1:5353\"\nblock-interval = 2.5\napi-addr = \"127.0.0.1:0\"\n").unwrap();
+        let flags = DevSettings { block_interval: Some(1.0), ..Default::default() };
+        let s = flags.or(file);
+        assert_eq!(s.faces.dns_addr().port(), 5353);
+        assert_eq!(s.block_interval().as_secs_f64(), 1.0);
+        assert_eq!(s.faces.api_addr().port(), 0);
+        assert_eq!(FaceSettings::default().api_addr().port(), 6270);
+        let err = parse::<DevSettings>("dns_adr = 1").unwrap_err().to_string();
+        assert!(err.contains("unknown key `dns_adr`") && err.contains("dns-addr"), "{err}");
+
+        let file: DevSettings =
+            parse("dot-addr = \"127.0.0.1:8530\"\ndot-cert = \"c.pem\"\ngenerate-names = 10\n").unwrap();
+        assert_eq!(file.faces.dot_addr.unwrap().port(), 8530);
+        assert_eq!(file.generate_names(), 10);
+        assert!(file.faces.dot_cert_files().is_err(), "cert without key");
+        assert!(FaceSettings::default().dot_cert_files().unwrap().is_none());
+        assert!(load::<DevSettings>(Path::new("/nonexistent/bns.toml"), false).is_ok());
+        assert!(load::<DevSettings>(Path::new("/nonexistent/bns.toml"), true).is_err());
+    }
+
+    #[test]
+    fn resolver_keys() {
+        let file: DevSettings =
+            parse("upstreams = [\"127.0.0.1:5399\"]\nnamespace-policy = [\"id=bns-first\"]\ncache-size = 1000\n")
+                .unwrap();
+        let flags = DevSettings {
+            faces: FaceSettings { upstreams: vec!["none".into()], ..Default::default() },
+            ..Default::default()
+        };
+        let s = flags.or(file);
+        assert_eq!(s.faces.upstreams, vec!["none"]);
+        assert_eq!(s.faces.namespace_policy, vec!["id=bns-first"]);
+        assert_eq!(s.faces.cache_size, Some(1000));
+    }
+
+    #[test]
+    fn node_keys() {
+        let s: NodeSettings = parse(
+            "network = \"regtest\"\nbitcoind-url = \"http://127.0.0.1:1\"\nrpc-user = \"u\"\nrpc-password = \"p\"\n\
+             confirmations = 3\ntoken-allocation = [\"a=1\"]\ndns-addr = \"127.0.0.1:5353\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.network(), NetworkName::Regtest);
+        assert_eq!(s.confirmations(), 3);
+        assert_eq!(s.rpc.url(s.network()), "http://127.0.0.1:1");
+        assert_eq!(s.faces.dns_addr().port(), 5353);
+        assert!(parse::<NodeSettings>("block-interval = 1").is_err(), "a dev key is not a node key");
+        assert!(parse::<NodeSettings>("network = \"simnet\"").is_err());
+    }
+}
