@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use bns::bns::ChainParams;
-use bns::config::{self, DevSettings, FaceSettings};
+use bns::config::{self, DevSettings, FaceSettings, NodeSettings};
 use bns::hash::ValueHash;
 use bns::node::inspect;
 
@@ -27,6 +27,22 @@ enum Command {
         config: Option<PathBuf>,
         #[command(flatten)]
         settings: Box<DevSettings>,
+    },
+    /// Run a node following a Bitcoin node (bitcoind JSON-RPC): index BNS, answer DNS and HTTP
+    Node {
+        /// TOML config file; keys are the flag names [default: <data-dir>/bns.toml if present]
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        settings: Box<NodeSettings>,
+    },
+    /// Where the local index stands: height, chain tip, lag, consensus hash, names, zone files
+    Status {
+        #[command(flatten)]
+        index: IndexArgs,
+        /// Print JSON instead of lines
+        #[arg(long)]
+        json: bool,
     },
     /// Zone-file tools
     Zonefile {
@@ -202,6 +218,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(bns::node::run_dev(settings))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Node { config, settings } => {
+            let dir = settings.data_dir();
+            let file: NodeSettings = match &config {
+                Some(path) => config::load(path, true)?,
+                None => config::load(&dir.join("bns.toml"), false)?,
+            };
+            let settings = settings.or(file);
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(bns::node::run_node(settings))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { index, json } => {
+            let v = bns::node::follow::status(&index.open()?)?;
+            if json {
+                print_json(Ok(v))
+            } else {
+                print!("{}", bns::node::follow::status_text(&v));
+                Ok(ExitCode::SUCCESS)
+            }
         }
         Command::Zonefile { command } => zonefile(command),
         Command::Name { command } => print_json(match command {

@@ -71,6 +71,11 @@ pub struct Metrics {
     names: AtomicU64,
     zonefiles_held: AtomicU64,
     zonefiles_missing: AtomicU64,
+    source_up: AtomicU64,
+    source_errors: AtomicU64,
+    source_retry_secs: AtomicU64,
+    blocks_undone: AtomicU64,
+    reorgs: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -107,6 +112,11 @@ impl Metrics {
             names: AtomicU64::new(0),
             zonefiles_held: AtomicU64::new(0),
             zonefiles_missing: AtomicU64::new(0),
+            source_up: AtomicU64::new(0),
+            source_errors: AtomicU64::new(0),
+            source_retry_secs: AtomicU64::new(0),
+            blocks_undone: AtomicU64::new(0),
+            reorgs: AtomicU64::new(0),
         }
     }
 
@@ -143,6 +153,27 @@ impl Metrics {
         self.names.store(names, Relaxed);
         self.zonefiles_held.store(zonefiles_held, Relaxed);
         self.zonefiles_missing.store(zonefiles_missing, Relaxed);
+    }
+
+    /// The block source answered: up, nothing to retry.
+    pub fn source_ok(&self) {
+        self.source_up.store(1, Relaxed);
+        self.source_retry_secs.store(0, Relaxed);
+    }
+
+    /// The block source failed; the next attempt is in `retry_in`.
+    pub fn source_failed(&self, retry_in: Duration) {
+        self.source_up.store(0, Relaxed);
+        self.source_errors.fetch_add(1, Relaxed);
+        self.source_retry_secs.store(retry_in.as_secs(), Relaxed);
+    }
+
+    /// Counts a reorg that undid `blocks` processed blocks.
+    pub fn record_reorg(&self, blocks: u64) {
+        if blocks > 0 {
+            self.reorgs.fetch_add(1, Relaxed);
+            self.blocks_undone.fetch_add(blocks, Relaxed);
+        }
     }
 
     /// Total DNS queries recorded of type `qtype` answered with `rcode`.
@@ -212,6 +243,16 @@ impl Metrics {
             "Zone-file hashes of current names whose zone file is not held.",
             self.zonefiles_missing.load(Relaxed),
         );
+        gauge(o, "bns_chain_source_up", "1 if the last call to the block source (bitcoind) succeeded.", self.source_up.load(Relaxed));
+        counter(o, "bns_chain_source_errors_total", "Failed attempts to read the block source.", self.source_errors.load(Relaxed));
+        gauge(
+            o,
+            "bns_chain_source_retry_seconds",
+            "Back-off before the next attempt after a failure (0 when up).",
+            self.source_retry_secs.load(Relaxed),
+        );
+        counter(o, "bns_chain_reorgs_total", "Reorgs that undid processed blocks.", self.reorgs.load(Relaxed));
+        counter(o, "bns_chain_blocks_undone_total", "Processed blocks undone by reorgs.", self.blocks_undone.load(Relaxed));
         out
     }
 }

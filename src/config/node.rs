@@ -72,8 +72,8 @@ pub struct RpcSettings {
     /// RPC user (rpcuser); bcoin takes any user with its API key as password
     #[arg(long, value_name = "USER")]
     pub rpc_user: Option<String>,
-    /// RPC password (rpcpassword)
-    #[arg(long, value_name = "PASSWORD")]
+    /// RPC password (rpcpassword); also read from $BNS_RPC_PASSWORD, which `ps` does not show
+    #[arg(long, value_name = "PASSWORD", env = "BNS_RPC_PASSWORD", hide_env_values = true)]
     pub rpc_password: Option<String>,
     /// bitcoind's cookie file [default: ~/.bitcoin/[testnet3/|regtest/].cookie if no user is set and it exists]
     #[arg(long, value_name = "FILE")]

@@ -143,11 +143,23 @@ impl Indexer {
 
     /// Runs until the store is at the source's confirmed tip, showing progress.
     pub fn catch_up(&mut self, source: &dyn BlockSource) -> Result<StepReport, IndexerError> {
+        self.catch_up_with(source, &mut |_, _| {})
+    }
+
+    /// [`Indexer::catch_up`], calling `after_step` with the store and each
+    /// step's report (at most 500 blocks apart) so callers can publish
+    /// progress during a long sync.
+    pub fn catch_up_with(
+        &mut self,
+        source: &dyn BlockSource,
+        after_step: &mut dyn FnMut(&Store, &StepReport),
+    ) -> Result<StepReport, IndexerError> {
         let start = Instant::now();
         let mut total = StepReport::default();
         let mut progress = crate::indexer::progress::Progress::new();
         loop {
             let r = self.step(source, 500)?;
+            after_step(&self.store, &r);
             total.blocks += r.blocks;
             total.undone += r.undone;
             total.height = r.height;

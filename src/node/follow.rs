@@ -1,0 +1,187 @@
+//! `bns node`: follows a real Bitcoin node over JSON-RPC into the index and
+//! serves it; `bns status`: where an index stands.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use bitcoincore_rpc::RpcApi;
+use serde_json::json;
+use tokio::sync::watch;
+use tracing::warn;
+
+use super::names::StoreNames;
+use super::{
+    check_meta, check_params, db_path, lock_data_dir, Faces, Follower, META_NETWORK, META_SOURCE_ERROR,
+    META_SOURCE_TIP,
+};
+use crate::chain::bitcoind::{RpcAuth, RpcSource};
+use crate::chain::BlockSource;
+use crate::config::{NetworkName, NodeSettings};
+use crate::indexer::Indexer;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Whether bitcoind's `getblockchaininfo.chain` (Bitcoin Core: main, test,
+/// testnet4, signet, regtest; bcoin: main, testnet, regtest) is `network`.
+pub fn chain_matches(chain: &str, network: NetworkName) -> bool {
+    match network {
+        NetworkName::Mainnet => chain == "main",
+        NetworkName::Testnet => matches!(chain, "test" | "testnet" | "testnet3" | "testnet4"),
+        NetworkName::Regtest => chain == "regtest",
+    }
+}
+
+/// Asks the node which chain it is on; an error if it is not `network`.
+/// `Ok(None)` when the node cannot be reached now (the follower retries).
+fn probe(rpc: &RpcSource, url: &str, network: NetworkName) -> anyhow::Result<Option<(String, u64)>> {
+    let info: serde_json::Value = match rpc.client().call("getblockchaininfo", &[]) {
+        Ok(v) => v,
+        Err(e) => {
+            warn!(url, error = %e, "bitcoind is not answering yet; will keep trying");
+            return Ok(None);
+        }
+    };
+    let chain = info.get("chain").and_then(|c| c.as_str()).unwrap_or_default().to_string();
+    if !chain_matches(&chain, network) {
+        anyhow::bail!(
+            "bitcoind at {url} is on chain {chain:?}, but this node follows {}: pass --network, or point --bitcoind-url at a {} node",
+            network.as_str(),
+            network.as_str()
+        );
+    }
+    let blocks = info.get("blocks").and_then(|b| b.as_u64()).unwrap_or(0);
+    Ok(Some((chain, blocks)))
+}
+
+/// `bns node`: indexes the BNS operations of the chain bitcoind serves,
+/// `confirmations` deep, and answers DNS and HTTP from the index.
+pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
+    let data_dir = settings.data_dir();
+    let _lock = lock_data_dir(&data_dir)?;
+    let network = settings.network();
+    let params = settings.chain_params()?;
+    let url = settings.rpc.url(network);
+    let auth = settings.rpc.auth(network)?;
+    let auth_text = match &auth {
+        RpcAuth::None => "no credentials".to_string(),
+        RpcAuth::UserPass(u, _) => format!("user {u:?}"),
+        RpcAuth::Cookie(p) => format!("cookie {}", p.display()),
+    };
+    let rpc = Arc::new(RpcSource::new(&url, auth)?);
+
+    let db = db_path(&data_dir);
+    let store = Store::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
+    check_params(&store, &params)?;
+    check_meta(&store, META_NETWORK, network.as_str())?;
+    let confirmations = settings.confirmations();
+    let from = store.last_block()?.map(|b| b.height + 1).unwrap_or(params.first_block);
+    println!(
+        "bns node: following bitcoind at {url} ({auth_text}), {} network, {confirmations} confirmation(s), from block {from}",
+        network.as_str()
+    );
+    let probe_rpc = rpc.clone();
+    let probe_url = url.clone();
+    if let Some((chain, blocks)) =
+        tokio::task::spawn_blocking(move || probe(&probe_rpc, &probe_url, network)).await??
+    {
+        println!("bns node: bitcoind is on chain {chain:?} at block {blocks}");
+    }
+
+    let names = Arc::new(StoreNames::open(&db, params.clone())?);
+    let indexer = Indexer::new(store, params, network.bitcoin(), confirmations);
+    let (wake_tx, wake_rx) = mpsc::channel::<()>();
+    let (height_tx, _height_rx) = watch::channel(0u64);
+    let metrics = Arc::new(Metrics::new());
+    Follower {
+        indexer,
+        source: rpc as Arc<dyn BlockSource>,
+        names: names.clone(),
+        wake: wake_rx,
+        height: height_tx,
+        metrics: metrics.clone(),
+        poll: settings.poll_interval(),
+        source_name: format!("bitcoind at {url}"),
+    }
+    .spawn();
+    let faces = Faces::start("bns node", &settings.faces, &data_dir, names, metrics).await?;
+    let r = faces.serve_until_interrupted().await;
+    drop(wake_tx);
+    r
+}
+
+/// `bns status`: the index's height and consensus hash, the chain tip the
+/// node last saw, names and zone files (JSON).
+pub fn status(store: &Store) -> anyhow::Result<serde_json::Value> {
+    let last = store.last_block()?;
+    let height = last.as_ref().map(|b| b.height);
+    let tip: Option<u64> = store.meta(META_SOURCE_TIP)?.and_then(|t| t.parse().ok());
+    let (held, missing) = store.zonefile_counts()?;
+    let error = store.meta(META_SOURCE_ERROR)?.filter(|e| !e.is_empty());
+    let network = store.meta(META_NETWORK)?.unwrap_or_else(|| "dev".to_string());
+    Ok(json!({
+        "network": network,
+        "height": height,
+        "block_hash": last.as_ref().map(|b| b.block_hash.to_string()),
+        "consensus_hash": last.as_ref().map(|b| b.consensus_hash.to_string()),
+        "tip": tip,
+        "lag": match (tip, height) { (Some(t), Some(h)) => Some(t.saturating_sub(h)), (Some(t), None) => Some(t), _ => None },
+        "names": store.name_count()?,
+        "zonefiles_held": held,
+        "zonefiles_missing": missing,
+        "source": match &error { Some(e) => format!("failing: {e}"), None => "ok".to_string() },
+    }))
+}
+
+/// [`status`] as the lines `bns status` prints.
+pub fn status_text(v: &serde_json::Value) -> String {
+    let s = |k: &str| match &v[k] {
+        serde_json::Value::Null => "-".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    format!(
+        "network         {}\nheight          {}\nblock hash      {}\ntip             {}\nlag             {} blocks\nconsensus hash  {}\nnames           {}\nzone files      {} held, {} missing\nsource          {}\n",
+        s("network"),
+        s("height"),
+        s("block_hash"),
+        s("tip"),
+        s("lag"),
+        s("consensus_hash"),
+        s("names"),
+        s("zonefiles_held"),
+        s("zonefiles_missing"),
+        s("source"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_names_of_core_and_bcoin() {
+        assert!(chain_matches("main", NetworkName::Mainnet));
+        assert!(chain_matches("test", NetworkName::Testnet));
+        assert!(chain_matches("testnet", NetworkName::Testnet));
+        assert!(chain_matches("regtest", NetworkName::Regtest));
+        assert!(!chain_matches("regtest", NetworkName::Mainnet));
+        assert!(!chain_matches("signet", NetworkName::Testnet));
+    }
+
+    #[test]
+    fn status_of_an_empty_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("bns.sqlite")).unwrap();
+        let v = status(&store).unwrap();
+        assert_eq!(v["height"], serde_json::Value::Null);
+        assert_eq!(v["names"], 0);
+        store.set_meta(META_SOURCE_TIP, "12").unwrap();
+        store.set_meta(META_SOURCE_ERROR, "getblockcount: connection refused").unwrap();
+        let v = status(&store).unwrap();
+        assert_eq!(v["lag"], 12);
+        let text = status_text(&v);
+        assert!(text.contains("tip             12\n"), "{text}");
+        assert!(text.contains("failing: getblockcount: connection refused"), "{text}");
+    }
+}
