@@ -243,8 +243,18 @@ impl Metrics {
             "Zone-file hashes of current names whose zone file is not held.",
             self.zonefiles_missing.load(Relaxed),
         );
-        gauge(o, "bns_chain_source_up", "1 if the last call to the block source (bitcoind) succeeded.", self.source_up.load(Relaxed));
-        counter(o, "bns_chain_source_errors_total", "Failed attempts to read the block source.", self.source_errors.load(Relaxed));
+        gauge(
+            o,
+            "bns_chain_source_up",
+            "1 if the last call to the block source (bitcoind) succeeded.",
+            self.source_up.load(Relaxed),
+        );
+        counter(
+            o,
+            "bns_chain_source_errors_total",
+            "Failed attempts to read the block source.",
+            self.source_errors.load(Relaxed),
+        );
         gauge(
             o,
             "bns_chain_source_retry_seconds",
@@ -252,7 +262,12 @@ impl Metrics {
             self.source_retry_secs.load(Relaxed),
         );
         counter(o, "bns_chain_reorgs_total", "Reorgs that undid processed blocks.", self.reorgs.load(Relaxed));
-        counter(o, "bns_chain_blocks_undone_total", "Processed blocks undone by reorgs.", self.blocks_undone.load(Relaxed));
+        counter(
+            o,
+            "bns_chain_blocks_undone_total",
+            "Processed blocks undone by reorgs.",
+            self.blocks_undone.load(Relaxed),
+        );
         out
     }
 }

@@ -50,19 +50,7 @@ impl Node {
 
     /// The wallet's mature coinbase outputs.
     fn coins(&self) -> Vec<(OutPoint, TxOut)> {
-        let tip = self.rpc.tip_height().unwrap();
-        let script = self.w.script_pubkey();
-        (1..=tip.saturating_sub(100))
-            .flat_map(|h| {
-                let cb = self.rpc.block(h).unwrap().txdata.remove(0);
-                let txid = cb.compute_txid();
-                cb.output
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(_, o)| o.script_pubkey == script)
-                    .map(move |(i, o)| (OutPoint { txid, vout: i as u32 }, o))
-            })
-            .collect()
+        support::bcoin_chain::mature_coinbases(&self.rpc, &self.w.script_pubkey())
     }
 
     /// Sends `txs` through bcoin, mines a block, indexes; returns the block's ops.

@@ -270,4 +270,3 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     mine_loop.abort();
     r
 }
-

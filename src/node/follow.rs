@@ -12,8 +12,7 @@ use tracing::warn;
 
 use super::names::StoreNames;
 use super::{
-    check_meta, check_params, db_path, lock_data_dir, Faces, Follower, META_NETWORK, META_SOURCE_ERROR,
-    META_SOURCE_TIP,
+    check_meta, check_params, db_path, lock_data_dir, Faces, Follower, META_NETWORK, META_SOURCE_ERROR, META_SOURCE_TIP,
 };
 use crate::chain::bitcoind::{RpcAuth, RpcSource};
 use crate::chain::BlockSource;
@@ -82,12 +81,11 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     );
     let probe_rpc = rpc.clone();
     let probe_url = url.clone();
-    if let Some((chain, blocks)) =
-        tokio::task::spawn_blocking(move || probe(&probe_rpc, &probe_url, network)).await??
-    {
+    if let Some((chain, blocks)) = tokio::task::spawn_blocking(move || probe(&probe_rpc, &probe_url, network)).await?? {
         println!("bns node: bitcoind is on chain {chain:?} at block {blocks}");
     }
 
+    let params_first = params.first_block;
     let names = Arc::new(StoreNames::open(&db, params.clone())?);
     let indexer = Indexer::new(store, params, network.bitcoin(), confirmations);
     let (wake_tx, wake_rx) = mpsc::channel::<()>();
@@ -105,6 +103,12 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     }
     .spawn();
     let faces = Faces::start("bns node", &settings.faces, &data_dir, names, metrics).await?;
+    match from.checked_sub(1).filter(|h| *h >= params_first) {
+        Some(h) => {
+            println!("bns node: ready: serving the index at block {h}; syncing on in the background (`bns status`)")
+        }
+        None => println!("bns node: ready: serving; the index is empty until the first block syncs (`bns status`)"),
+    }
     let r = faces.serve_until_interrupted().await;
     drop(wake_tx);
     r

@@ -194,7 +194,9 @@ impl Follower {
                             source = %self.source_name, error = %msg, retry_in_secs = backoff.as_secs(),
                             "block source unreachable; is the node running and the URL and credentials right?"
                         ),
-                        _ => error!(source = %self.source_name, error = %msg, retry_in_secs = backoff.as_secs(), "indexing failed"),
+                        _ => {
+                            error!(source = %self.source_name, error = %msg, retry_in_secs = backoff.as_secs(), "indexing failed")
+                        }
                     }
                     if msg != last_error {
                         self.set_meta(META_SOURCE_ERROR, &msg);
@@ -253,9 +255,10 @@ impl Faces {
             .with_metrics(metrics.clone());
         metrics.set_cache_stats(server.stats());
         let dns_addr = server.local_addr();
-        let api_server = ApiServer::bind(settings.api_addr(), &db_path(data_dir), metrics).await.with_context(|| {
-            format!("API on {}: pass --api-addr IP:PORT (port 0 picks a free one)", settings.api_addr())
-        })?;
+        let api_server =
+            ApiServer::bind(settings.api_addr(), &db_path(data_dir), metrics).await.with_context(|| {
+                format!("API on {}: pass --api-addr IP:PORT (port 0 picks a free one)", settings.api_addr())
+            })?;
         println!("{who}: forwarding to {upstreams}");
         println!("{who}: DNS listening on {dns_addr} (UDP and TCP)");
         let dot_files = settings.dot_cert_files()?;

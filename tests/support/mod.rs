@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod bcoin;
+pub mod bcoin_chain;
 pub mod esv;
 pub mod harness;
 pub mod unbound;
@@ -70,16 +71,34 @@ impl DevNode {
 
     /// Like [`DevNode::start`], with extra flags (and no default `--upstream`).
     pub fn start_args(data_dir: &Path, zones: &Path, extra: &[&str]) -> DevNode {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bns"));
+        cmd.args(["dev", "--block-interval", "3600"]).arg("--zones").arg(zones);
+        DevNode::spawn(cmd, "bns dev", data_dir, extra)
+    }
+
+    /// Starts `bns node` (following a Bitcoin node; `extra` gives network,
+    /// URL and credentials) on free ports with no upstream resolver, and
+    /// waits until it serves.
+    pub fn node(data_dir: &Path, extra: &[&str]) -> DevNode {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bns"));
+        cmd.arg("node");
+        let mut args = extra.to_vec();
+        if !extra.contains(&"--upstream") {
+            args.extend(["--upstream", "none"]);
+        }
+        DevNode::spawn(cmd, "bns node", data_dir, &args)
+    }
+
+    /// Runs `cmd` with `extra`, free DNS and API ports unless given, and
+    /// waits for the line "`who`: ready".
+    fn spawn(mut cmd: Command, who: &str, data_dir: &Path, extra: &[&str]) -> DevNode {
         #[allow(clippy::zombie_processes)] // DevNode's Drop kills and waits.
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bns"))
-            .args(["dev", "--block-interval", "3600"])
+        let mut child = cmd
             .args(if extra.contains(&"--dns-addr") { &[][..] } else { &["--dns-addr", "127.0.0.1:0"][..] })
             .args(if extra.contains(&"--api-addr") { &[][..] } else { &["--api-addr", "127.0.0.1:0"][..] })
             .args(extra)
             .arg("--data-dir")
             .arg(data_dir)
-            .arg("--zones")
-            .arg(zones)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -96,25 +115,23 @@ impl DevNode {
         });
         let deadline = Instant::now() + Duration::from_secs(120);
         let (mut dns, mut api, mut dot, mut output) = (None, None, None, Vec::new());
+        let addr = |line: &str, what: &str| {
+            line.strip_prefix(&format!("{who}: {what} listening on "))
+                .map(|rest| rest.split_whitespace().next().unwrap().parse::<SocketAddr>().unwrap())
+        };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = rx
                 .recv_timeout(left)
-                .unwrap_or_else(|e| panic!("bns dev did not become ready ({e}); it printed: {output:?}"));
-            if let Some(rest) = line.strip_prefix("bns dev: DNS listening on ") {
-                dns = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
-            }
-            if let Some(rest) = line.strip_prefix("bns dev: API listening on ") {
-                api = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
-            }
-            if let Some(rest) = line.strip_prefix("bns dev: DoT listening on ") {
-                dot = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
-            }
+                .unwrap_or_else(|e| panic!("{who} did not become ready ({e}); it printed: {output:?}"));
+            dns = dns.or(addr(&line, "DNS"));
+            api = api.or(addr(&line, "API"));
+            dot = dot.or(addr(&line, "DoT"));
             output.push(line.clone());
             if line.contains("registering names failed") {
                 panic!("{line}");
             }
-            if line.starts_with("bns dev: ready") {
+            if line.starts_with(&format!("{who}: ready")) {
                 let dns = dns.expect("address printed before ready");
                 let api = api.expect("API address printed before ready");
                 return DevNode { child, dns, api, dot, output, ready: line, lines: rx };
