@@ -31,6 +31,9 @@ const RPC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Transactions kept to answer prevout lookups without a round trip.
 const TX_CACHE: usize = 4096;
 
+/// Requests per JSON-RPC batch.
+const BATCH: usize = 250;
+
 /// bitcoind's JSON-RPC as a block source.
 pub struct RpcSource {
     client: Client,
@@ -108,6 +111,48 @@ impl RpcSource {
         self.client.send_raw_transaction(tx).map_err(|e| classify("sendrawtransaction", e))
     }
 
+    /// Fetches `txids` not in the cache with JSON-RPC batches of
+    /// `getrawtransaction` (at most half the cache, so none is evicted
+    /// before it is used) and caches them.
+    fn fetch_batch(&self, txids: &[Txid]) -> Result<(), ChainError> {
+        let missing: Vec<Txid> = {
+            let cache = self.cache.lock().map_err(|_| ChainError::persistent("tx cache poisoned"))?;
+            let mut seen = std::collections::HashSet::new();
+            txids
+                .iter()
+                .filter(|t| !cache.txs.contains_key(*t) && seen.insert(**t))
+                .copied()
+                .take(TX_CACHE / 2)
+                .collect()
+        };
+        if missing.len() < 2 {
+            return Ok(());
+        }
+        let client = self.client.get_jsonrpc_client();
+        for chunk in missing.chunks(BATCH) {
+            let params: Vec<Box<serde_json::value::RawValue>> =
+                chunk.iter().map(|t| jsonrpc::arg([serde_json::json!(t.to_string())])).collect();
+            let requests: Vec<_> = params.iter().map(|p| client.build_request("getrawtransaction", Some(p))).collect();
+            let responses = client
+                .send_batch(&requests)
+                .map_err(|e| classify("getrawtransaction (batch)", bitcoincore_rpc::Error::JsonRpc(e)))?;
+            let mut txs = Vec::with_capacity(chunk.len());
+            for r in responses.into_iter().flatten() {
+                let hex: String = r.result().map_err(|e| ChainError::persistent(format!("getrawtransaction: {e}")))?;
+                let tx: Transaction = bitcoin::consensus::encode::deserialize_hex(&hex).map_err(|e| {
+                    ChainError::persistent(format!("getrawtransaction returned a bad transaction: {e}"))
+                })?;
+                txs.push(tx);
+            }
+            if let Ok(mut c) = self.cache.lock() {
+                for tx in txs {
+                    c.insert(tx);
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn transaction(&self, txid: &Txid) -> Result<Transaction, ChainError> {
         if let Some(tx) = self.cache.lock().ok().and_then(|c| c.txs.get(txid).cloned()) {
             return Ok(tx);
@@ -152,5 +197,12 @@ impl BlockSource for RpcSource {
             .get(outpoint.vout as usize)
             .cloned()
             .ok_or_else(|| ChainError::persistent(format!("{} has no output {}", outpoint.txid, outpoint.vout)))
+    }
+
+    fn prefetch_prevouts(&self, outpoints: &[OutPoint]) {
+        let txids: Vec<Txid> = outpoints.iter().map(|o| o.txid).collect();
+        if let Err(e) = self.fetch_batch(&txids) {
+            tracing::debug!(error = %e, "batched getrawtransaction failed; fetching prevouts one by one");
+        }
     }
 }

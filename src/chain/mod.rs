@@ -54,4 +54,10 @@ pub trait BlockSource: Send + Sync {
     fn block(&self, height: u64) -> Result<Block, ChainError>;
     /// The output that `outpoint` spends (needed to learn an op's sender).
     fn prevout(&self, outpoint: &OutPoint) -> Result<TxOut, ChainError>;
+    /// A hint that [`BlockSource::prevout`] will be asked for each of
+    /// `outpoints` next: a remote source may fetch them in one round trip.
+    /// Failures are not reported; `prevout` then fetches one by one.
+    fn prefetch_prevouts(&self, outpoints: &[OutPoint]) {
+        let _ = outpoints;
+    }
 }

@@ -224,6 +224,17 @@ impl Indexer {
             block.txdata.iter().enumerate().map(|(i, tx)| (tx.compute_txid(), i)).collect();
         self.recent.push(block, txids);
         let block = &self.recent.blocks.back().expect("just pushed").0;
+        // One round trip for every prevout the recent blocks do not have.
+        let missing: Vec<OutPoint> = block
+            .txdata
+            .iter()
+            .filter(|tx| !tx.is_coinbase() && candidate_payload(tx, self.params.magic).is_some())
+            .flat_map(|tx| tx.input.iter().map(|i| i.previous_output))
+            .filter(|o| self.recent.get(o).is_none())
+            .collect();
+        if !missing.is_empty() {
+            source.prefetch_prevouts(&missing);
+        }
         for (i, tx) in block.txdata.iter().enumerate() {
             if tx.is_coinbase() || candidate_payload(tx, self.params.magic).is_none() {
                 continue;
