@@ -4,6 +4,7 @@ pub mod dev;
 pub mod generate;
 pub mod inspect;
 pub mod names;
+pub mod owner;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
