@@ -34,7 +34,7 @@ mod register;
 
 pub use args::{KeyArgs, OwnerArgs, RevealArgs};
 pub use namespace::check_reveal_params;
-pub use register::zonefile_put;
+pub use register::{check_zonefile, zonefile_put};
 
 /// Fee rate used when the node has no estimate (regtest, a fresh node).
 pub const FALLBACK_FEE_RATE: u64 = 10;

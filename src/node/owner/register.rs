@@ -15,7 +15,7 @@ use crate::store::Store;
 
 /// Checks a zone file for `fqn` (size, syntax, no skipped line) before
 /// anything is spent on it; returns its hash.
-pub(super) fn check_zonefile(fqn: &str, bytes: &[u8]) -> anyhow::Result<ValueHash> {
+pub fn check_zonefile(fqn: &str, bytes: &[u8]) -> anyhow::Result<ValueHash> {
     let zf = crate::zonefile::check_with_origin(bytes, None, Some(fqn))
         .map_err(|e| anyhow!("the zone file for {fqn} is not valid: {e}"))?;
     if !zf.warnings.is_empty() {
