@@ -40,7 +40,8 @@ impl Bcoin {
         let key = "bnstest".to_string();
         let child = Command::new("node")
             .arg(&bin)
-            .args(["--network=regtest", "--memory=true", "--index-tx=true", "--listen=false", "--only=127.0.0.1"])
+            .args(["--network=regtest", "--memory=true", "--index-tx=true", "--index-address=true"])
+            .args(["--listen=false", "--only=127.0.0.1"])
             .args(["--workers=false", "--log-level=warning", "--http-host=127.0.0.1"])
             .arg(format!("--prefix={}", dir.path().display()))
             .arg(format!("--http-port={http}"))

@@ -187,10 +187,13 @@ impl RpcSource {
     /// in sat/vB rounded up (`estimatesmartfee`; Core answers `feerate`,
     /// bcoin `fee`, both BTC/kvB). `Ok(None)` when the node has no estimate.
     pub fn estimate_fee_rate(&self, blocks: u16) -> Result<Option<u64>, ChainError> {
-        let reply: Value = self
-            .client
-            .call("estimatesmartfee", &[blocks.into()])
-            .map_err(|e| classify(&format!("estimatesmartfee {blocks}"), e))?;
+        use bitcoincore_rpc::jsonrpc::Error as J;
+        let reply: Value = match self.client.call("estimatesmartfee", &[blocks.into()]) {
+            Ok(v) => v,
+            // The node answered but cannot estimate (bcoin without a fee estimator, an old node).
+            Err(bitcoincore_rpc::Error::JsonRpc(J::Rpc(_))) => return Ok(None),
+            Err(e) => return Err(classify(&format!("estimatesmartfee {blocks}"), e)),
+        };
         let btc = reply.get("feerate").or_else(|| reply.get("fee")).and_then(Value::as_f64);
         Ok(fee_rate_from_btc_per_kvb(btc))
     }
