@@ -18,8 +18,8 @@ use bitcoin::Network;
 use bitcoincore_rpc::{Auth, Client, RpcApi};
 use bns::bns::ChainParams;
 use bns::chain::bitcoind::{RpcAuth, RpcSource};
-use bns::hash::ValueHash;
 use bns::dns::{Lookup, NameSource};
+use bns::hash::ValueHash;
 use bns::indexer::Indexer;
 use bns::node::names::StoreNames;
 use bns::store::Store;
@@ -100,7 +100,8 @@ impl Env {
     /// Runs `bns ARGS` as it is, returning (success, stdout, stderr).
     fn raw(&self, args: &[&str]) -> (bool, String, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_bns")).args(args).env("RUST_LOG", "warn").output().unwrap();
-        let (o, e) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+        let (o, e) =
+            (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
         (out.status.success(), o, e)
     }
 
@@ -300,7 +301,8 @@ fn namespace_and_name_lifecycle_through_the_cli() {
     assert!(env.store().zonefile(&h3).unwrap().is_some());
 
     // zonefile put: only hashes a name has on chain.
-    let (ok, _, err) = env.raw(&["zonefile", "put", &env.file("u.zone", &zone("u.test", "192.0.2.9")), "--data-dir", &dir]);
+    let (ok, _, err) =
+        env.raw(&["zonefile", "put", &env.file("u.zone", &zone("u.test", "192.0.2.9")), "--data-dir", &dir]);
     assert!(!ok && err.contains("no name on chain has zone-file hash"), "{err}");
     let (ok, out, err) = env.raw(&["zonefile", "put", &z1_path, "--data-dir", &dir]);
     assert!(ok && out.contains(&h1.to_string()), "{out}\n{err}");

@@ -191,7 +191,16 @@ impl Registrar<'_> {
                         let (label, ns_id) = split_fqn(&z.name).ok_or_else(|| anyhow!("bad name {}", z.name))?;
                         let ns = r.store.namespace(ns_id)?.ok_or_else(|| anyhow!("namespace {ns_id} missing"))?;
                         let fee = ns.name_fee(label, &epoch, r.chain.height() + 1);
-                        f.next(crate::node::owner::name_preorder_tx(&f, r.params.magic, &z.name, &me, &ch, fee, &ns, r.network))
+                        f.next(crate::node::owner::name_preorder_tx(
+                            &f,
+                            r.params.magic,
+                            &z.name,
+                            &me,
+                            &ch,
+                            fee,
+                            &ns,
+                            r.network,
+                        ))
                     })
                     .collect()
             })?;

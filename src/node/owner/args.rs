@@ -34,7 +34,8 @@ impl KeyArgs {
                 Wallet::from_wif(&text).map_err(|e| anyhow!("key file {}: {e}", path.display()))
             }
             (None, Some(var)) => {
-                let text = std::env::var(var).map_err(|_| anyhow!("environment variable {var} is not set (--key-env)"))?;
+                let text =
+                    std::env::var(var).map_err(|_| anyhow!("environment variable {var} is not set (--key-env)"))?;
                 Wallet::from_wif(&text).map_err(|e| anyhow!("environment variable {var}: {e}"))
             }
             _ => bail!("give the owner's key with exactly one of --key-file FILE or --key-env VAR"),
@@ -129,8 +130,8 @@ impl RevealArgs {
     pub fn params(&self, ns_id: &str) -> anyhow::Result<RevealParams> {
         if let Some(path) = &self.params {
             let text = std::fs::read_to_string(path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
-            let mut all: BTreeMap<String, RevealParams> =
-                toml::from_str(&text).with_context(|| format!("{}: not in zones/namespaces.toml format", path.display()))?;
+            let mut all: BTreeMap<String, RevealParams> = toml::from_str(&text)
+                .with_context(|| format!("{}: not in zones/namespaces.toml format", path.display()))?;
             return all.remove(ns_id).ok_or_else(|| anyhow!("{} has no [{ns_id}] table", path.display()));
         }
         let need = |flag: &str| anyhow!("--{flag} is required (or give --params FILE)");

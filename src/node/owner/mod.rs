@@ -197,7 +197,8 @@ impl Owner {
 
     /// This key's spendable coins, as a [`Funding`].
     fn funding(&self) -> anyhow::Result<Funding<'_>> {
-        let utxos = self.rpc.utxos(&self.wallet.script_pubkey()).map_err(|e| anyhow!("listing this key's coins: {e}"))?;
+        let utxos =
+            self.rpc.utxos(&self.wallet.script_pubkey()).map_err(|e| anyhow!("listing this key's coins: {e}"))?;
         Ok(Funding { wallet: &self.wallet, utxos, fee_rate: self.fee_rate })
     }
 
@@ -215,7 +216,12 @@ impl Owner {
     fn emit(&self, what: &str, tx: &Transaction) -> anyhow::Result<Option<Txid>> {
         if self.dry_run {
             let hex = serialize_hex(tx);
-            let decoded = crate::node::inspect::op_decode(&hex, self.params.epoch_at(self.tip()? + 1).number, self.magic(), self.net())?;
+            let decoded = crate::node::inspect::op_decode(
+                &hex,
+                self.params.epoch_at(self.tip()? + 1).number,
+                self.magic(),
+                self.net(),
+            )?;
             println!("dry run: {what} (not sent; txid {})", tx.compute_txid());
             println!("{hex}");
             println!("{}", serde_json::to_string_pretty(&decoded)?);
@@ -239,7 +245,11 @@ impl Owner {
 
     /// Polls the index until `check` answers `Some`, printing a progress line
     /// per new block; errors after the wait timeout.
-    fn wait_until<T>(&self, what: &str, mut check: impl FnMut(&Self) -> anyhow::Result<Option<T>>) -> anyhow::Result<T> {
+    fn wait_until<T>(
+        &self,
+        what: &str,
+        mut check: impl FnMut(&Self) -> anyhow::Result<Option<T>>,
+    ) -> anyhow::Result<T> {
         let deadline = Instant::now() + self.wait_timeout;
         let mut seen = None;
         loop {
@@ -291,7 +301,9 @@ impl Owner {
     /// A namespace that exists, is ready, and is not the cause of an error.
     fn ready_namespace(&self, ns_id: &str) -> anyhow::Result<NamespaceRecord> {
         let ns = self.store.namespace(ns_id)?.ok_or_else(|| {
-            anyhow!("namespace {ns_id:?} does not exist in the index; it must be preordered, revealed and made ready first")
+            anyhow!(
+                "namespace {ns_id:?} does not exist in the index; it must be preordered, revealed and made ready first"
+            )
         })?;
         if !ns.is_ready() {
             bail!(

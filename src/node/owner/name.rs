@@ -18,9 +18,7 @@ use crate::virtualchain::scan::burn_address;
 /// `fqn` split into (name part, namespace id), or a clear error.
 pub(super) fn parse_fqn(fqn: &str) -> anyhow::Result<(&str, &str)> {
     split_fqn(fqn).ok_or_else(|| {
-        anyhow!(
-            "{fqn:?} is not a valid BNS name: write name.namespace, lowercase a-z 0-9 - _, at most 37 characters"
-        )
+        anyhow!("{fqn:?} is not a valid BNS name: write name.namespace, lowercase a-z 0-9 - _, at most 37 characters")
     })
 }
 

@@ -43,7 +43,10 @@ impl Owner {
         let existing = self.store.namespace(ns_id)?;
         if let Some(ns) = &existing {
             if let Some(ready) = ns.ready_block {
-                bail!("namespace {ns_id} already exists (ready since block {ready}, revealed by {})", ns.recipient_address);
+                bail!(
+                    "namespace {ns_id} already exists (ready since block {ready}, revealed by {})",
+                    ns.recipient_address
+                );
             }
             if ns.is_revealed_at(self.next_block()? - 1) {
                 bail!(
@@ -116,7 +119,10 @@ impl Owner {
             bail!("namespace {ns_id} is already ready (block {ready})");
         }
         if !ns.is_revealed_at(self.next_block()? - 1) {
-            bail!("the reveal of namespace {ns_id} (block {}) has expired; preorder and reveal it again", ns.reveal_block);
+            bail!(
+                "the reveal of namespace {ns_id} (block {}) has expired; preorder and reveal it again",
+                ns.reveal_block
+            );
         }
         if ns.recipient != self.my_script_hex() {
             bail!(

@@ -62,7 +62,13 @@ impl Owner {
     /// One resumable step: waits for a transaction noted as sent before, or
     /// builds, sends and notes a new one, then waits for the index to accept
     /// it. `Ok(false)` when the flow must stop here (dry run, --no-wait).
-    fn step(&self, op: &str, fqn: &str, what: &str, build: impl FnOnce() -> anyhow::Result<Transaction>) -> anyhow::Result<bool> {
+    fn step(
+        &self,
+        op: &str,
+        fqn: &str,
+        what: &str,
+        build: impl FnOnce() -> anyhow::Result<Transaction>,
+    ) -> anyhow::Result<bool> {
         if !self.dry_run {
             if let Some(txid) = self.pending(op, fqn)? {
                 println!("{what} was sent before (txid {txid}); waiting for it");
@@ -127,7 +133,8 @@ impl Owner {
             }
         }
         if let Some(hash) = hash {
-            let rec = self.store.name(fqn)?.ok_or_else(|| anyhow!("{fqn} vanished from the index (a reorg?); rerun"))?;
+            let rec =
+                self.store.name(fqn)?.ok_or_else(|| anyhow!("{fqn} vanished from the index (a reorg?); rerun"))?;
             if rec.value_hash != Some(hash) {
                 let what = format!("NAME_UPDATE of {fqn} to {hash}");
                 if !self.step("update", fqn, &what, || self.update_tx(fqn, &hash))? {
