@@ -32,6 +32,8 @@ struct Env {
     bcoin: Bcoin,
     dir: tempfile::TempDir,
     stop: Arc<AtomicBool>,
+    /// Cleared, the thread stops mining (transactions stay in the mempool).
+    mining: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
     a: Wallet,
     params: ChainParams,
@@ -58,14 +60,15 @@ impl Env {
         let rpc = RpcSource::new(&bcoin.url, RpcAuth::UserPass("x".into(), bcoin.key.clone())).unwrap();
         indexer.catch_up(&rpc).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
+        let mining = Arc::new(AtomicBool::new(true));
         let (url, key, miner) = (bcoin.url.clone(), bcoin.key.clone(), bcoin_address(&a));
         let thread = {
-            let stop = stop.clone();
+            let (stop, mining) = (stop.clone(), mining.clone());
             std::thread::spawn(move || {
                 let client = Client::new(&url, Auth::UserPass("x".into(), key)).unwrap();
                 while !stop.load(Ordering::SeqCst) {
                     let mempool: Vec<bitcoin::Txid> = client.call("getrawmempool", &[]).unwrap_or_default();
-                    if !mempool.is_empty() {
+                    if !mempool.is_empty() && mining.load(Ordering::SeqCst) {
                         let _: serde_json::Value =
                             client.call("generatetoaddress", &[1.into(), miner.clone().into()]).unwrap();
                     }
@@ -74,7 +77,7 @@ impl Env {
                 }
             })
         };
-        Env { bcoin, dir, stop, thread: Some(thread), a, params }
+        Env { bcoin, dir, stop, mining, thread: Some(thread), a, params }
     }
 
     fn data_dir(&self) -> &Path {
@@ -121,9 +124,10 @@ impl Env {
             &self.bcoin.key,
             "--key-file",
             &key,
-            "--wait-timeout",
-            "120",
         ]);
+        if !args.contains(&"--wait-timeout") {
+            all.extend(["--wait-timeout", "120"]);
+        }
         self.raw(&all)
     }
 
@@ -299,6 +303,21 @@ fn namespace_and_name_lifecycle_through_the_cli() {
     let h3 = ValueHash::of_zonefile(z3.as_bytes());
     assert_eq!(env.store().name("third.test").unwrap().unwrap().value_hash, Some(h3));
     assert!(env.store().zonefile(&h3).unwrap().is_some());
+
+    // A timeout (no block comes) is a clear error; the rerun waits for the same preorder.
+    env.mining.store(false, Ordering::SeqCst);
+    let z4_path = env.file("z4.zone", &zone("fourth.test", "192.0.2.4"));
+    let (ok, out, err) =
+        env.run(&a, &["name", "register", "fourth.test", "--zonefile", &z4_path, "--wait-timeout", "2"]);
+    assert!(!ok && out.contains("sent NAME_PREORDER"), "{out}\n{err}");
+    assert!(
+        err.contains("timed out after 2 s waiting for NAME_PREORDER of fourth.test") && err.contains("rerun"),
+        "{err}"
+    );
+    env.mining.store(true, Ordering::SeqCst);
+    let out = env.ok(&a, &["name", "register", "fourth.test", "--zonefile", &z4_path]);
+    assert!(out.contains("was sent before") && !out.contains("sent NAME_PREORDER"), "{out}");
+    assert_eq!(env.store().name("fourth.test").unwrap().unwrap().address, a_addr);
 
     // zonefile put: only hashes a name has on chain.
     let (ok, _, err) =

@@ -194,9 +194,8 @@ impl NodeSettings {
     /// settings mainnet's consensus fixes, or malformed values.
     pub fn chain_params(&self) -> anyhow::Result<ChainParams> {
         let magic = match &self.magic {
-            Some(m) => {
-                <[u8; 2]>::try_from(m.as_bytes()).map_err(|_| anyhow::anyhow!("magic {m:?}: give exactly 2 ASCII characters"))?
-            }
+            Some(m) => <[u8; 2]>::try_from(m.as_bytes())
+                .map_err(|_| anyhow::anyhow!("magic {m:?}: give exactly 2 ASCII characters"))?,
             None => *b"id",
         };
         if self.network() == NetworkName::Mainnet {
@@ -205,7 +204,9 @@ impl NodeSettings {
                 anyhow::bail!("first-block and magic are fixed on mainnet (373601, \"id\"): remove them, or pick --network testnet|regtest");
             }
             if !self.token_allocation.is_empty() {
-                anyhow::bail!("token-allocation is for test chains: mainnet's accounts come from the Stacks genesis block");
+                anyhow::bail!(
+                    "token-allocation is for test chains: mainnet's accounts come from the Stacks genesis block"
+                );
             }
             return Ok(p);
         }

@@ -308,7 +308,9 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     };
     let server = DnsServer::bind(settings.faces.dns_addr(), names.clone())
         .await
-        .with_context(|| format!("DNS on {}: pass --dns-addr IP:PORT (port 0 picks a free one)", settings.faces.dns_addr()))?
+        .with_context(|| {
+            format!("DNS on {}: pass --dns-addr IP:PORT (port 0 picks a free one)", settings.faces.dns_addr())
+        })?
         .with_resolver(resolver)
         .with_metrics(metrics.clone());
     metrics.set_cache_stats(server.stats());

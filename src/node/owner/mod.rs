@@ -227,7 +227,12 @@ impl Owner {
             println!("{}", serde_json::to_string_pretty(&decoded)?);
             return Ok(None);
         }
-        let txid = self.rpc.send(tx).map_err(|e| anyhow!("the node refused {what}: {e}"))?;
+        let txid = self.rpc.send(tx).map_err(|e| {
+            anyhow!(
+                "the node refused {what}: {e}\n(if an earlier transaction of this key is still unconfirmed, \
+                 wait for it to be mined and run the command again)"
+            )
+        })?;
         println!("sent {what}: txid {txid}");
         Ok(Some(txid))
     }
@@ -287,7 +292,8 @@ impl Owner {
             while next <= tip {
                 if let Some(op) = me.store.ops_at(next)?.into_iter().find(|o| o.txid == txid_s) {
                     if !op.accepted {
-                        bail!("{what} {txid} was rejected in block {next}: {}", op.reason.unwrap_or_default());
+                        let reason = op.reason.unwrap_or_default();
+                        return Err(Rejected(format!("{what} {txid} was rejected in block {next}: {reason}")).into());
                     }
                     println!("{what} accepted in block {next}");
                     return Ok(Some(next));
@@ -356,6 +362,12 @@ impl Owner {
         let _ = std::fs::remove_file(self.pending_path(op, key));
     }
 }
+
+/// The index shows an op rejected by the rules (as opposed to a wait that
+/// timed out or failed): a transaction noted as pending is settled.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Rejected(pub String);
 
 /// Builds the NAME_PREORDER of `fqn` for `register_address` paying `fee`
 /// the way `ns`'s version requires: satoshis burned, satoshis to the

@@ -73,13 +73,7 @@ impl Owner {
             if let Some(txid) = self.pending(op, fqn)? {
                 println!("{what} was sent before (txid {txid}); waiting for it");
                 let from = self.tip()?.saturating_sub(2 * crate::bns::epoch::NAME_PREORDER_EXPIRE).max(1);
-                let r = self.wait_for_op_from(what, &txid, from);
-                if r.is_err() {
-                    self.clear_pending(op, fqn);
-                }
-                r?;
-                self.clear_pending(op, fqn);
-                return Ok(true);
+                return self.settle(op, fqn, self.wait_for_op_from(what, &txid, from));
             }
         }
         let tx = build()?;
@@ -89,10 +83,25 @@ impl Owner {
             println!("not waiting (--no-wait); rerun the same command to continue");
             return Ok(false);
         }
-        let r = self.wait_for_op(what, &txid);
-        self.clear_pending(op, fqn);
-        r?;
-        Ok(true)
+        self.settle(op, fqn, self.wait_for_op(what, &txid))
+    }
+
+    /// Forgets the pending note once the op is indexed, accepted or
+    /// rejected; keeps it when the wait failed (timeout), so a rerun waits
+    /// for the same transaction instead of paying again.
+    fn settle(&self, op: &str, fqn: &str, waited: anyhow::Result<u64>) -> anyhow::Result<bool> {
+        match waited {
+            Ok(_) => {
+                self.clear_pending(op, fqn);
+                Ok(true)
+            }
+            Err(e) => {
+                if e.downcast_ref::<super::Rejected>().is_some() {
+                    self.clear_pending(op, fqn);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// `bns name register NAME [--zonefile FILE]`: preorders `fqn` for this
