@@ -260,6 +260,12 @@ fn namespace_and_name_lifecycle_through_the_cli() {
     let rec = env.store().name("werner.test").unwrap().unwrap();
     assert!(rec.last_renewed > before && rec.value_hash == Some(h2), "{rec:?}");
 
+    // A dry run of the whole flow shows its first step and stops.
+    let out = env.ok(&a, &["name", "register", "dry.test", "--dry-run"]);
+    assert!(out.contains("dry run: NAME_PREORDER of dry.test") && out.contains("\"type\": \"NAME_PREORDER\""), "{out}");
+    assert!(out.contains("NAME_REGISTRATION follows") && !out.contains("sent "), "{out}");
+    assert!(env.store().name("dry.test").unwrap().is_none());
+
     // Clear errors, nothing sent.
     let b_wallet = Wallet::generate(NET);
     let b = env.key_file("b", &b_wallet);
