@@ -11,11 +11,6 @@ pub mod bcoin;
 #[allow(dead_code)]
 pub mod bcoin_chain;
 
-/// `bcoin_chain` reaches bcoin as `super::bcoin`, as in the tests.
-mod support {
-    pub use super::bcoin;
-}
-
 use std::time::Instant;
 
 use bitcoin::hashes::Hash;

@@ -9,6 +9,7 @@ use bns::bns::ChainParams;
 use bns::config::{self, DevSettings, FaceSettings, NodeSettings};
 use bns::hash::ValueHash;
 use bns::node::inspect;
+use bns::node::owner::{self, OwnerArgs, RevealArgs};
 
 /// A Blockstack naming system (BNS) node and local DNS resolver.
 #[derive(Parser)]
@@ -49,12 +50,12 @@ enum Command {
         #[command(subcommand)]
         command: ZonefileCommand,
     },
-    /// Look up names in the local index
+    /// Look up names in the local index, or register and manage them on Bitcoin
     Name {
         #[command(subcommand)]
         command: NameCommand,
     },
-    /// Look up namespaces in the local index
+    /// Look up namespaces in the local index, or create them on Bitcoin
     Namespace {
         #[command(subcommand)]
         command: NamespaceCommand,
@@ -138,6 +139,67 @@ enum NameCommand {
         #[command(flatten)]
         index: IndexArgs,
     },
+    /// Send a NAME_PREORDER: commit to a name for this key, paying its price (step 1 of 2; `register` does both)
+    Preorder {
+        /// Fully-qualified name
+        name: String,
+        #[command(flatten)]
+        owner: Box<OwnerArgs>,
+    },
+    /// Register a name to this key: preorder, wait, register with the zone file's hash, wait, store the
+    /// zone file in the index. Resumable: rerun after a crash or timeout and it continues
+    Register {
+        /// Fully-qualified name
+        name: String,
+        /// Zone file the name points at (checked before anything is spent)
+        #[arg(long, value_name = "FILE")]
+        zonefile: Option<PathBuf>,
+        /// Only send the NAME_REGISTRATION, from this key's existing preorder (`bns name preorder`)
+        #[arg(long)]
+        from_preorder: bool,
+        #[command(flatten)]
+        owner: Box<OwnerArgs>,
+    },
+    /// Send a NAME_UPDATE pointing a name owned by this key at a zone file, then store the file in the index
+    Update {
+        /// Fully-qualified name
+        name: String,
+        /// The new zone file
+        #[arg(long, value_name = "FILE")]
+        zonefile: PathBuf,
+        #[command(flatten)]
+        owner: Box<OwnerArgs>,
+    },
+    /// Send a NAME_TRANSFER giving a name owned by this key to another address
+    Transfer {
+        /// Fully-qualified name
+        name: String,
+        /// The new owner's address (P2PKH or P2SH)
+        #[arg(long, value_name = "ADDRESS")]
+        to: String,
+        /// Keep the name's zone-file hash (default: clear it, as Blockstack Core does)
+        #[arg(long)]
+        keep_data: bool,
+        #[command(flatten)]
+        owner: Box<OwnerArgs>,
+    },
+    /// Send a NAME_REVOKE: a name owned by this key stops resolving, for good
+    Revoke {
+        /// Fully-qualified name
+        name: String,
+        #[command(flatten)]
+        owner: Box<OwnerArgs>,
+    },
+    /// Send a NAME_RENEWAL of a name owned by this key (also in its grace period), paying its price again
+    Renew {
+        /// Fully-qualified name
+        name: String,
+        /// Also point the name at this zone file (stored in the index once renewed)
+        #[arg(long, value_name = "FILE")]
+        zonefile: Option<PathBuf>,
+        #[command(flatten)]
+        owner: Box<OwnerArgs>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -148,6 +210,29 @@ enum NamespaceCommand {
         id: String,
         #[command(flatten)]
         index: IndexArgs,
+    },
+    /// Send a NAMESPACE_PREORDER: commit to a namespace revealed later by this key, paying its price
+    Preorder {
+        /// Namespace id
+        id: String,
+        #[command(flatten)]
+        owner: Box<OwnerArgs>,
+    },
+    /// Send a NAMESPACE_REVEAL of a namespace this key preordered: its lifetime and name price function
+    Reveal {
+        /// Namespace id
+        id: String,
+        #[command(flatten)]
+        params: Box<RevealArgs>,
+        #[command(flatten)]
+        owner: Box<OwnerArgs>,
+    },
+    /// Send a NAMESPACE_READY: open a namespace this key revealed for name registrations
+    Ready {
+        /// Namespace id
+        id: String,
+        #[command(flatten)]
+        owner: Box<OwnerArgs>,
     },
 }
 
@@ -186,6 +271,15 @@ enum ZonefileCommand {
         /// Name it belongs to, used as the origin when the file has no $ORIGIN
         #[arg(long)]
         name: Option<String>,
+    },
+    /// Store a zone file in a `bns node` index, if a name on the chain has its hash; the running node
+    /// then answers DNS from it
+    Put {
+        /// Zone file
+        file: PathBuf,
+        /// Data directory of the node [default: ~/.bns]
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -240,14 +334,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Zonefile { command } => zonefile(command),
-        Command::Name { command } => print_json(match command {
-            NameCommand::Show { name, index } => inspect::name_show(&index.open()?, &name.to_ascii_lowercase()),
-            NameCommand::History { name, index } => inspect::history(&index.open()?, &name.to_ascii_lowercase()),
-            NameCommand::Owned { address, index } => Ok(serde_json::json!(index.open()?.names_by_address(&address)?)),
-        }),
-        Command::Namespace { command: NamespaceCommand::Show { id, index } } => {
-            print_json(inspect::namespace_show(&index.open()?, &id))
-        }
+        Command::Name { command } => name(command),
+        Command::Namespace { command } => namespace(command),
         Command::Namespaces { index, config, namespace_policy } => {
             let dir = index.dir();
             let file: FaceSettings = match &config {
@@ -284,8 +372,77 @@ fn print_json(v: anyhow::Result<serde_json::Value>) -> anyhow::Result<ExitCode> 
     }
 }
 
+fn read_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+}
+
+fn name(cmd: NameCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        NameCommand::Show { name, index } => {
+            return print_json(inspect::name_show(&index.open()?, &name.to_ascii_lowercase()))
+        }
+        NameCommand::History { name, index } => {
+            return print_json(inspect::history(&index.open()?, &name.to_ascii_lowercase()))
+        }
+        NameCommand::Owned { address, index } => {
+            return print_json(Ok(serde_json::json!(index.open()?.names_by_address(&address)?)))
+        }
+        NameCommand::Preorder { name, owner } => {
+            owner.open()?.name_preorder(&name.to_ascii_lowercase())?;
+        }
+        NameCommand::Register { name, zonefile, from_preorder, owner } => {
+            let name = name.to_ascii_lowercase();
+            let zonefile = zonefile.as_deref().map(read_file).transpose()?;
+            let owner = owner.open()?;
+            if from_preorder {
+                let hash = zonefile.as_deref().map(|z| owner::check_zonefile(&name, z)).transpose()?;
+                owner.name_register_only(&name, hash)?;
+            } else {
+                owner.name_register(&name, zonefile.as_deref())?;
+            }
+        }
+        NameCommand::Update { name, zonefile, owner } => {
+            let zonefile = read_file(&zonefile)?;
+            owner.open()?.name_update(&name.to_ascii_lowercase(), &zonefile)?;
+        }
+        NameCommand::Transfer { name, to, keep_data, owner } => {
+            owner.open()?.name_transfer(&name.to_ascii_lowercase(), &to, keep_data)?;
+        }
+        NameCommand::Revoke { name, owner } => {
+            owner.open()?.name_revoke(&name.to_ascii_lowercase())?;
+        }
+        NameCommand::Renew { name, zonefile, owner } => {
+            let zonefile = zonefile.as_deref().map(read_file).transpose()?;
+            owner.open()?.name_renew(&name.to_ascii_lowercase(), zonefile.as_deref())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn namespace(cmd: NamespaceCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        NamespaceCommand::Show { id, index } => return print_json(inspect::namespace_show(&index.open()?, &id)),
+        NamespaceCommand::Preorder { id, owner } => {
+            owner.open()?.namespace_preorder(&id)?;
+        }
+        NamespaceCommand::Reveal { id, params, owner } => {
+            let params = params.params(&id)?;
+            owner.open()?.namespace_reveal(&id, &params)?;
+        }
+        NamespaceCommand::Ready { id, owner } => {
+            owner.open()?.namespace_ready(&id)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn zonefile(cmd: ZonefileCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        ZonefileCommand::Put { file, data_dir } => {
+            let dir = NodeSettings { data_dir, ..Default::default() }.data_dir();
+            owner::zonefile_put(&dir, &file)?;
+            Ok(ExitCode::SUCCESS)
+        }
         ZonefileCommand::Hash { file } => {
             let bytes = std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
             println!("{}", ValueHash::of_zonefile(&bytes));

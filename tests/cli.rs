@@ -129,7 +129,7 @@ fn query_commands_read_the_index_of_a_dev_node() {
 
     let o = bns(&["name", "show", "werner.id", "--data-dir", "/nonexistent"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("start `bns dev`"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("start `bns node` or `bns dev`"));
 }
 
 #[test]

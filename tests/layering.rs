@@ -6,7 +6,7 @@ use std::path::Path;
 
 const ALLOWED: &[(&str, &[&str])] = &[
     ("hash", &[]),
-    ("config", &[]),
+    ("config", &["hash", "chain", "virtualchain", "bns"]),
     ("metrics", &[]),
     ("chain", &["hash"]),
     ("zonefile", &["hash"]),

@@ -204,6 +204,37 @@ pub fn namespace_price_stacks(ns: &str) -> u64 {
     }
 }
 
+/// Satoshis a namespace preorder burns when its epoch prices namespaces in
+/// STACKs (any BTC fee passes then; Core's wallet sent this dust amount).
+pub const NAMESPACE_STACKS_ERA_BURN: u64 = 5_500;
+
+/// What a namespace preorder at `epoch` pays, as the rules check it:
+/// (satoshis burned, micro-STX debited from the sender's token account from
+/// epoch 4 on).
+pub fn namespace_fee(ns: &str, epoch: &Epoch) -> (u64, Option<u64>) {
+    match namespace_price_sats(ns, epoch) {
+        Some(sats) => (sats, None),
+        None => (NAMESPACE_STACKS_ERA_BURN, Some(namespace_price_stacks(ns))),
+    }
+}
+
+/// What a name preorder (or renewal) must pay, as the rules' payment check
+/// (Core's `check_payment_v1/v2/v3`) accepts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameFee {
+    /// `amount` satoshis to the burn address, or to the namespace creator's
+    /// address when `to_creator` (version 2, inside its fee period).
+    Sats {
+        /// Satoshis (the price rounded up).
+        amount: u64,
+        /// Pay the namespace's address instead of burning.
+        to_creator: bool,
+    },
+    /// micro-STX burned from the payer's token account (version 3); the
+    /// satoshi output still goes to the burn address.
+    Stacks(u64),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::epoch::{Epoch, INFINITE_LIFETIME, NAMESPACE_REVEAL_EXPIRE};
-use super::names::PriceFunction;
+use super::names::{name_price, NameFee, PriceFunction};
 use crate::hash::{ConsensusHash, PreorderHash, ValueHash};
 
 /// An outstanding (or consumed) name or namespace preorder.
@@ -110,6 +110,20 @@ impl NamespaceRecord {
     /// True if names in this namespace never expire.
     pub fn is_infinite(&self) -> bool {
         self.lifetime == INFINITE_LIFETIME
+    }
+
+    /// What a preorder or renewal of `label` in this namespace must pay when
+    /// mined in block `block` whose epoch is `epoch` (the rules price it at
+    /// the preorder's block and decide the payee at the registration's; both
+    /// are `block` for an op about to be sent).
+    pub fn name_fee(&self, label: &str, epoch: &Epoch, block: u64) -> NameFee {
+        if self.version == 3 {
+            return NameFee::Stacks(name_price(label, &self.price_function(), epoch, true).ceil());
+        }
+        let amount = name_price(label, &self.price_function(), epoch, false).ceil();
+        let period = epoch.namespace_receive_fees_period;
+        let to_creator = self.version == 2 && period > 0 && self.reveal_block + period >= block;
+        NameFee::Sats { amount, to_creator }
     }
 }
 

@@ -14,6 +14,9 @@ use jsonrpc::http::minreq_http::MinreqHttpTransport;
 
 use super::{BlockSource, ChainError, ErrorKind};
 
+mod utxos;
+pub use utxos::fee_rate_from_btc_per_kvb;
+
 /// How to reach and authenticate to the node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RpcAuth {
@@ -38,6 +41,7 @@ const BATCH: usize = 250;
 pub struct RpcSource {
     client: Client,
     url: String,
+    auth: RpcAuth,
     cache: Mutex<TxCache>,
 }
 
@@ -88,7 +92,7 @@ impl RpcSource {
     pub fn new(url: &str, auth: RpcAuth) -> Result<RpcSource, ChainError> {
         let bad = |e: String| ChainError::persistent(format!("cannot set up the RPC client for {url}: {e}"));
         let mut builder = MinreqHttpTransport::builder().url(url).map_err(|e| bad(e.to_string()))?.timeout(RPC_TIMEOUT);
-        builder = match auth {
+        builder = match auth.clone() {
             RpcAuth::None => builder,
             RpcAuth::UserPass(u, p) => builder.basic_auth(u, Some(p)),
             RpcAuth::Cookie(path) => {
@@ -98,7 +102,7 @@ impl RpcSource {
             }
         };
         let client = Client::from_jsonrpc(jsonrpc::Client::with_transport(builder.build()));
-        Ok(RpcSource { client, url: url.to_string(), cache: Mutex::new(TxCache::default()) })
+        Ok(RpcSource { client, url: url.to_string(), auth, cache: Mutex::new(TxCache::default()) })
     }
 
     /// The underlying client, for calls this trait does not cover.

@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Context as _};
 use bitcoin::{Network, Transaction};
 use tracing::info;
 
-use crate::bns::names::{name_price, namespace_price_sats, namespace_price_stacks, split_fqn};
+use crate::bns::names::{namespace_fee, split_fqn};
 use crate::bns::ChainParams;
 use crate::chain::devchain::DevChain;
 use crate::hash::ValueHash;
@@ -149,10 +149,7 @@ impl Registrar<'_> {
                     .map(|(id, _)| {
                         // Epoch >= 4 prices namespaces in STACKs, paid from the token account;
                         // before that, in satoshis burned.
-                        let (fee, stx) = match namespace_price_sats(id, &epoch) {
-                            Some(sats) => (sats, None),
-                            None => (5_500, Some(namespace_price_stacks(id))),
-                        };
+                        let (fee, stx) = namespace_fee(id, &epoch);
                         f.next(ops::namespace_preorder(&f, r.params.magic, id, &me, &ch, fee, stx, r.network))
                     })
                     .collect()
@@ -193,8 +190,17 @@ impl Registrar<'_> {
                     .map(|(z, _)| {
                         let (label, ns_id) = split_fqn(&z.name).ok_or_else(|| anyhow!("bad name {}", z.name))?;
                         let ns = r.store.namespace(ns_id)?.ok_or_else(|| anyhow!("namespace {ns_id} missing"))?;
-                        let price = name_price(label, &ns.price_function(), &epoch, ns.version == 3).ceil();
-                        f.next(ops::name_preorder(&f, r.params.magic, &z.name, &me, &ch, price, r.network))
+                        let fee = ns.name_fee(label, &epoch, r.chain.height() + 1);
+                        f.next(crate::node::owner::name_preorder_tx(
+                            &f,
+                            r.params.magic,
+                            &z.name,
+                            &me,
+                            &ch,
+                            fee,
+                            &ns,
+                            r.network,
+                        ))
                     })
                     .collect()
             })?;

@@ -8,6 +8,7 @@ pub mod follow;
 pub mod generate;
 pub mod inspect;
 pub mod names;
+pub mod owner;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -24,7 +24,7 @@ use crate::virtualchain::preorder::{name_preorder_hash, namespace_preorder_hash}
 use crate::virtualchain::scan::burn_address;
 use crate::virtualchain::wire::{
     payload, Announce, NameImport, NamePreorder, NameRegistration, NameRevoke, NameTransfer, NameUpdate,
-    NamespacePreorder, NamespaceReady, NamespaceReveal, Op, TokenTransfer,
+    NamespacePreorder, NamespaceReady, NamespaceReveal, Op, TokenBurn, TokenTransfer,
 };
 
 /// Value of owner and revealer outputs (Core's default dust fee).
@@ -186,6 +186,26 @@ pub fn name_preorder_paying(
     let op = Op::NamePreorder(NamePreorder { preorder_hash: hash, consensus_hash: *ch, tokens: None });
     let pay = OutputSpec::Pay { script: payee.to_owned(), value: Amount::from_sat(price) };
     f.build(&[data(magic, &op), OutputSpec::Change, pay])
+}
+
+/// `?` paying `micro_stx` STACKs from the sender's token account (the
+/// 63-byte form, epoch >= 4; version-3 namespaces), with a dust burn output.
+#[allow(clippy::too_many_arguments)]
+pub fn name_preorder_stacks(
+    f: &Funding<'_>,
+    magic: [u8; 2],
+    fqn: &str,
+    register_address: &str,
+    ch: &ConsensusHash,
+    micro_stx: u64,
+    network: Network,
+) -> Result<Transaction, TxError> {
+    let sender = f.wallet.script_pubkey();
+    let hash = name_preorder_hash(fqn, &sender, register_address).map_err(|_| bad_name(fqn))?;
+    let tokens = Some(TokenBurn { amount: micro_stx, units: "STACKS".to_string() });
+    let op = Op::NamePreorder(NamePreorder { preorder_hash: hash, consensus_hash: *ch, tokens });
+    let burn = address_script(&burn_address(network), network)?;
+    f.build(&[data(magic, &op), OutputSpec::Change, OutputSpec::Pay { script: burn, value: DUST_OUTPUT }])
 }
 
 /// `:`: registers `fqn` to `owner`, pointing at `value_hash`.

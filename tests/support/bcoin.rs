@@ -76,8 +76,8 @@ impl Bcoin {
         let key = "bnstest".to_string();
         let child = Command::new("node")
             .arg(&bin)
-            .args(["--network=regtest", "--index-tx=true", "--listen=false", "--only=127.0.0.1"])
-            .arg(format!("--memory={memory}"))
+            .args(["--network=regtest", "--index-tx=true", "--index-address=true", "--listen=false"])
+            .args(["--only=127.0.0.1", &format!("--memory={memory}")])
             .args(["--workers=false", "--log-level=warning", "--http-host=127.0.0.1"])
             .arg(format!("--prefix={}", dir.path().display()))
             .arg(format!("--http-port={http}"))
