@@ -111,6 +111,11 @@ pub fn open_index(data_dir: &Path) -> anyhow::Result<Store> {
     Store::open_readonly(&db).with_context(|| format!("cannot open the index {}", db.display()))
 }
 
+/// Most blocks the index may trail the node before ops are built: half the
+/// 24-block window in which the rules accept a consensus hash (mainnet's 10
+/// confirmations leave the index 9 behind).
+pub const MAX_INDEX_LAG: u64 = 12;
+
 impl Owner {
     /// Opens the index read-only, checks it was made by `bns node`, connects
     /// to the node and settles the fee rate (printing a note when it falls
@@ -148,7 +153,7 @@ impl Owner {
                 Err(e) => bail!("cannot reach the node at {url} ({e}); check --bitcoind-url and the RPC credentials"),
             },
         };
-        Ok(Owner {
+        let owner = Owner {
             store,
             data_dir: o.data_dir,
             rpc,
@@ -159,6 +164,31 @@ impl Owner {
             dry_run: o.dry_run,
             wait: o.wait,
             wait_timeout: o.wait_timeout,
+        };
+        owner.wait_for_sync()?;
+        Ok(owner)
+    }
+
+    /// Ops carry the index tip's consensus hash, which the rules accept for
+    /// 24 blocks: an index far behind the node (still syncing, or `bns node`
+    /// stopped) would make them stale. Waits until the index is at most
+    /// [`MAX_INDEX_LAG`] blocks behind the node (or fails at once with
+    /// `--no-wait`).
+    fn wait_for_sync(&self) -> anyhow::Result<()> {
+        let node_tip = self.rpc.tip_height().map_err(|e| anyhow!("cannot ask the node for its tip: {e}"))?;
+        let synced = |me: &Self| -> anyhow::Result<bool> { Ok(me.tip()? + MAX_INDEX_LAG >= node_tip) };
+        if synced(self)? {
+            return Ok(());
+        }
+        if !self.wait {
+            bail!(
+                "the index is at block {} but the node is at block {node_tip}: an op built now would carry a stale \
+                 consensus hash; wait for `bns node` to catch up (`bns status` shows the lag)",
+                self.tip()?
+            );
+        }
+        self.wait_until(&format!("the index to catch up with the node at block {node_tip}"), |me| {
+            Ok(synced(me)?.then_some(()))
         })
     }
 
