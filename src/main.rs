@@ -45,6 +45,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Owner keys (WIF files) for the name commands
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Zone-file tools
     Zonefile {
         #[command(subcommand)]
@@ -255,6 +260,23 @@ enum OpCommand {
 }
 
 #[derive(Subcommand)]
+enum KeyCommand {
+    /// Create a new secp256k1 key in FILE (WIF, mode 0600, never overwritten); prints its address to fund
+    New {
+        /// Where to write the key
+        file: PathBuf,
+        /// Network the key and its address are for
+        #[arg(long, value_enum, default_value = "mainnet")]
+        network: config::NetworkName,
+    },
+    /// Print the P2PKH address of the key in FILE (send coins there to pay for names)
+    Address {
+        /// WIF key file
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum ZonefileCommand {
     /// Print a zone file's hash (hash160 of its exact bytes), as names on the chain carry it
     Hash {
@@ -332,6 +354,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print!("{}", bns::node::follow::status_text(&v));
                 Ok(ExitCode::SUCCESS)
             }
+        }
+        Command::Key { command } => {
+            match command {
+                KeyCommand::New { file, network } => {
+                    if file.exists() {
+                        anyhow::bail!("{} exists; pick another file (bns never overwrites a key)", file.display());
+                    }
+                    let w = bns::tx::Wallet::load_or_create(&file, network.bitcoin())?;
+                    println!("{}", w.address());
+                    eprintln!("key written to {}; fund the address above, keep the file secret", file.display());
+                }
+                KeyCommand::Address { file } => {
+                    let text = std::fs::read_to_string(&file)
+                        .map_err(|e| anyhow::anyhow!("cannot read key file {}: {e}", file.display()))?;
+                    println!("{}", bns::tx::Wallet::from_wif(&text)?.address());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Zonefile { command } => zonefile(command),
         Command::Name { command } => name(command),

@@ -30,9 +30,10 @@ fn register_on_bcoin_resolve_with_dig_then_transfer() {
     let b = Bcoin::start();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let owner = Wallet::generate(NET);
     let key = dir.path().join("owner.wif");
-    std::fs::write(&key, owner.to_wif()).unwrap();
+    let address = bns(&["key", "new", &key.display().to_string(), "--network", "regtest"]);
+    let owner = Wallet::from_wif(&std::fs::read_to_string(&key).unwrap()).unwrap();
+    assert_eq!(address.trim(), owner.address().to_string());
     b.mine_to(101, &owner.pubkey_hash().to_byte_array());
 
     let allocation = format!("{}=1000000000000000", owner.address());
