@@ -436,7 +436,10 @@ fn name(cmd: NameCommand) -> anyhow::Result<ExitCode> {
             let owner = owner.open()?;
             if from_preorder {
                 let hash = zonefile.as_deref().map(|z| owner::check_zonefile(&name, z)).transpose()?;
-                owner.name_register_only(&name, hash)?;
+                let txid = owner.name_register_only(&name, hash)?;
+                if let Some(z) = &zonefile {
+                    owner.store_zonefile_after(txid, z)?;
+                }
             } else {
                 owner.name_register(&name, zonefile.as_deref())?;
             }

@@ -129,7 +129,7 @@ fn user_session(b: &Bcoin, data: &Path, key: &Path, node: &DevNode) {
     let args = owner_args(&["name", "update", "werner.test", "--zonefile", &zf.display().to_string()]);
     let out = Command::new(env!("CARGO_BIN_EXE_bns")).args(&args).output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("own"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is owned by"), "{}", String::from_utf8_lossy(&out.stderr));
     let status = bns(&["status", "--data-dir", &data_s]);
     assert!(status.contains("names           1\n") && status.contains("1 held, 0 missing"), "{status}");
 }

@@ -98,6 +98,7 @@ fn kill9_during_an_rpc_sync_then_restart_equals_an_uninterrupted_sync() {
 
     let node = DevNode::node(&data, &args);
     wait_for("the node to reach the tip", 120, || height(&data) == tip);
+    wait_for("status to show no lag", 30, || status(&data).contains("lag             0 blocks"));
     let text = status(&data);
     node.kill9();
     let store = Store::open_readonly(&data.join("bns.sqlite")).unwrap();

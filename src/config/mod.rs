@@ -31,7 +31,7 @@ pub struct FaceSettings {
     pub api_addr: Option<SocketAddr>,
     /// Upstream resolver for names outside BNS (repeatable; `none` refuses them) [default: nameservers in /etc/resolv.conf other than --dns-addr]
     #[arg(long = "upstream", value_name = "IP:PORT")]
-    #[serde(default)]
+    #[serde(default, alias = "upstream")]
     pub upstreams: Vec<String>,
     /// Collision policy of a namespace, NS=POLICY with POLICY bns, icann or bns-first (repeatable) [default: bns]
     #[arg(long = "namespace-policy", value_name = "NS=POLICY")]
@@ -265,6 +265,8 @@ mod tests {
         assert_eq!(s.faces.upstreams, vec!["none"]);
         assert_eq!(s.faces.namespace_policy, vec!["id=bns-first"]);
         assert_eq!(s.faces.cache_size, Some(1000));
+        let flag_name: DevSettings = parse("upstream = [\"127.0.0.1:5399\"]\n").unwrap();
+        assert_eq!(flag_name.faces.upstreams, vec!["127.0.0.1:5399"], "the flag's name works as a key too");
     }
 
     #[test]

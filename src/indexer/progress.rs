@@ -9,6 +9,9 @@ use tracing::info;
 /// Shows sync progress; quiet for short catch-ups.
 pub struct Progress {
     bar: Option<ProgressBar>,
+    /// Height when the bar appeared: it counts the blocks of this sync, so
+    /// its rate and ETA start right.
+    base: u64,
     last_log: Instant,
 }
 
@@ -18,7 +21,7 @@ const QUIET_BELOW: u64 = 200;
 impl Progress {
     /// A new, not yet visible, progress display.
     pub fn new() -> Self {
-        Self { bar: None, last_log: Instant::now() }
+        Self { bar: None, base: 0, last_log: Instant::now() }
     }
 
     /// Reports being at `height` of `tip` after `done` blocks in `elapsed`.
@@ -26,16 +29,18 @@ impl Progress {
         let rate = done as f64 / elapsed.as_secs_f64().max(1e-3);
         let behind = tip.saturating_sub(height);
         if self.bar.is_none() && behind >= QUIET_BELOW && std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(tip);
+            self.base = height;
+            let bar = ProgressBar::new(tip - height);
             bar.set_style(
-                ProgressStyle::with_template("{spinner} block {pos}/{len} [{bar:40}] {msg} eta {eta}")
+                ProgressStyle::with_template("{spinner} {prefix} [{bar:40}] {pos}/{len} blocks, {msg} eta {eta}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             self.bar = Some(bar);
         }
         if let Some(bar) = &self.bar {
-            bar.set_length(tip);
-            bar.set_position(height);
+            bar.set_length(tip.saturating_sub(self.base));
+            bar.set_position(height.saturating_sub(self.base));
+            bar.set_prefix(format!("block {height}/{tip}"));
             bar.set_message(format!("{rate:.0} blocks/s"));
         } else if (behind >= QUIET_BELOW || done >= QUIET_BELOW) && self.last_log.elapsed() >= Duration::from_secs(5) {
             self.last_log = Instant::now();

@@ -12,7 +12,8 @@ use tracing::warn;
 
 use super::names::StoreNames;
 use super::{
-    check_meta, check_params, db_path, lock_data_dir, Faces, Follower, META_NETWORK, META_SOURCE_ERROR, META_SOURCE_TIP,
+    check_meta, check_params, db_path, lock_data_dir, Faces, Follower, META_CONFIRMATIONS, META_NETWORK,
+    META_SOURCE_ERROR, META_SOURCE_TIP,
 };
 use crate::chain::bitcoind::{RpcAuth, RpcSource};
 use crate::chain::BlockSource;
@@ -74,6 +75,8 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     check_params(&store, &params)?;
     check_meta(&store, META_NETWORK, network.as_str())?;
     let confirmations = settings.confirmations();
+    // The owner's commands size the lag they tolerate from it.
+    store.set_meta(META_CONFIRMATIONS, &confirmations.to_string())?;
     let from = store.last_block()?.map(|b| b.height + 1).unwrap_or(params.first_block);
     println!(
         "bns node: following bitcoind at {url} ({auth_text}), {} network, {confirmations} confirmation(s), from block {from}",

@@ -67,6 +67,8 @@ pub fn db_path(data_dir: &Path) -> PathBuf {
 pub const META_SOURCE_TIP: &str = "source_tip";
 /// See [`META_SOURCE_TIP`].
 pub const META_SOURCE_ERROR: &str = "source_error";
+/// Store meta key: the confirmations `bns node` last ran with.
+pub const META_CONFIRMATIONS: &str = "confirmations";
 /// Store meta key: the Bitcoin network a `bns node` index follows.
 pub const META_NETWORK: &str = "network";
 
@@ -158,7 +160,11 @@ impl Follower {
         let mut last_tip = None;
         loop {
             let (metrics, names, height) = (self.metrics.clone(), self.names.clone(), self.height.clone());
+            let source_name = self.source_name.clone();
+            // Every step (at most 500 blocks) proves the source answers: health
+            // and tip are current during a long sync, not only at its end.
             let result = self.indexer.catch_up_with(&*self.source, &mut |store, r| {
+                metrics.source_ok();
                 metrics.record_reorg(r.undone);
                 names.set_chain_tip(r.tip);
                 if let Err(e) = names.refresh() {
@@ -167,22 +173,21 @@ impl Follower {
                 if let Err(e) = publish_metrics(&metrics, store, r.tip) {
                     warn!(error = %e, "reading metrics from the store failed");
                 }
+                if !last_error.is_empty() {
+                    info!(source = %source_name, "block source is back");
+                    last_error.clear();
+                    set_meta(store, META_SOURCE_ERROR, "");
+                }
+                if last_tip != Some(r.tip) {
+                    last_tip = Some(r.tip);
+                    set_meta(store, META_SOURCE_TIP, &r.tip.to_string());
+                }
                 if let Some(h) = r.height {
                     height.send_replace(h);
                 }
             });
             let wait = match result {
-                Ok(r) => {
-                    self.metrics.source_ok();
-                    if !last_error.is_empty() {
-                        info!(source = %self.source_name, "block source is back");
-                        last_error.clear();
-                        self.set_meta(META_SOURCE_ERROR, "");
-                    }
-                    if last_tip != Some(r.tip) {
-                        last_tip = Some(r.tip);
-                        self.set_meta(META_SOURCE_TIP, &r.tip.to_string());
-                    }
+                Ok(_) => {
                     backoff = Duration::ZERO;
                     self.poll
                 }
@@ -200,23 +205,38 @@ impl Follower {
                         }
                     }
                     if msg != last_error {
-                        self.set_meta(META_SOURCE_ERROR, &msg);
+                        set_meta(self.indexer.store(), META_SOURCE_ERROR, &msg);
                         last_error = msg;
                     }
                     backoff
                 }
             };
-            match self.wake.recv_timeout(wait) {
-                Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            // Wait, refreshing the DNS view at least every poll interval (zone
+            // files put by `bns zonefile put` show up even while the source is down).
+            let until = std::time::Instant::now() + wait;
+            loop {
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                match self.wake.recv_timeout(left.min(self.poll)) {
+                    Ok(()) => break,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if let Err(e) = self.names.refresh() {
+                            warn!(error = %e, "refreshing the DNS view failed");
+                        }
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
             }
         }
     }
+}
 
-    fn set_meta(&self, key: &str, value: &str) {
-        if let Err(e) = self.indexer.store().set_meta(key, value) {
-            warn!(error = %e, key, "writing store meta failed");
-        }
+/// Writes a store meta value the follower keeps for `bns status`; a failure is logged, not fatal.
+fn set_meta(store: &Store, key: &str, value: &str) {
+    if let Err(e) = store.set_meta(key, value) {
+        warn!(error = %e, key, "writing store meta failed");
     }
 }
 

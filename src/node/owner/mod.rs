@@ -113,7 +113,8 @@ pub fn open_index(data_dir: &Path) -> anyhow::Result<Store> {
 
 /// Most blocks the index may trail the node before ops are built: half the
 /// 24-block window in which the rules accept a consensus hash (mainnet's 10
-/// confirmations leave the index 9 behind).
+/// confirmations leave the index 9 behind). A node run with more
+/// confirmations raises it to what they imply.
 pub const MAX_INDEX_LAG: u64 = 12;
 
 impl Owner {
@@ -176,7 +177,11 @@ impl Owner {
     /// `--no-wait`).
     fn wait_for_sync(&self) -> anyhow::Result<()> {
         let node_tip = self.rpc.tip_height().map_err(|e| anyhow!("cannot ask the node for its tip: {e}"))?;
-        let synced = |me: &Self| -> anyhow::Result<bool> { Ok(me.tip()? + MAX_INDEX_LAG >= node_tip) };
+        // A node with N confirmations keeps its index N - 1 behind by design.
+        let confirmations: u64 =
+            self.store.meta(crate::node::META_CONFIRMATIONS)?.and_then(|c| c.parse().ok()).unwrap_or(1);
+        let max_lag = MAX_INDEX_LAG.max(confirmations.saturating_sub(1) + 2);
+        let synced = |me: &Self| -> anyhow::Result<bool> { Ok(me.tip()? + max_lag >= node_tip) };
         if synced(self)? {
             return Ok(());
         }
@@ -352,12 +357,31 @@ impl Owner {
         Ok(ns)
     }
 
+    /// After an op carrying `zonefile`'s hash was sent (`txid`): stores the
+    /// zone file if the op was waited for (so it is indexed), else says how
+    /// to store it once mined.
+    pub fn store_zonefile_after(&self, txid: Option<Txid>, zonefile: &[u8]) -> anyhow::Result<()> {
+        match (txid, self.wait) {
+            (Some(_), true) => register::store_zonefile(&self.data_dir, zonefile).map(|_| ()),
+            (Some(txid), false) => {
+                println!(
+                    "the zone file is not stored yet: once {txid} is mined, run `bns zonefile put FILE` so the node serves it"
+                );
+                Ok(())
+            }
+            (None, _) => Ok(()),
+        }
+    }
+
+    /// A note per (owner address, op, name): another key never picks it up.
     fn pending_path(&self, op: &str, key: &str) -> PathBuf {
-        self.data_dir.join("pending").join(format!("{op}-{key}.txid"))
+        self.data_dir.join("pending").join(format!("{}-{op}-{key}.txid", self.me()))
     }
 
     /// The txid noted for (`op`, `key`), if the node still knows it
-    /// (mempool or chain); stale notes are removed.
+    /// (mempool or chain). A note is removed only when the node says it has
+    /// no such transaction (RPC error -5); any other failure is an error, so
+    /// a flaky connection never makes a rerun pay twice.
     fn pending(&self, op: &str, key: &str) -> anyhow::Result<Option<Txid>> {
         let path = self.pending_path(op, key);
         let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
@@ -370,11 +394,17 @@ impl Owner {
             "getrawtransaction",
             &[txid.to_string().into()],
         );
-        if known.is_ok() {
-            return Ok(Some(txid));
+        match known {
+            Ok(_) => Ok(Some(txid)),
+            Err(bitcoincore_rpc::Error::JsonRpc(bitcoincore_rpc::jsonrpc::Error::Rpc(e))) if e.code == -5 => {
+                let _ = std::fs::remove_file(&path);
+                Ok(None)
+            }
+            Err(e) => bail!(
+                "cannot ask the node about the transaction noted in {} ({e}); check the node and rerun",
+                path.display()
+            ),
         }
-        let _ = std::fs::remove_file(&path);
-        Ok(None)
     }
 
     /// Notes `txid` as the unconfirmed (`op`, `key`), so a rerun after a crash
@@ -418,7 +448,11 @@ pub fn name_preorder_tx(
             ops::name_preorder(f, magic, fqn, register_address, ch, amount, network)
         }
         NameFee::Sats { amount, to_creator: true } => {
-            let script = hex::decode(&ns.sender).map(bitcoin::ScriptBuf::from_bytes).unwrap_or_default();
+            // Never pay the creator's share to an empty (anyone-can-spend) script.
+            let script =
+                hex::decode(&ns.sender).ok().filter(|s| !s.is_empty()).map(bitcoin::ScriptBuf::from_bytes).ok_or_else(
+                    || TxError::InvalidWif(format!("namespace creator script {:?} is unusable", ns.sender)),
+                )?;
             ops::name_preorder_paying(f, magic, fqn, register_address, ch, amount, &script)
         }
         NameFee::Stacks(micro_stx) => {

@@ -206,9 +206,7 @@ impl Owner {
         }
         let tx = self.update_tx(fqn, &hash)?;
         let txid = self.send_and_wait(&format!("NAME_UPDATE of {fqn}"), &tx)?;
-        if txid.is_some() && self.wait {
-            store_zonefile(&self.data_dir, zonefile)?;
-        }
+        self.store_zonefile_after(txid, zonefile)?;
         Ok(txid)
     }
 
