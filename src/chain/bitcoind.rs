@@ -31,6 +31,9 @@ pub enum RpcAuth {
 /// How long one RPC call may take.
 const RPC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How long a `scantxoutset` may take.
+const SCAN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
 /// Transactions kept to answer prevout lookups without a round trip.
 const TX_CACHE: usize = 4096;
 
@@ -40,6 +43,8 @@ const BATCH: usize = 250;
 /// bitcoind's JSON-RPC as a block source.
 pub struct RpcSource {
     client: Client,
+    /// For `scantxoutset`, which reads the whole UTXO set (minutes on mainnet).
+    scan_client: Client,
     url: String,
     auth: RpcAuth,
     cache: Mutex<TxCache>,
@@ -84,25 +89,31 @@ fn classify(what: &str, e: bitcoincore_rpc::Error) -> ChainError {
     ChainError { kind, message: format!("{what}: {e}") }
 }
 
+/// A JSON-RPC client for `url` whose calls time out after `timeout`.
+fn rpc_client(url: &str, auth: &RpcAuth, timeout: std::time::Duration) -> Result<Client, ChainError> {
+    let bad = |e: String| ChainError::persistent(format!("cannot set up the RPC client for {url}: {e}"));
+    let mut builder = MinreqHttpTransport::builder().url(url).map_err(|e| bad(e.to_string()))?.timeout(timeout);
+    builder = match auth.clone() {
+        RpcAuth::None => builder,
+        RpcAuth::UserPass(u, p) => builder.basic_auth(u, Some(p)),
+        RpcAuth::Cookie(path) => {
+            let cookie = std::fs::read_to_string(&path)
+                .map_err(|e| bad(format!("cannot read cookie file {}: {e}", path.display())))?;
+            builder.cookie_auth(cookie.trim())
+        }
+    };
+    Ok(Client::from_jsonrpc(jsonrpc::Client::with_transport(builder.build())))
+}
+
 impl RpcSource {
     /// Connects to `url` (e.g. `http://127.0.0.1:8332`). Nothing is sent yet.
     ///
     /// The HTTP transport is minreq's, which also reads chunked replies (some
     /// nodes send large `getblock` answers chunked).
     pub fn new(url: &str, auth: RpcAuth) -> Result<RpcSource, ChainError> {
-        let bad = |e: String| ChainError::persistent(format!("cannot set up the RPC client for {url}: {e}"));
-        let mut builder = MinreqHttpTransport::builder().url(url).map_err(|e| bad(e.to_string()))?.timeout(RPC_TIMEOUT);
-        builder = match auth.clone() {
-            RpcAuth::None => builder,
-            RpcAuth::UserPass(u, p) => builder.basic_auth(u, Some(p)),
-            RpcAuth::Cookie(path) => {
-                let cookie = std::fs::read_to_string(&path)
-                    .map_err(|e| bad(format!("cannot read cookie file {}: {e}", path.display())))?;
-                builder.cookie_auth(cookie.trim())
-            }
-        };
-        let client = Client::from_jsonrpc(jsonrpc::Client::with_transport(builder.build()));
-        Ok(RpcSource { client, url: url.to_string(), auth, cache: Mutex::new(TxCache::default()) })
+        let client = rpc_client(url, &auth, RPC_TIMEOUT)?;
+        let scan_client = rpc_client(url, &auth, SCAN_TIMEOUT)?;
+        Ok(RpcSource { client, scan_client, url: url.to_string(), auth, cache: Mutex::new(TxCache::default()) })
     }
 
     /// The underlying client, for calls this trait does not cover.

@@ -128,9 +128,16 @@ impl RpcSource {
     /// first, bcoin's address index if Core's call is unknown to the node.
     pub fn utxos(&self, script: &Script) -> Result<Vec<(OutPoint, TxOut)>, ChainError> {
         let desc = json!([{ "desc": format!("raw({})", hex::encode(script.as_bytes())) }]);
-        match self.client.call::<Value>("scantxoutset", &["start".into(), desc]) {
+        match self.scan_client.call::<Value>("scantxoutset", &["start".into(), desc]) {
             Ok(reply) => parse_scantxoutset(&reply, script),
             Err(e) if method_not_found(&e) => self.bcoin_coins(script),
+            Err(bitcoincore_rpc::Error::JsonRpc(bitcoincore_rpc::jsonrpc::Error::Rpc(r))) if r.code == -8 => {
+                Err(ChainError::transient(format!(
+                    "scantxoutset: {} (the node runs one scan at a time: wait for it to finish, or stop it with \
+                     `bitcoin-cli scantxoutset abort`, then rerun)",
+                    r.message
+                )))
+            }
             Err(e) => Err(classify("scantxoutset", e)),
         }
     }
