@@ -205,7 +205,8 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
         poll: Duration::from_secs(1),
         source_name: "the dev chain".into(),
     }
-    .spawn();
+    .spawn()
+    .context("cannot start the indexer thread")?;
     let faces = Faces::start("bns dev", &settings.faces, &data_dir, names.clone(), metrics.clone()).await?;
 
     // Register what zones/ asks for, then keep mining on the interval.

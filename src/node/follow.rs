@@ -104,7 +104,8 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
         poll: settings.poll_interval(),
         source_name: format!("bitcoind at {url}"),
     }
-    .spawn();
+    .spawn()
+    .context("cannot start the indexer thread")?;
     let faces = Faces::start("bns node", &settings.faces, &data_dir, names, metrics).await?;
     match from.checked_sub(1).filter(|h| *h >= params_first) {
         Some(h) => {

@@ -203,9 +203,9 @@ fn sign_updates(c: &Chunk, magic: [u8; 2], ns: &str, ch: &ConsensusHash) -> anyh
     let (ra, rb) = std::thread::scope(|s| {
         let h = s.spawn(|| sign(a));
         let rb = sign(b);
-        (h.join().expect("signing thread panicked"), rb)
+        (h.join(), rb)
     });
-    let mut out = ra?;
+    let mut out = ra.map_err(|_| anyhow::anyhow!("a signing thread panicked"))??;
     out.extend(rb?);
     Ok(out)
 }

@@ -147,11 +147,9 @@ pub struct Follower {
 
 impl Follower {
     /// Starts the follower thread; it ends when the `wake` sender is dropped.
-    pub fn spawn(self) -> std::thread::JoinHandle<()> {
-        std::thread::Builder::new()
-            .name("indexer".into())
-            .spawn(move || self.run())
-            .expect("spawning a thread only fails when the OS is out of resources")
+    /// Fails only if the OS cannot start a thread.
+    pub fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
+        std::thread::Builder::new().name("indexer".into()).spawn(move || self.run())
     }
 
     fn run(mut self) {
@@ -167,11 +165,15 @@ impl Follower {
                 metrics.source_ok();
                 metrics.record_reorg(r.undone);
                 names.set_chain_tip(r.tip);
-                if let Err(e) = names.refresh() {
-                    warn!(error = %e, "refreshing the DNS view failed");
-                }
-                if let Err(e) = publish_metrics(&metrics, store, r.tip) {
-                    warn!(error = %e, "reading metrics from the store failed");
+                // The store counts scan every name: only when the index changed.
+                match names.refresh() {
+                    Ok(changed) if changed || last_tip.is_none() => {
+                        if let Err(e) = publish_metrics(&metrics, store, r.tip) {
+                            warn!(error = %e, "reading metrics from the store failed");
+                        }
+                    }
+                    Ok(_) => metrics.set_chain(r.height.unwrap_or(0), r.tip),
+                    Err(e) => warn!(error = %e, "refreshing the DNS view failed"),
                 }
                 if !last_error.is_empty() {
                     info!(source = %source_name, "block source is back");
@@ -221,11 +223,17 @@ impl Follower {
                 }
                 match self.wake.recv_timeout(left.min(self.poll)) {
                     Ok(()) => break,
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        if let Err(e) = self.names.refresh() {
-                            warn!(error = %e, "refreshing the DNS view failed");
+                    Err(mpsc::RecvTimeoutError::Timeout) => match self.names.refresh() {
+                        // A zone file put by another process: the held/missing gauges move.
+                        Ok(true) => {
+                            if let Err(e) = publish_metrics(&self.metrics, self.indexer.store(), last_tip.unwrap_or(0))
+                            {
+                                warn!(error = %e, "reading metrics from the store failed");
+                            }
                         }
-                    }
+                        Ok(false) => {}
+                        Err(e) => warn!(error = %e, "refreshing the DNS view failed"),
+                    },
                     Err(mpsc::RecvTimeoutError::Disconnected) => return,
                 }
             }

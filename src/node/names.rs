@@ -50,8 +50,9 @@ impl StoreNames {
     }
 
     /// Re-reads the namespace list and height; call after each new block or
-    /// zone file. Bumps the generation when either changed.
-    pub fn refresh(&self) -> Result<(), StoreError> {
+    /// zone file. Bumps the generation when either changed, and returns
+    /// whether it did.
+    pub fn refresh(&self) -> Result<bool, StoreError> {
         let store = self.store.lock().map_err(|_| poisoned())?;
         let mut namespaces = HashMap::new();
         for id in store.namespace_ids()? {
@@ -64,10 +65,12 @@ impl StoreNames {
         let fingerprint =
             (height, last.map(|b| b.block_hash.to_string()).unwrap_or_default(), store.zonefile_watermark()?);
         drop(store);
+        let mut changed = false;
         if let Ok(mut f) = self.fingerprint.lock() {
             if f.as_ref() != Some(&fingerprint) {
                 *f = Some(fingerprint);
                 self.generation.fetch_add(1, Ordering::SeqCst);
+                changed = true;
             }
         }
         if let Ok(mut n) = self.namespaces.write() {
@@ -76,7 +79,7 @@ impl StoreNames {
         if let Ok(mut h) = self.height.write() {
             *h = height;
         }
-        Ok(())
+        Ok(changed)
     }
 
     /// Records the chain's best height (for the DNS face's "not synced" errors).
