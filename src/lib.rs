@@ -5,6 +5,7 @@
 //! wiring everything together. See docs/ARCHITECTURE.md.
 
 pub mod api;
+pub mod atlas;
 pub mod bns;
 pub mod chain;
 pub mod config;

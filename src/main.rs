@@ -55,6 +55,11 @@ enum Command {
         #[command(subcommand)]
         command: ZonefileCommand,
     },
+    /// Zone-file replication (Atlas) of a running node: status, peers
+    Atlas {
+        #[command(subcommand)]
+        command: AtlasCommand,
+    },
     /// Look up names in the local index, or register and manage them on Bitcoin
     Name {
         #[command(subcommand)]
@@ -109,6 +114,14 @@ struct IndexArgs {
 impl IndexArgs {
     fn dir(&self) -> PathBuf {
         self.data_dir.clone().unwrap_or_else(config::default_index_dir)
+    }
+
+    fn open_rw(&self) -> anyhow::Result<bns::store::Store> {
+        let db = bns::node::db_path(&self.dir());
+        if !db.exists() {
+            anyhow::bail!("no index at {}: start `bns node` or `bns dev` (or pass --data-dir)", db.display());
+        }
+        Ok(bns::store::Store::open(&db)?)
     }
 
     fn open(&self) -> anyhow::Result<bns::store::Store> {
@@ -277,6 +290,53 @@ enum KeyCommand {
 }
 
 #[derive(Subcommand)]
+enum AtlasCommand {
+    /// Inventory, zone files held and missing, peers, traffic of the running node
+    Status {
+        #[command(flatten)]
+        node: NodeApiArgs,
+    },
+    /// The running node's Atlas peers with their health and what they hold
+    Peers {
+        #[command(flatten)]
+        node: NodeApiArgs,
+    },
+}
+
+/// How to reach a running node's API.
+#[derive(clap::Args)]
+struct NodeApiArgs {
+    /// The node's REST API address [default: api-addr of <data-dir>/bns.toml, else 127.0.0.1:6270]
+    #[arg(long, value_name = "IP:PORT")]
+    api_addr: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    index: IndexArgs,
+    /// Print JSON instead of lines
+    #[arg(long)]
+    json: bool,
+}
+
+impl NodeApiArgs {
+    /// GETs `path` from the node's API as JSON.
+    fn get(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        let addr = match self.api_addr {
+            Some(a) => a,
+            None => config::load_faces(&self.index.dir().join("bns.toml"), false)?.api_addr(),
+        };
+        let url = format!("http://{addr}{path}");
+        let resp = minreq::get(&url).with_timeout(10).send().map_err(|e| {
+            anyhow::anyhow!("cannot reach the node's API at {addr} ({e}): is `bns node` (or `bns dev`) running? pass --api-addr")
+        })?;
+        let v: serde_json::Value = serde_json::from_slice(resp.as_bytes())
+            .map_err(|_| anyhow::anyhow!("{url} did not answer JSON (HTTP {})", resp.status_code))?;
+        if resp.status_code != 200 {
+            anyhow::bail!("{url}: HTTP {}: {}", resp.status_code, v["error"].as_str().unwrap_or("error"));
+        }
+        Ok(v)
+    }
+}
+
+#[derive(Subcommand)]
 enum ZonefileCommand {
     /// Print a zone file's hash (hash160 of its exact bytes), as names on the chain carry it
     Hash {
@@ -293,6 +353,18 @@ enum ZonefileCommand {
         /// Name it belongs to, used as the origin when the file has no $ORIGIN
         #[arg(long)]
         name: Option<String>,
+    },
+    /// Import zone files, each verified against its hash and the chain: a Stacks 2.0 genesis export
+    /// (`name_zonefiles.txt`: a hash line, then the zone file with newlines written `\n`) or Core's
+    /// zone-file directory (`ab/cd/<hash>.txt`); prints accepted / not announced / hash mismatch
+    Import {
+        /// Genesis export file, or Core's zonefiles directory
+        path: PathBuf,
+        #[command(flatten)]
+        index: IndexArgs,
+        /// Print JSON instead of lines
+        #[arg(long)]
+        json: bool,
     },
     /// Store a zone file in a `bns node` index, if a name on the chain has its hash; the running node
     /// then answers DNS from it
@@ -374,6 +446,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Zonefile { command } => zonefile(command),
+        Command::Atlas { command } => {
+            let (node, path, text): (_, _, fn(&serde_json::Value) -> String) = match &command {
+                AtlasCommand::Status { node } => (node, "/v1/atlas/status", bns::atlas::report::status_text),
+                AtlasCommand::Peers { node } => (node, "/v1/atlas/peers", bns::atlas::report::peers_text),
+            };
+            let v = node.get(path)?;
+            if node.json {
+                return print_json(Ok(v));
+            }
+            print!("{}", text(&v));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Name { command } => name(command),
         Command::Namespace { command } => namespace(command),
         Command::Namespaces { index, config, namespace_policy } => {
@@ -484,6 +568,22 @@ fn zonefile(cmd: ZonefileCommand) -> anyhow::Result<ExitCode> {
         ZonefileCommand::Put { file, data_dir } => {
             let dir = NodeSettings { data_dir, ..Default::default() }.data_dir();
             owner::zonefile_put(&dir, &file)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ZonefileCommand::Import { path, index, json } => {
+            let store = index.open_rw()?;
+            let source = format!("import {}", path.display());
+            let r = bns::atlas::import::import(&store, &path, &source)?;
+            if json {
+                return print_json(Ok(serde_json::to_value(&r)?));
+            }
+            println!(
+                "accepted {}, already held {}, not announced {}, hash mismatch {}, too large {}, unreadable {}",
+                r.accepted, r.already_held, r.not_announced, r.hash_mismatch, r.too_large, r.unreadable
+            );
+            if r.not_announced > 0 {
+                println!("(not announced: no name on this node's chain points at those hashes, yet; import again after the node has synced)");
+            }
             Ok(ExitCode::SUCCESS)
         }
         ZonefileCommand::Hash { file } => {

@@ -15,6 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+mod atlas;
+pub use atlas::{AtlasMetrics, REJECT_REASONS, STORED_SOURCES};
+
 /// Query types with their own label (type number, name); others are `OTHER`.
 pub const QTYPES: &[(u16, &str)] = &[
     (1, "A"),
@@ -76,6 +79,8 @@ pub struct Metrics {
     source_retry_secs: AtomicU64,
     blocks_undone: AtomicU64,
     reorgs: AtomicU64,
+    /// Zone-file replication (Atlas).
+    pub atlas: AtlasMetrics,
 }
 
 impl Default for Metrics {
@@ -117,6 +122,7 @@ impl Metrics {
             source_retry_secs: AtomicU64::new(0),
             blocks_undone: AtomicU64::new(0),
             reorgs: AtomicU64::new(0),
+            atlas: AtlasMetrics::default(),
         }
     }
 
@@ -268,6 +274,7 @@ impl Metrics {
             "Processed blocks undone by reorgs.",
             self.blocks_undone.load(Relaxed),
         );
+        self.atlas.render(o);
         out
     }
 }

@@ -15,8 +15,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("store", &["hash", "chain", "virtualchain", "bns", "zonefile"]),
     ("indexer", &["hash", "chain", "virtualchain", "bns", "store", "zonefile"]),
     ("tx", &["hash", "chain", "virtualchain", "bns"]),
+    ("atlas", &["hash", "zonefile", "store", "metrics"]),
     ("dns", &["hash", "zonefile", "store", "metrics"]),
-    ("api", &["hash", "chain", "virtualchain", "bns", "store", "zonefile", "metrics"]),
+    ("api", &["hash", "chain", "virtualchain", "bns", "store", "zonefile", "metrics", "atlas"]),
 ];
 
 const MODULES: &[&str] = &[
@@ -30,6 +31,7 @@ const MODULES: &[&str] = &[
     "store",
     "indexer",
     "tx",
+    "atlas",
     "dns",
     "api",
     "node",

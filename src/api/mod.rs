@@ -7,6 +7,7 @@
 //! | `GET /v1/node/ping` | `{"status":"alive","version":...}` |
 //! | `GET /v1/names/{name}` | the name's record ([`inspect::name_show`]); 404 `{"status":"available"}` |
 //! | `GET /v1/resolve/{name}` | the evidence behind the answer ([`explain::explain`]) |
+//! | `GET /v1/zonefiles/{hash}`, `/v1/names/{name}/zonefile/{hash}`, `/v1/atlas/status`, `/v1/atlas/peers` | see [`zonefiles`] |
 //!
 //! Every error is JSON (`{"error": ...}`) with a 4xx/5xx status; request
 //! bodies are capped at [`MAX_BODY`]. Store reads run on the blocking pool
@@ -14,6 +15,7 @@
 
 pub mod explain;
 pub mod inspect;
+mod zonefiles;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,6 +32,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
+use crate::atlas::AtlasState;
 use crate::bns::names::split_fqn;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -65,6 +68,8 @@ pub enum ApiError {
 struct Ctx {
     store: Arc<Mutex<Store>>,
     metrics: Arc<Metrics>,
+    /// The node's Atlas state and listen address, when it runs one.
+    atlas: Option<(Arc<AtlasState>, String)>,
 }
 
 /// A bound, not yet serving API server.
@@ -82,11 +87,17 @@ impl std::fmt::Debug for ApiServer {
 
 impl ApiServer {
     /// Binds `addr` (port 0 picks a free port) and opens a read-only view of the database at `db`.
-    pub async fn bind(addr: SocketAddr, db: &Path, metrics: Arc<Metrics>) -> Result<ApiServer, ApiError> {
+    /// `atlas`: the node's Atlas (state, listen address) for `/v1/atlas/...`.
+    pub async fn bind(
+        addr: SocketAddr,
+        db: &Path,
+        metrics: Arc<Metrics>,
+        atlas: Option<(Arc<AtlasState>, String)>,
+    ) -> Result<ApiServer, ApiError> {
         let store = Store::open_readonly(db)?;
         let listener = TcpListener::bind(addr).await.map_err(|source| ApiError::Bind { addr, source })?;
         let local_addr = listener.local_addr().map_err(|source| ApiError::Bind { addr, source })?;
-        let router = router(Ctx { store: Arc::new(Mutex::new(store)), metrics });
+        let router = router(Ctx { store: Arc::new(Mutex::new(store)), metrics, atlas });
         Ok(ApiServer { listener, local_addr, router })
     }
 
@@ -111,6 +122,10 @@ fn router(ctx: Ctx) -> Router {
         .route("/v1/node/ping", get(ping))
         .route("/v1/names/{name}", get(name))
         .route("/v1/resolve/{name}", get(resolve))
+        .route("/v1/zonefiles/{hash}", get(zonefiles::by_hash))
+        .route("/v1/names/{name}/zonefile/{hash}", get(zonefiles::by_name_and_hash))
+        .route("/v1/atlas/status", get(zonefiles::atlas_status))
+        .route("/v1/atlas/peers", get(zonefiles::atlas_peers))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -34,7 +34,7 @@ mod tests;
 
 pub use bitcoin::blockdata::constants::COINBASE_MATURITY;
 pub use error::DevChainError;
-pub use file::ChainFile;
+pub use file::{ChainFile, FollowedChainFile};
 use state::{check_tx, Index, Mempool};
 
 /// Compact target of every mined block (regtest's minimum difficulty: about
@@ -114,7 +114,7 @@ impl DevChain {
             .map_err(|e| ChainError::transient(format!("cannot open dev chain file {}: {e}", path.display())))?;
         let genesis = genesis_block(network);
         let mut index = Index::new(&genesis);
-        let file_len = store::scan(&mut file, path, |record, block| {
+        let file_len = store::scan(&mut file, path, true, |record, block| {
             index.check_stored(&block, record)?;
             index.apply_block(&block, record);
             Ok(())
@@ -313,7 +313,7 @@ impl DevChain {
         let record = st.index.blocks[height as usize + 1].record.expect("height >= 1 is stored");
         store::truncate(&st.file, &self.path, record.offset)?;
         let mut index = Index::new(&self.genesis);
-        let file_len = store::scan(&mut st.file, &self.path, |record, block| {
+        let file_len = store::scan(&mut st.file, &self.path, true, |record, block| {
             index.check_stored(&block, record)?;
             index.apply_block(&block, record);
             Ok(())

@@ -15,6 +15,9 @@ pub use node::{NetworkName, NodeSettings, RpcSettings};
 /// Default DNS listen address.
 pub const DEFAULT_DNS_ADDR: &str = "127.0.0.1:5300";
 
+/// Default Atlas (zone-file peer network) listen address: Core's port.
+pub const DEFAULT_ATLAS_ADDR: &str = "127.0.0.1:6264";
+
 /// Default REST API (and `/metrics`) listen address.
 pub const DEFAULT_API_ADDR: &str = "127.0.0.1:6270";
 
@@ -49,6 +52,17 @@ pub struct FaceSettings {
     /// PEM private key for --dot-cert [default: <data-dir>/dot-key.pem]
     #[arg(long, value_name = "FILE")]
     pub dot_key: Option<PathBuf>,
+    /// Atlas (zone-file peer network, Core's XML-RPC) listen address; port 0 picks a free port [default: 127.0.0.1:6264]
+    #[arg(long, value_name = "IP:PORT")]
+    pub atlas_addr: Option<SocketAddr>,
+    /// Atlas peer to fetch zone files from and learn other peers from (repeatable)
+    #[arg(long = "atlas-peer", value_name = "HOST:PORT")]
+    #[serde(default, alias = "atlas-peer")]
+    pub atlas_peers: Vec<String>,
+    /// HTTP zone-file source (Core's or the Stacks API, or another bns) for files no peer has (repeatable)
+    #[arg(long = "zonefile-source", value_name = "URL")]
+    #[serde(default, alias = "zonefile-source")]
+    pub zonefile_sources: Vec<String>,
 }
 
 impl FaceSettings {
@@ -67,12 +81,24 @@ impl FaceSettings {
             dot_addr: self.dot_addr.or(other.dot_addr),
             dot_cert: self.dot_cert.or(other.dot_cert),
             dot_key: self.dot_key.or(other.dot_key),
+            atlas_addr: self.atlas_addr.or(other.atlas_addr),
+            atlas_peers: if self.atlas_peers.is_empty() { other.atlas_peers } else { self.atlas_peers },
+            zonefile_sources: if self.zonefile_sources.is_empty() {
+                other.zonefile_sources
+            } else {
+                self.zonefile_sources
+            },
         }
     }
 
     /// The DNS address in effect.
     pub fn dns_addr(&self) -> SocketAddr {
         self.dns_addr.unwrap_or_else(|| DEFAULT_DNS_ADDR.parse().expect("constant address parses"))
+    }
+
+    /// The Atlas address in effect.
+    pub fn atlas_addr(&self) -> SocketAddr {
+        self.atlas_addr.unwrap_or_else(|| DEFAULT_ATLAS_ADDR.parse().expect("constant address parses"))
     }
 
     /// The API address in effect.
@@ -282,5 +308,13 @@ mod tests {
         assert_eq!(s.faces.dns_addr().port(), 5353);
         assert!(parse::<NodeSettings>("block-interval = 1").is_err(), "a dev key is not a node key");
         assert!(parse::<NodeSettings>("network = \"simnet\"").is_err());
+        let a: NodeSettings = parse(
+            "atlas-addr = \"127.0.0.1:7264\"\natlas-peers = [\"10.0.0.1:6264\"]\nzonefile-source = [\"http://h:6270\"]\n",
+        )
+        .unwrap();
+        assert_eq!(a.faces.atlas_addr().port(), 7264);
+        assert_eq!(a.faces.atlas_peers, vec!["10.0.0.1:6264"]);
+        assert_eq!(a.faces.zonefile_sources, vec!["http://h:6270"]);
+        assert_eq!(FaceSettings::default().atlas_addr().port(), 6264);
     }
 }

@@ -137,6 +137,10 @@ pub struct NodeSettings {
     #[arg(long = "token-allocation", value_name = "ADDRESS=MICRO_STX")]
     #[serde(default)]
     pub token_allocation: Vec<String>,
+    /// Follow the chain file of a `bns dev` (its `devchain.dat`, read-only; the consensus parameters come
+    /// from `devchain.params.json` beside it) instead of bitcoind: a second node on one machine [default: off]
+    #[arg(long, value_name = "FILE")]
+    pub dev_chain: Option<PathBuf>,
     /// Seconds between polls of the node's tip [default: 2]
     #[arg(long, value_name = "SECS")]
     pub poll_interval: Option<f64>,
@@ -165,6 +169,7 @@ impl NodeSettings {
                 self.token_allocation
             },
             poll_interval: self.poll_interval.or(other.poll_interval),
+            dev_chain: self.dev_chain.or(other.dev_chain),
             rpc: self.rpc.or(other.rpc),
             faces: self.faces.or(other.faces),
         }

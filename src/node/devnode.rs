@@ -207,7 +207,7 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     }
     .spawn()
     .context("cannot start the indexer thread")?;
-    let faces = Faces::start("bns dev", &settings.faces, &data_dir, names.clone(), metrics.clone()).await?;
+    let faces = Faces::start("bns dev", &settings.faces, &data_dir, &params, names.clone(), metrics.clone()).await?;
 
     // Register what zones/ asks for, then keep mining on the interval.
     let miner = Arc::new(DevMiner {

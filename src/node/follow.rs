@@ -16,6 +16,7 @@ use super::{
     META_SOURCE_ERROR, META_SOURCE_TIP,
 };
 use crate::chain::bitcoind::{RpcAuth, RpcSource};
+use crate::chain::devchain::FollowedChainFile;
 use crate::chain::BlockSource;
 use crate::config::{NetworkName, NodeSettings};
 use crate::indexer::Indexer;
@@ -54,13 +55,41 @@ fn probe(rpc: &RpcSource, url: &str, network: NetworkName) -> anyhow::Result<Opt
     Ok(Some((chain, blocks)))
 }
 
-/// `bns node`: indexes the BNS operations of the chain bitcoind serves,
-/// `confirmations` deep, and answers DNS and HTTP from the index.
-pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
-    let data_dir = settings.data_dir();
-    let _lock = lock_data_dir(&data_dir)?;
+/// Where `bns node` reads blocks from.
+struct Source {
+    blocks: Arc<dyn BlockSource>,
+    /// Names it in log lines.
+    name: String,
+    params: crate::bns::ChainParams,
+    /// Store meta `network`: mainnet, testnet, regtest, or dev.
+    label: &'static str,
+    bitcoin: bitcoin::Network,
+    confirmations: u64,
+    /// bitcoind, to ask which chain it is on.
+    rpc: Option<(Arc<RpcSource>, String)>,
+}
+
+fn open_source(settings: &NodeSettings) -> anyhow::Result<Source> {
+    if let Some(file) = &settings.dev_chain {
+        let dir = file.parent().unwrap_or(std::path::Path::new("."));
+        let params_path = dir.join(super::DEV_PARAMS_FILE);
+        let text = std::fs::read_to_string(&params_path).with_context(|| {
+            format!("--dev-chain {}: cannot read {} beside it (is it a bns dev chain?)", file.display(), params_path.display())
+        })?;
+        let params = serde_json::from_str(&text).with_context(|| format!("bad {}", params_path.display()))?;
+        let chain = FollowedChainFile::open(file, bitcoin::Network::Regtest)
+            .with_context(|| format!("--dev-chain {}", file.display()))?;
+        return Ok(Source {
+            blocks: Arc::new(chain),
+            name: format!("dev chain file {}", file.display()),
+            params,
+            label: "dev",
+            bitcoin: bitcoin::Network::Regtest,
+            confirmations: 1,
+            rpc: None,
+        });
+    }
     let network = settings.network();
-    let params = settings.chain_params()?;
     let url = settings.rpc.url(network);
     let auth = settings.rpc.auth(network)?;
     let auth_text = match &auth {
@@ -69,44 +98,65 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
         RpcAuth::Cookie(p) => format!("cookie {}", p.display()),
     };
     let rpc = Arc::new(RpcSource::new(&url, auth)?);
+    Ok(Source {
+        blocks: rpc.clone(),
+        name: format!("bitcoind at {url} ({auth_text})"),
+        params: settings.chain_params()?,
+        label: network.as_str(),
+        bitcoin: network.bitcoin(),
+        confirmations: settings.confirmations(),
+        rpc: Some((rpc, url)),
+    })
+}
+
+/// `bns node`: indexes the BNS operations of the chain bitcoind serves (or
+/// a `bns dev` chain file), `confirmations` deep, and answers DNS, HTTP and
+/// Atlas from the index.
+pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
+    let data_dir = settings.data_dir();
+    let _lock = lock_data_dir(&data_dir)?;
+    let network = settings.network();
+    let source = open_source(&settings)?;
+    let params = source.params.clone();
 
     let db = db_path(&data_dir);
     let store = Store::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
     check_params(&store, &params)?;
-    check_meta(&store, META_NETWORK, network.as_str())?;
-    let confirmations = settings.confirmations();
+    check_meta(&store, META_NETWORK, source.label)?;
+    let confirmations = source.confirmations;
     // The owner's commands size the lag they tolerate from it.
     store.set_meta(META_CONFIRMATIONS, &confirmations.to_string())?;
     let from = store.last_block()?.map(|b| b.height + 1).unwrap_or(params.first_block);
     println!(
-        "bns node: following bitcoind at {url} ({auth_text}), {} network, {confirmations} confirmation(s), from block {from}",
-        network.as_str()
+        "bns node: following {}, {} network, {confirmations} confirmation(s), from block {from}",
+        source.name, source.label
     );
-    let probe_rpc = rpc.clone();
-    let probe_url = url.clone();
-    if let Some((chain, blocks)) = tokio::task::spawn_blocking(move || probe(&probe_rpc, &probe_url, network)).await?? {
-        println!("bns node: bitcoind is on chain {chain:?} at block {blocks}");
+    if let Some((rpc, url)) = source.rpc.clone() {
+        if let Some((chain, blocks)) = tokio::task::spawn_blocking(move || probe(&rpc, &url, network)).await?? {
+            println!("bns node: bitcoind is on chain {chain:?} at block {blocks}");
+        }
     }
 
     let params_first = params.first_block;
     let names = Arc::new(StoreNames::open(&db, params.clone())?);
-    let indexer = Indexer::new(store, params, network.bitcoin(), confirmations);
+    let indexer = Indexer::new(store, params.clone(), source.bitcoin, confirmations);
     let (wake_tx, wake_rx) = mpsc::channel::<()>();
     let (height_tx, _height_rx) = watch::channel(0u64);
     let metrics = Arc::new(Metrics::new());
+    let source_name = source.name.split(" (").next().unwrap_or_default().to_string();
     Follower {
         indexer,
-        source: rpc as Arc<dyn BlockSource>,
+        source: source.blocks,
         names: names.clone(),
         wake: wake_rx,
         height: height_tx,
         metrics: metrics.clone(),
         poll: settings.poll_interval(),
-        source_name: format!("bitcoind at {url}"),
+        source_name,
     }
     .spawn()
     .context("cannot start the indexer thread")?;
-    let faces = Faces::start("bns node", &settings.faces, &data_dir, names, metrics).await?;
+    let faces = Faces::start("bns node", &settings.faces, &data_dir, &params, names, metrics).await?;
     match from.checked_sub(1).filter(|h| *h >= params_first) {
         Some(h) => {
             println!("bns node: ready: serving the index at block {h}; syncing on in the background (`bns status`)")

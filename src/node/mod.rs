@@ -21,6 +21,8 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::api::ApiServer;
+use crate::atlas::{Atlas, AtlasOptions};
+use crate::bns::epoch::ChainKind;
 use crate::bns::ChainParams;
 use crate::chain::{BlockSource, ErrorKind};
 use crate::config::FaceSettings;
@@ -248,6 +250,48 @@ fn set_meta(store: &Store, key: &str, value: &str) {
     }
 }
 
+/// Blocks behind the tip past which Atlas tells peers it is still indexing.
+const INDEXING_LAG: u64 = 100;
+
+/// Starts Atlas over its own read-write connection to the index; stored zone
+/// files refresh the DNS view at once, and the chain tip is passed on every second.
+async fn start_atlas(
+    settings: &FaceSettings,
+    data_dir: &Path,
+    chain: &ChainParams,
+    names: Arc<StoreNames>,
+    metrics: Arc<Metrics>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<Atlas> {
+    let db = db_path(data_dir);
+    let store = Store::open(&db).with_context(|| format!("cannot open {} for Atlas", db.display()))?;
+    let opts = AtlasOptions {
+        addr: settings.atlas_addr(),
+        peers: settings.atlas_peers.clone(),
+        sources: settings.zonefile_sources.clone(),
+        first_block: chain.first_block,
+        testnet: chain.kind != ChainKind::Mainnet,
+    };
+    let view = names.clone();
+    let on_stored = Box::new(move || {
+        if let Err(e) = view.refresh() {
+            warn!(error = %e, "refreshing the DNS view failed");
+        }
+    });
+    let atlas = Atlas::start(opts, store, metrics, on_stored, stop.clone()).await.with_context(|| {
+        format!("Atlas on {}: pass --atlas-addr IP:PORT (port 0 picks a free one)", settings.atlas_addr())
+    })?;
+    let handle = atlas.clone();
+    tokio::spawn(async move {
+        while !*stop.borrow() {
+            let tip = names.chain_tip();
+            handle.chain_advanced(tip, tip.saturating_sub(names.height()) > INDEXING_LAG);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    Ok(atlas)
+}
+
 /// The running faces of a node: DNS (UDP, TCP, optional DoT) and the HTTP
 /// API with `/metrics`. Dropping the returned stop sender ends them.
 pub struct Faces {
@@ -255,6 +299,8 @@ pub struct Faces {
     pub dns_addr: std::net::SocketAddr,
     /// Where the API listens.
     pub api_addr: std::net::SocketAddr,
+    /// Where Atlas listens.
+    pub atlas_addr: std::net::SocketAddr,
     stop: watch::Sender<bool>,
     dns: tokio::task::JoinHandle<Result<(), crate::dns::DnsError>>,
     api: tokio::task::JoinHandle<Result<(), crate::api::ApiError>>,
@@ -267,15 +313,17 @@ impl Faces {
         who: &str,
         settings: &FaceSettings,
         data_dir: &Path,
+        chain: &ChainParams,
         names: Arc<StoreNames>,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Faces> {
+        let (stop, stop_rx) = watch::channel(false);
         let resolver = resolver_options(settings)?;
         let upstreams = match &resolver.upstreams {
             Upstreams::None => "none (names outside BNS are refused)".to_string(),
             Upstreams::Servers(s) => s.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
         };
-        let server = DnsServer::bind(settings.dns_addr(), names)
+        let server = DnsServer::bind(settings.dns_addr(), names.clone())
             .await
             .with_context(|| {
                 format!("DNS on {}: pass --dns-addr IP:PORT (port 0 picks a free one)", settings.dns_addr())
@@ -284,10 +332,11 @@ impl Faces {
             .with_metrics(metrics.clone());
         metrics.set_cache_stats(server.stats());
         let dns_addr = server.local_addr();
-        let api_server =
-            ApiServer::bind(settings.api_addr(), &db_path(data_dir), metrics).await.with_context(|| {
-                format!("API on {}: pass --api-addr IP:PORT (port 0 picks a free one)", settings.api_addr())
-            })?;
+        let atlas = start_atlas(settings, data_dir, chain, names.clone(), metrics.clone(), stop_rx.clone()).await?;
+        let atlas_view = Some((atlas.state.clone(), atlas.local_addr.to_string()));
+        let api_server = ApiServer::bind(settings.api_addr(), &db_path(data_dir), metrics.clone(), atlas_view)
+            .await
+            .with_context(|| format!("API on {}: pass --api-addr IP:PORT (port 0 picks a free one)", settings.api_addr()))?;
         println!("{who}: forwarding to {upstreams}");
         println!("{who}: DNS listening on {dns_addr} (UDP and TCP)");
         let dot_files = settings.dot_cert_files()?;
@@ -308,8 +357,8 @@ impl Faces {
         };
         let api_addr = api_server.local_addr();
         println!("{who}: API listening on {api_addr}");
+        println!("{who}: Atlas listening on {} (XML-RPC, zone files)", atlas.local_addr);
         println!("{who}: data dir {}", data_dir.display());
-        let (stop, stop_rx) = watch::channel(false);
         let dns = {
             let mut stop = stop_rx.clone();
             tokio::spawn(server.run(async move {
@@ -322,7 +371,7 @@ impl Faces {
                 let _ = stop.wait_for(|s| *s).await;
             }))
         };
-        Ok(Faces { dns_addr, api_addr, stop, dns, api })
+        Ok(Faces { dns_addr, api_addr, atlas_addr: atlas.local_addr, stop, dns, api })
     }
 
     /// Serves until Ctrl-C (or a face fails), then stops the faces.

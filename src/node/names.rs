@@ -87,7 +87,13 @@ impl StoreNames {
         self.chain_tip.store(tip, Ordering::Relaxed);
     }
 
-    fn height(&self) -> u64 {
+    /// The chain's best height, as last recorded.
+    pub fn chain_tip(&self) -> u64 {
+        self.chain_tip.load(Ordering::Relaxed)
+    }
+
+    /// The processed height, as of the last refresh.
+    pub fn height(&self) -> u64 {
         self.height.read().map(|h| *h).unwrap_or(0)
     }
 

@@ -43,7 +43,10 @@ struct PreorderRow {
 
 impl<'c> BlockWriter<'c> {
     pub(super) fn begin(conn: &'c mut Connection, height: u64, block_hash: BlockHash) -> Result<Self, StoreError> {
-        let tx = conn.transaction()?;
+        // IMMEDIATE: take the write lock up front. A deferred transaction that
+        // reads first fails with SQLITE_BUSY at its first write (no busy wait)
+        // when another connection (Atlas, `bns zonefile put`) wrote meanwhile.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         Ok(BlockWriter {
             tx,
             height,
@@ -217,7 +220,7 @@ fn write_balance(tx: &Connection, address: &str, balance: u64) -> Result<(), Sto
 
 /// Undoes every block above `height`; returns how many blocks were undone.
 pub(super) fn rollback_to(conn: &mut Connection, height: u64) -> Result<u64, StoreError> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let h = height as i64;
     let undo: Vec<(String, String, Option<String>)> = {
         let mut st = tx.prepare("SELECT tbl, key, prev FROM undo WHERE height > ?1 ORDER BY height DESC, seq DESC")?;
@@ -244,7 +247,7 @@ pub(super) fn rollback_to(conn: &mut Connection, height: u64) -> Result<u64, Sto
         }
     }
     let undone = tx.execute("DELETE FROM blocks WHERE height > ?1", [h])? as u64;
-    for table in ["undo", "ops", "history"] {
+    for table in ["undo", "ops", "history", "atlas_inventory"] {
         tx.execute(&format!("DELETE FROM {table} WHERE height > ?1"), [h])?;
     }
     tx.commit()?;
@@ -332,9 +335,30 @@ impl StateStore for BlockWriter<'_> {
                     st.execute(params![key, op.height as i64, op.vtxindex, op.txid, op.op, value_hash, json])
                 })
                 .map_err(|e| ViewError(e.to_string()))?;
+            if let (Effect::PutName(r), true) = (effect, carries_zonefile(op.opcode)) {
+                if let Some(hash) = r.value_hash {
+                    self.tx
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO atlas_inventory(name, value_hash, txid, height, vtxindex)
+                             VALUES (?1, ?2, ?3, ?4, ?5)",
+                        )
+                        .and_then(|mut st| {
+                            st.execute(params![r.name, hash.to_hex(), op.txid, op.height as i64, op.vtxindex])
+                        })
+                        .map_err(|e| ViewError(e.to_string()))?;
+                }
+            }
         }
         Ok(())
     }
+}
+
+/// Whether an accepted op of this opcode adds a row to the Atlas inventory
+/// (when the name it leaves behind has a value hash): Core's
+/// `get_atlas_zonefile_info_at`. A renewal without a new hash re-adds the
+/// inherited one; a transfer never adds a row.
+fn carries_zonefile(opcode: &str) -> bool {
+    matches!(opcode, "NAME_REGISTRATION" | "NAME_UPDATE" | "NAME_IMPORT" | "NAME_RENEWAL")
 }
 
 impl BlockWriter<'_> {

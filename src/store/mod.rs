@@ -5,6 +5,7 @@
 //! ([`BlockWriter`]), so a kill at any moment leaves the store at the end of
 //! some block and a restart resumes at the next one.
 
+mod atlas;
 mod block;
 mod queries;
 mod rows;
@@ -17,6 +18,7 @@ use std::path::Path;
 use bitcoin::BlockHash;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
+pub use atlas::{InventoryRow, PeerRow, PutOutcome};
 pub use block::BlockWriter;
 pub use queries::{HistoryEntry, ZoneFileOrigin};
 use rows::Rows;
@@ -311,7 +313,7 @@ impl Store {
         contents: impl IntoIterator<Item = &'a [u8]>,
         source: &str,
     ) -> Result<usize, StoreError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
         let mut n = 0;
         for content in contents {
             self.put_zonefile(content, source)?;

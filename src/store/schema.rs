@@ -103,4 +103,31 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     DROP INDEX ops_by_txid;
     "#,
+    // 5: Atlas. The zone-file inventory, as Core's atlasdb `zonefiles` table: one row per accepted
+    // op carrying a value hash, in block then vtxindex order; bit i of the inventory is row i+1.
+    // Rows of blocks written before this migration come from their history records.
+    // And the Atlas peer table.
+    r#"
+    CREATE TABLE atlas_inventory (
+        inv_index INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        value_hash TEXT NOT NULL,
+        txid TEXT NOT NULL UNIQUE,
+        height INTEGER NOT NULL,
+        vtxindex INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX atlas_inventory_by_height ON atlas_inventory(height);
+    CREATE INDEX atlas_inventory_by_hash ON atlas_inventory(value_hash);
+    INSERT OR IGNORE INTO atlas_inventory(name, value_hash, txid, height, vtxindex)
+        SELECT key, value_hash, txid, height, vtxindex FROM history
+        WHERE value_hash IS NOT NULL
+          AND json_extract(record, '$.opcode') IN ('NAME_REGISTRATION', 'NAME_UPDATE', 'NAME_IMPORT', 'NAME_RENEWAL')
+        ORDER BY height, vtxindex;
+
+    CREATE TABLE atlas_peers (
+        addr TEXT PRIMARY KEY,
+        added_at INTEGER NOT NULL,
+        last_ok INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];

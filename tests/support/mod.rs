@@ -45,6 +45,8 @@ pub struct DevNode {
     pub api: SocketAddr,
     /// DNS-over-TLS address, when started with `--dot-addr`.
     pub dot: Option<SocketAddr>,
+    /// Atlas (XML-RPC) address.
+    pub atlas: SocketAddr,
     /// Every line printed up to "ready".
     pub output: Vec<String>,
     /// The "ready" line it printed.
@@ -96,6 +98,7 @@ impl DevNode {
         let mut child = cmd
             .args(if extra.contains(&"--dns-addr") { &[][..] } else { &["--dns-addr", "127.0.0.1:0"][..] })
             .args(if extra.contains(&"--api-addr") { &[][..] } else { &["--api-addr", "127.0.0.1:0"][..] })
+            .args(if extra.contains(&"--atlas-addr") { &[][..] } else { &["--atlas-addr", "127.0.0.1:0"][..] })
             .args(extra)
             .arg("--data-dir")
             .arg(data_dir)
@@ -114,7 +117,7 @@ impl DevNode {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(120);
-        let (mut dns, mut api, mut dot, mut output) = (None, None, None, Vec::new());
+        let (mut dns, mut api, mut dot, mut atlas, mut output) = (None, None, None, None, Vec::new());
         let addr = |line: &str, what: &str| {
             line.strip_prefix(&format!("{who}: {what} listening on "))
                 .map(|rest| rest.split_whitespace().next().unwrap().parse::<SocketAddr>().unwrap())
@@ -127,6 +130,7 @@ impl DevNode {
             dns = dns.or(addr(&line, "DNS"));
             api = api.or(addr(&line, "API"));
             dot = dot.or(addr(&line, "DoT"));
+            atlas = atlas.or(addr(&line, "Atlas"));
             output.push(line.clone());
             if line.contains("registering names failed") {
                 panic!("{line}");
@@ -134,7 +138,8 @@ impl DevNode {
             if line.starts_with(&format!("{who}: ready")) {
                 let dns = dns.expect("address printed before ready");
                 let api = api.expect("API address printed before ready");
-                return DevNode { child, dns, api, dot, output, ready: line, lines: rx };
+                let atlas = atlas.expect("Atlas address printed before ready");
+                return DevNode { child, dns, api, dot, atlas, output, ready: line, lines: rx };
             }
         }
     }

@@ -20,8 +20,8 @@ use crate::chain::{BlockSource, ChainError};
 const LEN_BITS: u32 = 24;
 
 /// A dev chain block file opened read-only (the blocks are checked as
-/// [`super::DevChain::open`] checks them; a torn last record is truncated
-/// away the same way).
+/// [`super::DevChain::open`] checks them; a partial last record, which the
+/// writer may be appending right now, is left alone and ignored).
 pub struct ChainFile {
     path: PathBuf,
     file: File,
@@ -48,13 +48,12 @@ impl ChainFile {
     pub fn open(path: &Path, network: Network) -> Result<ChainFile, ChainError> {
         let mut file = OpenOptions::new()
             .read(true)
-            .write(true)
             .open(path)
             .map_err(|e| ChainError::transient(format!("cannot open dev chain file {}: {e}", path.display())))?;
         let genesis = genesis_block(network);
         let mut blocks = vec![(genesis.block_hash(), None)];
         let mut txs = Vec::new();
-        store::scan(&mut file, path, |record, block| {
+        store::scan(&mut file, path, false, |record, block| {
             let tip = blocks.last().expect("genesis").0;
             check_stored_block(tip, blocks.len() as u64, &block, record)?;
             let tx_bytes: u64 = block.txdata.iter().map(|tx| tx.total_size() as u64).sum();
@@ -69,7 +68,7 @@ impl ChainFile {
         })?;
         txs.sort_unstable();
         txs.shrink_to_fit();
-        tracing::info!(path = %path.display(), height = blocks.len() - 1, txs = txs.len(), "dev chain file opened read-only");
+        tracing::debug!(path = %path.display(), height = blocks.len() - 1, txs = txs.len(), "dev chain file opened read-only");
         Ok(ChainFile { path: path.to_owned(), file, genesis, blocks, txs })
     }
 
@@ -120,5 +119,62 @@ impl BlockSource for ChainFile {
         let missing = || ChainError::persistent(format!("prevout {outpoint} not found in the chain file"));
         let tx = self.tx(&outpoint.txid)?.ok_or_else(missing)?;
         tx.output.get(outpoint.vout as usize).cloned().ok_or_else(missing)
+    }
+}
+
+/// A [`ChainFile`] that follows a file another process (`bns dev`) keeps
+/// appending to: when the file's length changes, it is opened again (so new
+/// blocks, and a rewound chain, are seen at the next tip query).
+pub struct FollowedChainFile {
+    path: PathBuf,
+    network: Network,
+    inner: std::sync::RwLock<(u64, ChainFile)>,
+}
+
+impl std::fmt::Debug for FollowedChainFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FollowedChainFile").field("path", &self.path).finish()
+    }
+}
+
+impl FollowedChainFile {
+    /// Opens the chain file at `path` and follows it.
+    pub fn open(path: &Path, network: Network) -> Result<FollowedChainFile, ChainError> {
+        let len = file_len(path)?;
+        let inner = ChainFile::open(path, network)?;
+        Ok(FollowedChainFile { path: path.to_owned(), network, inner: std::sync::RwLock::new((len, inner)) })
+    }
+
+    fn current(&self) -> std::sync::RwLockReadGuard<'_, (u64, ChainFile)> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn file_len(path: &Path) -> Result<u64, ChainError> {
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| ChainError::transient(format!("cannot read dev chain file {}: {e}", path.display())))
+}
+
+impl BlockSource for FollowedChainFile {
+    fn tip_height(&self) -> Result<u64, ChainError> {
+        let len = file_len(&self.path)?;
+        if len != self.current().0 {
+            let fresh = ChainFile::open(&self.path, self.network)?;
+            *self.inner.write().unwrap_or_else(|e| e.into_inner()) = (len, fresh);
+        }
+        self.current().1.tip_height()
+    }
+
+    fn block_hash(&self, height: u64) -> Result<BlockHash, ChainError> {
+        self.current().1.block_hash(height)
+    }
+
+    fn block(&self, height: u64) -> Result<Block, ChainError> {
+        self.current().1.block(height)
+    }
+
+    fn prevout(&self, outpoint: &OutPoint) -> Result<TxOut, ChainError> {
+        self.current().1.prevout(outpoint)
     }
 }

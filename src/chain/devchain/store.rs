@@ -54,6 +54,7 @@ fn io_err(path: &Path, what: &str, e: std::io::Error) -> ChainError {
 pub(super) fn scan(
     file: &mut File,
     path: &Path,
+    truncate_torn: bool,
     mut accept: impl FnMut(Record, Block) -> Result<(), ChainError>,
 ) -> Result<u64, ChainError> {
     let file_len = file.metadata().map_err(|e| io_err(path, "stat", e))?.len();
@@ -103,6 +104,11 @@ pub(super) fn scan(
         count += 1;
     };
     drop(reader);
+    if let (Some(reason), false) = (&torn, truncate_torn) {
+        // Read-only: the writer may be appending this record right now.
+        tracing::debug!(path = %path.display(), kept_blocks = count, "dev chain file ends in a partial record ({reason}); ignoring it");
+        return Ok(pos);
+    }
     if let Some(reason) = torn {
         tracing::warn!(
             path = %path.display(),

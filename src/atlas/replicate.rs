@@ -1,0 +1,333 @@
+//! The replication loop: every missing zone file, from whoever has it.
+//!
+//! Each round: fold new inventory rows and stored files in from the store;
+//! vet new peers, crawl (peer exchange + MHRWDA step), refresh stale peer
+//! inventories, push new files (see [`super::crawl`]); then fetch: missing
+//! hashes sorted rarest first (fewest peers whose inventory has them, then
+//! inventory order), handed out in batches of at most 100 to the peers that
+//! have them, at most [`PER_PEER`] requests in flight per peer, several peers
+//! at once. Every file is checked against its hash160 before it is stored;
+//! a peer that sends wrong bytes is dropped and banned. Hashes no peer has go
+//! to the HTTP sources. A hash that failed waits (1 s doubling to 10 min)
+//! and is tried again, forever. Nothing here needs saving: after a restart
+//! the store's inventory and zone files say what is missing.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::client::{CallError, Client};
+use super::crawl::Crawler;
+use super::protocol::{self, MAX_GET_ZONEFILES};
+use super::sources;
+use super::state::{AtlasState, Origin};
+use super::xmlrpc::Value;
+use crate::hash::ValueHash;
+
+/// Requests in flight to one peer at most.
+pub const PER_PEER: usize = 2;
+/// `get_zonefiles` timeout (Core's 30 s).
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// HTTP-source fetches in flight at most.
+pub const HTTP_IN_FLIGHT: usize = 8;
+/// Longest wait before a failed hash is tried again.
+pub const MAX_RETRY: Duration = Duration::from_secs(600);
+/// Peers that sent bytes not matching their hash are refused this long.
+pub const BAN: Duration = Duration::from_secs(3600);
+/// Time between rounds when nothing wakes the loop.
+const ROUND: Duration = Duration::from_millis(250);
+
+/// What a finished task reports to the loop.
+#[derive(Debug)]
+pub enum Event {
+    /// A `get_zonefiles` call to `peer` ended.
+    Fetched {
+        /// Peer asked.
+        peer: String,
+        /// Hashes asked for.
+        asked: Vec<ValueHash>,
+        /// Hashes now held (stored or already held).
+        held: Vec<ValueHash>,
+        /// The call failed, or the peer lied (`true`: wrong bytes).
+        failure: Option<(String, bool)>,
+    },
+    /// An HTTP-source fetch of `hash` ended.
+    Http {
+        /// Hash wanted.
+        hash: ValueHash,
+        /// Whether it is held now.
+        held: bool,
+    },
+    /// A crawl task (vetting, exchange, inventory, push) ended.
+    Crawled,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    tries: u32,
+    next: Instant,
+}
+
+/// The loop's own state.
+pub struct Replicator {
+    state: Arc<AtlasState>,
+    client: Client,
+    sources: Vec<String>,
+    crawler: Crawler,
+    in_flight: HashSet<ValueHash>,
+    http_in_flight: usize,
+    retry: HashMap<ValueHash, Retry>,
+    events: mpsc::UnboundedSender<Event>,
+    inbox: mpsc::UnboundedReceiver<Event>,
+    progress: super::progress::Progress,
+}
+
+impl Replicator {
+    /// A loop for `state`, with HTTP `sources` (base URLs) and `me` (our advertised `host:port`).
+    pub fn new(state: Arc<AtlasState>, client: Client, sources: Vec<String>, me: String) -> Replicator {
+        let (events, inbox) = mpsc::unbounded_channel();
+        let crawler = Crawler::new(state.clone(), client.clone(), me, events.clone());
+        Replicator {
+            state,
+            client,
+            sources,
+            crawler,
+            in_flight: HashSet::new(),
+            http_in_flight: 0,
+            retry: HashMap::new(),
+            events,
+            inbox,
+            progress: super::progress::Progress::default(),
+        }
+    }
+
+    /// Runs until `stop` resolves.
+    pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            let st = self.state.clone();
+            match tokio::task::spawn_blocking(move || st.refresh()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => warn!(error = %e, "atlas: reading the store failed; retrying"),
+                Err(e) => warn!(error = %e, "atlas: refresh task failed"),
+            }
+            self.crawler.round();
+            self.schedule();
+            self.progress.update(&self.state);
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = self.state.wake.notified() => {}
+                Some(ev) = self.inbox.recv() => self.on_event(ev),
+                _ = tokio::time::sleep(ROUND) => {}
+            }
+            while let Ok(ev) = self.inbox.try_recv() {
+                self.on_event(ev);
+            }
+        }
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        let now = Instant::now();
+        match ev {
+            Event::Fetched { peer, asked, held, failure } => {
+                let held_set: HashSet<ValueHash> = held.iter().copied().collect();
+                let mut peers = self.state.peers();
+                match &failure {
+                    Some((why, true)) => {
+                        warn!(%peer, reason = %why, "atlas: peer sent a zone file that does not match its hash; dropping and banning it");
+                        peers.ban(&peer, BAN, now);
+                    }
+                    Some((why, false)) => {
+                        info!(%peer, reason = %why, "atlas: zone file request failed");
+                        peers.record(&peer, false, now);
+                    }
+                    None => peers.record(&peer, true, now),
+                }
+                let inv = self.state.read_inv();
+                if let Some(p) = peers.get_mut(&peer) {
+                    p.in_flight = p.in_flight.saturating_sub(1);
+                    // What it did not send, it does not have (Core clears those bits too).
+                    if failure.is_none() {
+                        for h in asked.iter().filter(|h| !held_set.contains(*h)) {
+                            p.inv.set_rows(inv.rows_of(h), false);
+                        }
+                    }
+                }
+                drop(inv);
+                drop(peers);
+                for h in asked {
+                    self.in_flight.remove(&h);
+                    if held_set.contains(&h) {
+                        self.retry.remove(&h);
+                    } else {
+                        self.failed(h, now);
+                    }
+                }
+            }
+            Event::Http { hash, held } => {
+                self.http_in_flight = self.http_in_flight.saturating_sub(1);
+                self.in_flight.remove(&hash);
+                if held {
+                    self.retry.remove(&hash);
+                } else {
+                    self.failed(hash, now);
+                }
+            }
+            Event::Crawled => self.crawler.task_done(),
+        }
+    }
+
+    fn failed(&mut self, hash: ValueHash, now: Instant) {
+        let r = self.retry.entry(hash).or_insert(Retry { tries: 0, next: now });
+        r.tries = r.tries.saturating_add(1);
+        let wait = Duration::from_secs(1u64 << (r.tries - 1).min(10)).min(MAX_RETRY);
+        r.next = now + wait;
+    }
+
+    /// Hands missing hashes out to peers (rarest first) and HTTP sources.
+    fn schedule(&mut self) {
+        let now = Instant::now();
+        let inv = self.state.read_inv();
+        let missing = inv.missing();
+        if missing.is_empty() {
+            self.retry.clear();
+            return;
+        }
+        let mut peers = self.state.peers();
+        // Peers with a free request slot.
+        let mut free: Vec<(String, usize, f64)> = peers
+            .all()
+            .filter(|p| p.usable(now) && p.in_flight < PER_PEER)
+            .map(|p| (p.addr.clone(), PER_PEER - p.in_flight, p.health()))
+            .collect();
+        let all_usable: Vec<&super::peers::Peer> = peers.all().filter(|p| p.usable(now)).collect();
+        let mut candidates: Vec<(usize, u32, ValueHash, Vec<usize>)> = Vec::new();
+        let mut orphans = Vec::new();
+        for (row, hash) in &missing {
+            if self.in_flight.contains(hash) || self.retry.get(hash).is_some_and(|r| r.next > now) {
+                continue;
+            }
+            let rows = inv.rows_of(hash);
+            let holders = all_usable.iter().filter(|p| p.inv.has_any(rows)).count();
+            if holders == 0 {
+                orphans.push(*hash);
+                continue;
+            }
+            let with_slot: Vec<usize> =
+                free.iter().enumerate().filter(|(_, (a, _, _))| peers.get(a).is_some_and(|p| p.inv.has_any(rows))).map(|(i, _)| i).collect();
+            if !with_slot.is_empty() {
+                candidates.push((holders, *row, *hash, with_slot));
+            }
+        }
+        drop(all_usable);
+        // Rarest first, then inventory order.
+        candidates.sort_unstable_by_key(|(holders, row, _, _)| (*holders, *row));
+        let mut batches: HashMap<usize, Vec<ValueHash>> = HashMap::new();
+        for (_, _, hash, holders) in candidates {
+            let pick = holders
+                .iter()
+                .copied()
+                .filter(|i| {
+                    let used = batches.get(i).map(|b| b.len()).unwrap_or(0);
+                    used < free[*i].1 * MAX_GET_ZONEFILES
+                })
+                .min_by(|a, b| {
+                    let load = |i: &usize| batches.get(i).map(|b| b.len()).unwrap_or(0);
+                    load(a).cmp(&load(b)).then(free[*b].2.total_cmp(&free[*a].2))
+                });
+            if let Some(i) = pick {
+                batches.entry(i).or_default().push(hash);
+            }
+        }
+        drop(inv);
+        for (i, hashes) in batches {
+            let addr = free[i].0.clone();
+            for chunk in hashes.chunks(MAX_GET_ZONEFILES) {
+                if let Some(p) = peers.get_mut(&addr) {
+                    p.in_flight += 1;
+                }
+                self.in_flight.extend(chunk.iter().copied());
+                self.spawn_fetch(addr.clone(), chunk.to_vec());
+            }
+        }
+        free.clear();
+        drop(peers);
+        if !self.sources.is_empty() {
+            for hash in orphans {
+                if self.http_in_flight >= HTTP_IN_FLIGHT {
+                    break;
+                }
+                self.http_in_flight += 1;
+                self.in_flight.insert(hash);
+                let (state, client, sources, events) =
+                    (self.state.clone(), self.client.clone(), self.sources.clone(), self.events.clone());
+                tokio::spawn(async move {
+                    let held = sources::fetch(&state, &client, &sources, hash).await;
+                    let _ = events.send(Event::Http { hash, held });
+                });
+            }
+        }
+    }
+
+    fn spawn_fetch(&self, peer: String, asked: Vec<ValueHash>) {
+        let (state, client, events) = (self.state.clone(), self.client.clone(), self.events.clone());
+        tokio::spawn(async move {
+            let ev = fetch(&state, &client, peer, asked).await;
+            let _ = events.send(ev);
+        });
+    }
+}
+
+/// One `get_zonefiles` call: verify every file against its hash, store the good ones.
+async fn fetch(state: &Arc<AtlasState>, client: &Client, peer: String, asked: Vec<ValueHash>) -> Event {
+    let params = [Value::Array(asked.iter().map(|h| Value::Str(h.to_hex())).collect())];
+    let reply = match client.call(&peer, "get_zonefiles", &params, FETCH_TIMEOUT).await {
+        Ok(r) => r,
+        Err(e) => {
+            if matches!(e, CallError::Timeout) {
+                state.metrics.atlas.rejected("timeout");
+            } else {
+                state.metrics.atlas.rejected("bad_reply");
+            }
+            return Event::Fetched { peer, asked, held: vec![], failure: Some((e.to_string(), false)) };
+        }
+    };
+    let files = match protocol::parse_zonefiles(&reply, &asked) {
+        Ok(f) => f,
+        Err(e) => {
+            state.metrics.atlas.rejected("bad_reply");
+            return Event::Fetched { peer, asked, held: vec![], failure: Some((e, false)) };
+        }
+    };
+    let lied = files.iter().find(|(h, bytes)| ValueHash::of_zonefile(bytes) != *h).map(|(h, _)| *h);
+    let files: Vec<(Option<ValueHash>, Vec<u8>)> = files
+        .into_iter()
+        .filter(|(h, bytes)| ValueHash::of_zonefile(bytes) == *h)
+        .map(|(h, b)| (Some(h), b))
+        .collect();
+    if let Some(h) = lied {
+        state.metrics.atlas.rejected("mismatch");
+        // Keep what verified; the liar is banned.
+        let held = store(state, files, &peer).await;
+        return Event::Fetched { peer, asked, held, failure: Some((format!("wrong bytes for {h}"), true)) };
+    }
+    let held = store(state, files, &peer).await;
+    Event::Fetched { peer, asked, held, failure: None }
+}
+
+async fn store(state: &Arc<AtlasState>, files: Vec<(Option<ValueHash>, Vec<u8>)>, peer: &str) -> Vec<ValueHash> {
+    if files.is_empty() {
+        return vec![];
+    }
+    let (st, origin) = (state.clone(), Origin::Peer(peer.to_string()));
+    let result = tokio::task::spawn_blocking(move || {
+        let verdicts = st.store_verified(&files, &origin);
+        files.iter().zip(verdicts).filter(|(_, v)| v.is_held()).filter_map(|((h, _), _)| *h).collect::<Vec<_>>()
+    })
+    .await;
+    result.unwrap_or_default()
+}
+
