@@ -219,14 +219,16 @@ pub fn parse_peers(v: &Value) -> Result<Vec<String>, ReplyError> {
     if peers.len() > NUM_NEIGHBORS {
         return Err(format!("{} peers, more than {NUM_NEIGHBORS}", peers.len()));
     }
-    Ok(peers.iter().filter_map(|p| p.as_str()).filter_map(normalize_peer).collect())
+    // Core's client schema: `^([^:]+):([1-9][0-9]{1,4})$` (two digits or more).
+    let two_digits = |p: &String| p.rsplit_once(':').is_some_and(|(_, port)| port.len() >= 2);
+    Ok(peers.iter().filter_map(|p| p.as_str()).filter_map(normalize_peer).filter(two_digits).collect())
 }
 
-/// A peer address as `host:port` (Core's `^([^:]+):([1-9][0-9]{1,4})$`;
+/// A peer address as `host:port` (port 1-65535, as Core's `url_to_host_port`;
 /// `localhost` is 127.0.0.1), or `None` if it is not one.
 pub fn normalize_peer(addr: &str) -> Option<String> {
     let (host, port) = addr.trim().rsplit_once(':')?;
-    let port: u16 = port.parse().ok().filter(|p| *p >= 10)?;
+    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() || host.len() > 253 || host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err() {
         return None;
@@ -286,7 +288,7 @@ mod tests {
         assert!(parse_zonefiles(&success(&info, json!({"zonefiles": {"zz": "eA=="}})), &[h]).is_err());
         assert_eq!(parse_saved(&success(&info, json!({"saved": [1, 0]})), 2).unwrap(), vec![true, false]);
         assert!(parse_saved(&success(&info, json!({"saved": [1]})), 2).is_err());
-        let peers = success(&info, json!({"peers": ["localhost:6264", "bad", "10.0.0.1:0", "a.b:6270"]}));
+        let peers = success(&info, json!({"peers": ["localhost:6264", "bad", "10.0.0.1:0", "a.b:6270", "c:9"]}));
         assert_eq!(parse_peers(&peers).unwrap(), vec!["127.0.0.1:6264", "a.b:6270"]);
         let many: Vec<String> = (0..81).map(|i| format!("10.0.0.{i}:6264")).collect();
         assert!(parse_peers(&success(&info, json!({ "peers": many }))).is_err());

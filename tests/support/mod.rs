@@ -2,6 +2,7 @@
 //! it with hickory's client and with `dig`.
 #![allow(dead_code)]
 
+pub mod atlas;
 pub mod bcoin;
 pub mod bcoin_chain;
 pub mod esv;
@@ -124,15 +125,20 @@ impl DevNode {
         };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx
-                .recv_timeout(left)
-                .unwrap_or_else(|e| panic!("{who} did not become ready ({e}); it printed: {output:?}"));
+            let line = match rx.recv_timeout(left) {
+                Ok(line) => line,
+                Err(e) => {
+                    let _ = child.kill();
+                    panic!("{who} did not become ready ({e}); it printed: {output:?}")
+                }
+            };
             dns = dns.or(addr(&line, "DNS"));
             api = api.or(addr(&line, "API"));
             dot = dot.or(addr(&line, "DoT"));
             atlas = atlas.or(addr(&line, "Atlas"));
             output.push(line.clone());
             if line.contains("registering names failed") {
+                let _ = child.kill();
                 panic!("{line}");
             }
             if line.starts_with(&format!("{who}: ready")) {
