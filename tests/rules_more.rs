@@ -364,3 +364,41 @@ fn announce_only_from_an_announcer_names_owner_and_hashes_like_an_empty_block() 
     let expected = consensus_hash(EMPTY_OPS_HASH, &prev).unwrap();
     assert_eq!(h.store().block_at(op.height).unwrap().unwrap().consensus_hash, expected);
 }
+
+#[test]
+fn atlas_inventory_has_a_row_per_op_that_announces_a_hash_and_rolls_back_with_its_block() {
+    let mut h = Harness::new();
+    ready_namespace(&mut h);
+    let (a, b) = (h.a.clone(), h.b.clone());
+    let burn = burn_address(NET);
+    h.register(&a, "aliceone.test", Some(ValueHash([1; 20])));
+    h.register(&a, "bobbytwo.test", None); // no hash: no row
+    let ch = h.ch();
+    let f = h.funding(&a);
+    assert_accepted(&h.mine1(ops::name_update(&f, MAGIC, "bobbytwo.test", &ch, &ValueHash([2; 20]))));
+    // A renewal without a new hash re-announces the inherited one (Core's quirk: another row).
+    let r = Renewal { value_hash: None, tokens: 0, price: PRICE, pay_to: &burn };
+    let f = h.funding(&a);
+    assert_accepted(&h.mine1(ops::name_renew(&f, MAGIC, "aliceone.test", &a.script_pubkey(), &r, NET)));
+    let renewed_at = h.chain.height();
+    // A transfer keeping the data adds nothing.
+    let ch = h.ch();
+    let f = h.funding(&a);
+    assert_accepted(&h.mine1(ops::name_transfer(&f, MAGIC, "bobbytwo.test", true, &ch, &b.script_pubkey())));
+    let rows = h.store().inventory_rows(0, 100).unwrap();
+    let got: Vec<(u64, &str, ValueHash)> = rows.iter().map(|r| (r.index, r.name.as_str(), r.hash)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, "aliceone.test", ValueHash([1; 20])),
+            (2, "bobbytwo.test", ValueHash([2; 20])),
+            (3, "aliceone.test", ValueHash([1; 20])),
+        ]
+    );
+    assert_eq!(h.store().inventory_len().unwrap(), 3);
+    assert_eq!(h.store().inventory_by_block(renewed_at, renewed_at, 0, 100).unwrap().len(), 1);
+    // Undo the renewal's block (and the transfer's): its row goes with it.
+    h.indexer.store_mut().rollback_to(renewed_at - 1).unwrap();
+    assert_eq!(h.store().inventory_len().unwrap(), 2);
+    assert_eq!(h.store().inventory_rows(0, 100).unwrap().last().unwrap().name, "bobbytwo.test");
+}

@@ -104,6 +104,11 @@ impl Indexer {
         &self.store
     }
 
+    /// The store, for writes between steps (an operator's rollback; tests).
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
     /// Chain parameters in use.
     pub fn params(&self) -> &ChainParams {
         &self.params
