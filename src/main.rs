@@ -317,22 +317,12 @@ struct NodeApiArgs {
 }
 
 impl NodeApiArgs {
-    /// GETs `path` from the node's API as JSON.
-    fn get(&self, path: &str) -> anyhow::Result<serde_json::Value> {
-        let addr = match self.api_addr {
-            Some(a) => a,
-            None => config::load_faces(&self.index.dir().join("bns.toml"), false)?.api_addr(),
-        };
-        let url = format!("http://{addr}{path}");
-        let resp = minreq::get(&url).with_timeout(10).send().map_err(|e| {
-            anyhow::anyhow!("cannot reach the node's API at {addr} ({e}): is `bns node` (or `bns dev`) running? pass --api-addr")
-        })?;
-        let v: serde_json::Value = serde_json::from_slice(resp.as_bytes())
-            .map_err(|_| anyhow::anyhow!("{url} did not answer JSON (HTTP {})", resp.status_code))?;
-        if resp.status_code != 200 {
-            anyhow::bail!("{url}: HTTP {}: {}", resp.status_code, v["error"].as_str().unwrap_or("error"));
+    /// The node's API address: the flag, else `api-addr` of the data dir's config.
+    fn addr(&self) -> anyhow::Result<std::net::SocketAddr> {
+        match self.api_addr {
+            Some(a) => Ok(a),
+            None => Ok(config::load_faces(&self.index.dir().join("bns.toml"), false)?.api_addr()),
         }
-        Ok(v)
     }
 }
 
@@ -419,7 +409,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { index, json } => {
-            let v = bns::node::follow::status(&index.open()?)?;
+            let mut v = bns::node::follow::status(&index.open()?)?;
+            // The running node's live Atlas figures (peers' health, traffic), if it answers.
+            let api = config::load_faces(&index.dir().join("bns.toml"), false)?.api_addr();
+            v["atlas"] = bns::node::follow::api_get(api, "/v1/atlas/status", 2).unwrap_or(serde_json::Value::Null);
             if json {
                 print_json(Ok(v))
             } else {
@@ -451,7 +444,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 AtlasCommand::Status { node } => (node, "/v1/atlas/status", bns::atlas::report::status_text),
                 AtlasCommand::Peers { node } => (node, "/v1/atlas/peers", bns::atlas::report::peers_text),
             };
-            let v = node.get(path)?;
+            let v = bns::node::follow::api_get(node.addr()?, path, 10)?;
             if node.json {
                 return print_json(Ok(v));
             }

@@ -35,7 +35,13 @@ fn a_zone_file_put_into_one_node_reaches_all_and_a_wiped_node_recovers() {
     assert_eq!(atlas_status(&d)["zonefiles_missing"], NAMES as u64);
 
     // The genesis export goes into b only.
-    let out = bns(&["zonefile", "import", chain.genesis.to_str().unwrap(), "--data-dir", dir.path().join("b").to_str().unwrap()]);
+    let out = bns(&[
+        "zonefile",
+        "import",
+        chain.genesis.to_str().unwrap(),
+        "--data-dir",
+        dir.path().join("b").to_str().unwrap(),
+    ]);
     assert!(out.starts_with(&format!("accepted {NAMES}, already held 0, not announced 0, hash mismatch 0")), "{out}");
     wait_all_held(&b, &chain, Duration::from_secs(10));
     let took_c = wait_all_held(&c, &chain, Duration::from_secs(60));
@@ -51,7 +57,8 @@ fn a_zone_file_put_into_one_node_reaches_all_and_a_wiped_node_recovers() {
 
     // Names answer over DNS, UDP and TCP, with the records of their real zone files.
     for (name, hash) in chain.names.iter().take(10) {
-        let zf = String::from_utf8(support::atlas::mainnet_zonefiles().into_iter().find(|(h, _)| h == hash).unwrap().1).unwrap();
+        let zf = String::from_utf8(support::atlas::mainnet_zonefiles().into_iter().find(|(h, _)| h == hash).unwrap().1)
+            .unwrap();
         let line = zf.lines().find(|l| l.contains("URI")).unwrap_or_else(|| panic!("{name}: no URI record in {zf}"));
         let uri = line.split('"').nth(1).unwrap().to_string();
         let owner = format!("{}.{name}", line.split_whitespace().next().unwrap());
@@ -113,7 +120,8 @@ fn lying_and_hanging_peers_neither_plant_files_nor_stall_replication() {
     bns(&["zonefile", "import", chain.genesis.to_str().unwrap(), "--data-dir", x_dir.to_str().unwrap()]);
     let mut honest = vec![h0];
     for i in 1..3 {
-        let mut flags: Vec<String> = liars.iter().flat_map(|l| ["--atlas-peer".to_string(), l.addr.to_string()]).collect();
+        let mut flags: Vec<String> =
+            liars.iter().flat_map(|l| ["--atlas-peer".to_string(), l.addr.to_string()]).collect();
         flags.extend(["--atlas-peer".to_string(), honest[i - 1].atlas.to_string()]);
         let refs: Vec<&str> = flags.iter().map(|s| s.as_str()).collect();
         honest.push(follower(&dir.path().join(format!("h{i}")), &chain, &refs));
@@ -156,7 +164,10 @@ fn http_sources_and_the_genesis_import_fill_a_node_without_peers() {
     let text = std::fs::read_to_string(&chain.genesis).unwrap().replacen("$TTL 3600", "$TTL 3601", 1);
     std::fs::write(&tampered, text).unwrap();
     let out = bns(&["zonefile", "import", tampered.to_str().unwrap(), "--data-dir", b_dir.to_str().unwrap()]);
-    assert!(out.starts_with(&format!("accepted 0, already held {}, not announced 0, hash mismatch 1", NAMES - 1)), "{out}");
+    assert!(
+        out.starts_with(&format!("accepted 0, already held {}, not announced 0, hash mismatch 1", NAMES - 1)),
+        "{out}"
+    );
     // Core's directory layout, ab/cd/<hash>.txt.
     let core_dir = dir.path().join("zonefiles");
     for (hash, bytes) in support::atlas::mainnet_zonefiles().into_iter().take(100) {
@@ -169,7 +180,11 @@ fn http_sources_and_the_genesis_import_fill_a_node_without_peers() {
     wait_indexed(&e, &chain);
     let out = bns(&["zonefile", "import", core_dir.to_str().unwrap(), "--data-dir", e_dir.to_str().unwrap(), "--json"]);
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!((r["accepted"].as_u64().unwrap() + r["not_announced"].as_u64().unwrap(), r["hash_mismatch"].as_u64()), (100, Some(0)), "{r}");
+    assert_eq!(
+        (r["accepted"].as_u64().unwrap() + r["not_announced"].as_u64().unwrap(), r["hash_mismatch"].as_u64()),
+        (100, Some(0)),
+        "{r}"
+    );
 
     // A node with no peer at all, only b's REST API as an HTTP source.
     let f = follower(&dir.path().join("f"), &chain, &["--zonefile-source", &format!("http://{}", b.api)]);
@@ -183,4 +198,65 @@ fn http_sources_and_the_genesis_import_fill_a_node_without_peers() {
     let r = http_get(b.api, &format!("/v1/names/{name}/zonefile/{hash}")).json();
     assert_eq!(bns::hash::ValueHash::of_zonefile(r["zonefile"].as_str().unwrap().as_bytes()).to_hex(), *hash);
     assert_eq!(http_get(b.api, &format!("/v1/names/{}/zonefile/{hash}", chain.names[1].0)).status, 404);
+}
+
+#[test]
+fn the_atlas_server_survives_hostile_requests() {
+    use support::http_raw;
+    let dir = tempfile::tempdir().unwrap();
+    let dev = support::DevNode::start(&dir.path().join("dev"), &support::repo_zones());
+    let post = |body: &str| {
+        let req = format!(
+            "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        http_raw(dev.atlas, req.as_bytes())
+    };
+    let call = |method: &str, params: &str| {
+        format!(
+            "<?xml version='1.0'?><methodCall><methodName>{method}</methodName><params>{params}</params></methodCall>"
+        )
+    };
+    // Junk, truncated XML, a DTD with entity expansion, deep nesting, wrong types: a fault or an
+    // error reply, never a dropped connection.
+    let deep = format!(
+        "<param><value>{}1{}</value></param>",
+        "<array><data><value>".repeat(200),
+        "</value></data></array>".repeat(200)
+    );
+    let bomb = "<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;\">]><methodCall><methodName>&b;</methodName></methodCall>";
+    for body in [
+        "not xml at all".to_string(),
+        call("getinfo", "")[..30].to_string(),
+        bomb.to_string(),
+        call("get_zonefiles", &deep),
+        call(
+            "get_zonefile_inventory",
+            "<param><value><string>0</string></value></param><param><value><int>8</int></value></param>",
+        ),
+        call("get_zonefiles", "<param><value><string>not a list</string></value></param>"),
+        call(
+            "put_zonefiles",
+            "<param><value><array><data><value><string>@@@</string></value></data></array></value></param>",
+        ),
+        call("no_such_method", ""),
+        call("getinfo", "<param><value><int>1</int></value></param>"),
+    ] {
+        let r = post(&body).unwrap_or_else(|| panic!("no reply to {body:.60}"));
+        assert_eq!(r.status, 200, "{body:.60}: {r:?}");
+        assert!(
+            r.body.contains("<fault>") || r.body.contains("error") || r.body.contains("saved"),
+            "{body:.60}: {}",
+            r.body
+        );
+    }
+    // An over-long body is refused before it is read (Core's 400).
+    let req = format!("POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", 600_000);
+    assert_eq!(http_raw(dev.atlas, req.as_bytes()).unwrap().status, 400);
+    // A client that sends half its headers and stops does not hold the server: others are served.
+    let mut slow = std::net::TcpStream::connect(dev.atlas).unwrap();
+    std::io::Write::write_all(&mut slow, b"POST /RPC2 HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let r = post(&call("ping", "")).unwrap();
+    assert!(r.body.contains("alive"), "{}", r.body);
+    drop(slow);
 }

@@ -46,9 +46,10 @@ pub(super) async fn by_name_and_hash(
     let hash = parse_hash(&text)?;
     let name = name.to_ascii_lowercase();
     let found = with_store(&ctx, move |s| {
-        let announced = s.inventory_name_of(&hash)?.is_some() && s.history(&name)?.iter().any(|e| {
-            e.record.get("value_hash").and_then(|v| v.as_str()) == Some(hash.to_hex().as_str())
-        });
+        let announced = s.inventory_name_of(&hash)?.is_some()
+            && s.history(&name)?
+                .iter()
+                .any(|e| e.record.get("value_hash").and_then(|v| v.as_str()) == Some(hash.to_hex().as_str()));
         Ok(if announced { s.zonefile(&hash)? } else { None })
     })
     .await?;

@@ -99,7 +99,8 @@ impl Client {
     pub async fn get(&self, url: &str, max: usize, timeout: Duration) -> Result<Option<Vec<u8>>, CallError> {
         self.metrics.atlas.request();
         let fut = async {
-            let resp = self.http.get(url).send().await.map_err(|e| CallError::Transport(e.without_url().to_string()))?;
+            let resp =
+                self.http.get(url).send().await.map_err(|e| CallError::Transport(e.without_url().to_string()))?;
             match resp.status().as_u16() {
                 200 => {}
                 404 => return Ok(None),

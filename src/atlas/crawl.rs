@@ -146,8 +146,9 @@ impl Crawler {
                 .take(NUM_NEIGHBORS_LIVE)
                 .filter(|p| {
                     let every = if missing > 0 { INV_FAST } else { INV_SLOW };
-                    p.inv_refreshed.is_none_or(|at| now.duration_since(at) >= every) || p.inv.byte_len() < our_bytes
-                        && p.inv_refreshed.is_none_or(|at| now.duration_since(at) >= INV_FAST)
+                    p.inv_refreshed.is_none_or(|at| now.duration_since(at) >= every)
+                        || p.inv.byte_len() < our_bytes
+                            && p.inv_refreshed.is_none_or(|at| now.duration_since(at) >= INV_FAST)
                 })
                 .map(|p| (p.addr.clone(), p.inv.byte_len()))
                 .collect()

@@ -130,12 +130,8 @@ impl Inventory {
 
     /// Announced hashes not held, each once, in the order of their first row.
     pub fn missing(&self) -> Vec<(u32, ValueHash)> {
-        let mut out: Vec<(u32, ValueHash)> = self
-            .rows_of
-            .iter()
-            .filter(|(h, _)| !self.held.contains(*h))
-            .map(|(h, rows)| (rows[0], *h))
-            .collect();
+        let mut out: Vec<(u32, ValueHash)> =
+            self.rows_of.iter().filter(|(h, _)| !self.held.contains(*h)).map(|(h, rows)| (rows[0], *h)).collect();
         out.sort_unstable();
         out
     }

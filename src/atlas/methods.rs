@@ -34,7 +34,10 @@ pub fn dispatch(state: &AtlasState, method: &str, params: &[Value], caller: &Cal
         } else {
             Err(Fault {
                 code: 1,
-                message: format!("<type 'exceptions.TypeError'>:{method}() takes {n} argument(s) ({} given)", params.len()),
+                message: format!(
+                    "<type 'exceptions.TypeError'>:{method}() takes {n} argument(s) ({} given)",
+                    params.len()
+                ),
             })
         }
     };
@@ -49,7 +52,10 @@ pub fn dispatch(state: &AtlasState, method: &str, params: &[Value], caller: &Cal
         "get_zonefiles_by_block" => arity(4).map(|_| by_block(state, params)),
         other => Err(Fault {
             code: 1,
-            message: format!("<type 'exceptions.Exception'>:method \"{}\" is not supported", other.chars().take(64).collect::<String>()),
+            message: format!(
+                "<type 'exceptions.Exception'>:method \"{}\" is not supported",
+                other.chars().take(64).collect::<String>()
+            ),
         }),
     }
 }
@@ -111,7 +117,9 @@ fn put_zonefiles(state: &AtlasState, datas: &Value, caller: &Caller) -> Json {
     for d in list {
         match d.as_str().filter(|s| s.len() <= MAX_B64_LEN) {
             Some(s) => texts.push(s),
-            None => return json!({"error": "Invalid zone file payload (exceeds 40960 bytes and/or not base64-encoded)"}),
+            None => {
+                return json!({"error": "Invalid zone file payload (exceeds 40960 bytes and/or not base64-encoded)"})
+            }
         }
     }
     let mut files = Vec::new();
@@ -163,9 +171,7 @@ fn peers(state: &AtlasState, caller: &Caller, remote: Option<&Value>) -> Json {
 
 fn by_block(state: &AtlasState, p: &[Value]) -> Json {
     let testnet = state.chain_info().testnet;
-    let block = |v: &Value| {
-        uint(v, MAX_BLOCK).filter(|b| if testnet { *b > 0 } else { *b >= FIRST_BLOCK_MAINNET })
-    };
+    let block = |v: &Value| uint(v, MAX_BLOCK).filter(|b| if testnet { *b > 0 } else { *b >= FIRST_BLOCK_MAINNET });
     let Some(from) = block(&p[0]) else { return error("Invalid from_block height", 400) };
     let Some(to) = block(&p[1]) else { return error("Invalid to_block height", 400) };
     let Some(offset) = uint(&p[2], u64::MAX) else { return error("invalid offset", 400) };

@@ -98,8 +98,9 @@ impl Atlas {
         on_stored: Box<dyn Fn() + Send + Sync>,
         stop: watch::Receiver<bool>,
     ) -> Result<Atlas, AtlasError> {
-        let server =
-            server::AtlasServer::bind(opts.addr).await.map_err(|source| AtlasError::Bind { addr: opts.addr, source })?;
+        let server = server::AtlasServer::bind(opts.addr)
+            .await
+            .map_err(|source| AtlasError::Bind { addr: opts.addr, source })?;
         let local_addr = server.local_addr();
         let me = local_addr.to_string();
         let mut seeds = Vec::new();
@@ -111,7 +112,9 @@ impl Atlas {
         }
         let mut sources_ = Vec::new();
         for s in &opts.sources {
-            sources_.push(sources::normalize_base(s).map_err(|e| AtlasError::BadAddress(format!("--zonefile-source {e}")))?);
+            sources_.push(
+                sources::normalize_base(s).map_err(|e| AtlasError::BadAddress(format!("--zonefile-source {e}")))?,
+            );
         }
         let mut mine = vec![me.clone()];
         if local_addr.ip().is_loopback() || local_addr.ip().is_unspecified() {

@@ -302,7 +302,8 @@ impl PeerTable {
     pub fn walk_step(&mut self, rng: &mut impl Rng) -> Option<String> {
         let c = self.walk_current.clone()?;
         let deg = |t: &PeerTable, a: &str| t.peers.get(a).map(|p| p.neighbours.len().max(1)).unwrap_or(1) as f64;
-        let neighbours: Vec<String> = self.peers.get(&c)?.neighbours.iter().filter(|n| !self.me.contains(n)).cloned().collect();
+        let neighbours: Vec<String> =
+            self.peers.get(&c)?.neighbours.iter().filter(|n| !self.me.contains(n)).cloned().collect();
         let n = neighbours.choose(rng)?.clone();
         let deg_c = deg(self, &c);
         let prev = self.walk_previous.clone();

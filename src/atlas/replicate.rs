@@ -216,8 +216,12 @@ impl Replicator {
                 orphans.push(*hash);
                 continue;
             }
-            let with_slot: Vec<usize> =
-                free.iter().enumerate().filter(|(_, (a, _, _))| peers.get(a).is_some_and(|p| p.inv.has_any(rows))).map(|(i, _)| i).collect();
+            let with_slot: Vec<usize> = free
+                .iter()
+                .enumerate()
+                .filter(|(_, (a, _, _))| peers.get(a).is_some_and(|p| p.inv.has_any(rows)))
+                .map(|(i, _)| i)
+                .collect();
             if !with_slot.is_empty() {
                 candidates.push((holders, *row, *hash, with_slot));
             }
@@ -303,11 +307,8 @@ async fn fetch(state: &Arc<AtlasState>, client: &Client, peer: String, asked: Ve
         }
     };
     let lied = files.iter().find(|(h, bytes)| ValueHash::of_zonefile(bytes) != *h).map(|(h, _)| *h);
-    let files: Vec<(Option<ValueHash>, Vec<u8>)> = files
-        .into_iter()
-        .filter(|(h, bytes)| ValueHash::of_zonefile(bytes) == *h)
-        .map(|(h, b)| (Some(h), b))
-        .collect();
+    let files: Vec<(Option<ValueHash>, Vec<u8>)> =
+        files.into_iter().filter(|(h, bytes)| ValueHash::of_zonefile(bytes) == *h).map(|(h, b)| (Some(h), b)).collect();
     if let Some(h) = lied {
         state.metrics.atlas.rejected("mismatch");
         // Keep what verified; the liar is banned.
@@ -330,4 +331,3 @@ async fn store(state: &Arc<AtlasState>, files: Vec<(Option<ValueHash>, Vec<u8>)>
     .await;
     result.unwrap_or_default()
 }
-

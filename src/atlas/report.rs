@@ -75,7 +75,8 @@ pub fn status_text(v: &Value) -> String {
 
 /// [`peers`] as a table.
 pub fn peers_text(v: &Value) -> String {
-    let mut out = format!("{:<28} {:>6} {:>8} {:>9} {:>8}  {}\n", "peer", "health", "requests", "held", "block", "state");
+    let mut out =
+        format!("{:<28} {:>6} {:>8} {:>9} {:>8}  {}\n", "peer", "health", "requests", "held", "block", "state");
     for p in v["peers"].as_array().into_iter().flatten() {
         let state = match (p["seed"].as_bool(), p["vetted"].as_bool()) {
             (Some(true), Some(true)) => "seed",

@@ -119,10 +119,10 @@ impl AtlasState {
 
     /// Runs `f` with the store connection (blocking: call from a blocking thread).
     pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let store = self.store.lock().map_err(|_| StoreError::Corrupt {
-            table: "atlas",
-            message: "store lock poisoned by a panic".into(),
-        })?;
+        let store = self
+            .store
+            .lock()
+            .map_err(|_| StoreError::Corrupt { table: "atlas", message: "store lock poisoned by a panic".into() })?;
         f(&store)
     }
 
@@ -312,11 +312,14 @@ impl AtlasState {
                     inv.mark_held(*h);
                 }
             }
-            self.metrics.atlas.stored(news.len() as u64, match origin {
-                Origin::Peer(_) => "peer",
-                Origin::Pushed(_) => "push",
-                Origin::Http(_) => "http",
-            });
+            self.metrics.atlas.stored(
+                news.len() as u64,
+                match origin {
+                    Origin::Peer(_) => "peer",
+                    Origin::Pushed(_) => "push",
+                    Origin::Http(_) => "http",
+                },
+            );
             debug!(n = news.len(), source = %source, "atlas: stored zone files");
             if origin.push_on() {
                 self.queue_push(&news);

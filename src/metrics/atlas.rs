@@ -79,16 +79,49 @@ impl AtlasMetrics {
         let c = |o: &mut String, name: &str, help: &str, v: u64| {
             let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
         };
-        g(o, "bns_atlas_inventory_rows", "Rows of the zone-file inventory (ops that announced a hash).", self.inventory_rows.load(Relaxed));
+        g(
+            o,
+            "bns_atlas_inventory_rows",
+            "Rows of the zone-file inventory (ops that announced a hash).",
+            self.inventory_rows.load(Relaxed),
+        );
         g(o, "bns_atlas_zonefiles_held", "Announced zone-file hashes whose file is held.", self.held.load(Relaxed));
-        g(o, "bns_atlas_zonefiles_missing", "Announced zone-file hashes whose file is not held yet.", self.missing.load(Relaxed));
+        g(
+            o,
+            "bns_atlas_zonefiles_missing",
+            "Announced zone-file hashes whose file is not held yet.",
+            self.missing.load(Relaxed),
+        );
         g(o, "bns_atlas_peers", "Peers in the Atlas peer table.", self.peers.load(Relaxed));
-        g(o, "bns_atlas_peers_healthy", "Peers whose health (answers/requests over the last hour) is at least 0.5.", self.peers_healthy.load(Relaxed));
-        c(o, "bns_atlas_bytes_in_total", "Bytes received from Atlas peers and zone-file sources.", self.bytes_in.load(Relaxed));
-        c(o, "bns_atlas_bytes_out_total", "Bytes sent to Atlas peers and zone-file sources.", self.bytes_out.load(Relaxed));
-        c(o, "bns_atlas_requests_total", "Requests sent to Atlas peers and zone-file sources.", self.requests.load(Relaxed));
+        g(
+            o,
+            "bns_atlas_peers_healthy",
+            "Peers whose health (answers/requests over the last hour) is at least 0.5.",
+            self.peers_healthy.load(Relaxed),
+        );
+        c(
+            o,
+            "bns_atlas_bytes_in_total",
+            "Bytes received from Atlas peers and zone-file sources.",
+            self.bytes_in.load(Relaxed),
+        );
+        c(
+            o,
+            "bns_atlas_bytes_out_total",
+            "Bytes sent to Atlas peers and zone-file sources.",
+            self.bytes_out.load(Relaxed),
+        );
+        c(
+            o,
+            "bns_atlas_requests_total",
+            "Requests sent to Atlas peers and zone-file sources.",
+            self.requests.load(Relaxed),
+        );
         let name = "bns_atlas_zonefiles_stored_total";
-        let _ = writeln!(o, "# HELP {name} Zone files verified and stored, by where they came from.\n# TYPE {name} counter");
+        let _ = writeln!(
+            o,
+            "# HELP {name} Zone files verified and stored, by where they came from.\n# TYPE {name} counter"
+        );
         for (i, s) in STORED_SOURCES.iter().enumerate() {
             let _ = writeln!(o, "{name}{{source=\"{s}\"}} {}", self.stored[i].load(Relaxed));
         }

@@ -74,7 +74,11 @@ fn open_source(settings: &NodeSettings) -> anyhow::Result<Source> {
         let dir = file.parent().unwrap_or(std::path::Path::new("."));
         let params_path = dir.join(super::DEV_PARAMS_FILE);
         let text = std::fs::read_to_string(&params_path).with_context(|| {
-            format!("--dev-chain {}: cannot read {} beside it (is it a bns dev chain?)", file.display(), params_path.display())
+            format!(
+                "--dev-chain {}: cannot read {} beside it (is it a bns dev chain?)",
+                file.display(),
+                params_path.display()
+            )
         })?;
         let params = serde_json::from_str(&text).with_context(|| format!("bad {}", params_path.display()))?;
         let chain = FollowedChainFile::open(file, bitcoin::Network::Regtest)
@@ -191,6 +195,22 @@ pub fn status(store: &Store) -> anyhow::Result<serde_json::Value> {
     }))
 }
 
+/// GETs `path` from a running node's REST API at `addr` as JSON (`timeout` seconds).
+pub fn api_get(addr: std::net::SocketAddr, path: &str, timeout: u64) -> anyhow::Result<serde_json::Value> {
+    let url = format!("http://{addr}{path}");
+    let resp = minreq::get(&url).with_timeout(timeout).send().map_err(|e| {
+        anyhow::anyhow!(
+            "cannot reach the node's API at {addr} ({e}): is `bns node` (or `bns dev`) running? pass --api-addr"
+        )
+    })?;
+    let v: serde_json::Value = serde_json::from_slice(resp.as_bytes())
+        .map_err(|_| anyhow::anyhow!("{url} did not answer JSON (HTTP {})", resp.status_code))?;
+    if resp.status_code != 200 {
+        anyhow::bail!("{url}: HTTP {}: {}", resp.status_code, v["error"].as_str().unwrap_or("error"));
+    }
+    Ok(v)
+}
+
 /// [`status`] as the lines `bns status` prints.
 pub fn status_text(v: &serde_json::Value) -> String {
     let s = |k: &str| match &v[k] {
@@ -198,8 +218,19 @@ pub fn status_text(v: &serde_json::Value) -> String {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
+    let atlas = match &v["atlas"] {
+        serde_json::Value::Null => "node not answering on its API (start it to see peers)".to_string(),
+        a => format!(
+            "{} peers ({} healthy), {} bytes in, {} bytes out, on {}",
+            a["peers"],
+            a["healthy_peers"],
+            a["bytes_in"],
+            a["bytes_out"],
+            a["listen"].as_str().unwrap_or("-")
+        ),
+    };
     format!(
-        "network         {}\nheight          {}\nblock hash      {}\ntip             {}\nlag             {} blocks\nconsensus hash  {}\nnames           {}\nzone files      {} held, {} missing\nsource          {}\n",
+        "network         {}\nheight          {}\nblock hash      {}\ntip             {}\nlag             {} blocks\nconsensus hash  {}\nnames           {}\nzone files      {} held, {} missing\nsource          {}\natlas           {atlas}\n",
         s("network"),
         s("height"),
         s("block_hash"),

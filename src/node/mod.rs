@@ -334,9 +334,10 @@ impl Faces {
         let dns_addr = server.local_addr();
         let atlas = start_atlas(settings, data_dir, chain, names.clone(), metrics.clone(), stop_rx.clone()).await?;
         let atlas_view = Some((atlas.state.clone(), atlas.local_addr.to_string()));
-        let api_server = ApiServer::bind(settings.api_addr(), &db_path(data_dir), metrics.clone(), atlas_view)
-            .await
-            .with_context(|| format!("API on {}: pass --api-addr IP:PORT (port 0 picks a free one)", settings.api_addr()))?;
+        let api_server =
+            ApiServer::bind(settings.api_addr(), &db_path(data_dir), metrics.clone(), atlas_view).await.with_context(
+                || format!("API on {}: pass --api-addr IP:PORT (port 0 picks a free one)", settings.api_addr()),
+            )?;
         println!("{who}: forwarding to {upstreams}");
         println!("{who}: DNS listening on {dns_addr} (UDP and TCP)");
         let dot_files = settings.dot_cert_files()?;

@@ -66,7 +66,8 @@ fn hash_col(table: &'static str, text: String) -> Result<ValueHash, StoreError> 
 impl Store {
     /// Rows of the inventory: `zonefile_count` in Core's getinfo is this + 1.
     pub fn inventory_len(&self) -> Result<u64, StoreError> {
-        let n: i64 = self.conn.query_row("SELECT COALESCE(MAX(inv_index), 0) FROM atlas_inventory", [], |r| r.get(0))?;
+        let n: i64 =
+            self.conn.query_row("SELECT COALESCE(MAX(inv_index), 0) FROM atlas_inventory", [], |r| r.get(0))?;
         Ok(n as u64)
     }
 
@@ -78,7 +79,13 @@ impl Store {
         )?;
         let rows = st
             .query_map(params![after as i64, limit.min(i64::MAX as u64) as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get::<_, i64>(4)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()
@@ -110,7 +117,13 @@ impl Store {
         let clamp = |v: u64| v.min(i64::MAX as u64) as i64;
         let rows = st
             .query_map(params![clamp(from), clamp(to), clamp(count), clamp(offset)], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get::<_, i64>(4)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()

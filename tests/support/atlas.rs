@@ -17,7 +17,11 @@ pub fn mainnet_zonefiles() -> Vec<(String, Vec<u8>)> {
     )
     .unwrap();
     let lines: Vec<&str> = text.split('\n').collect();
-    lines.chunks(2).filter(|c| c.len() == 2 && !c[0].is_empty()).map(|c| (c[0].to_string(), c[1].replace("\\n", "\n").into_bytes())).collect()
+    lines
+        .chunks(2)
+        .filter(|c| c.len() == 2 && !c[0].is_empty())
+        .map(|c| (c[0].to_string(), c[1].replace("\\n", "\n").into_bytes()))
+        .collect()
 }
 
 /// `$ORIGIN` of a zone file, lowercased.
@@ -61,7 +65,8 @@ pub fn real_chain(dir: &Path, n: usize) -> RealChain {
     std::fs::write(&genesis_path, genesis).unwrap();
     let chain_dir = dir.join("chain");
     let dev = DevNode::start(&chain_dir, &zones);
-    let height: u64 = dev.ready.split("ready at block ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let height: u64 =
+        dev.ready.split("ready at block ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
     dev.kill9();
     // Only the chain is shared: the dev node's own store (which holds the files) goes.
     std::fs::remove_file(chain_dir.join("bns.sqlite")).unwrap();
