@@ -51,7 +51,7 @@ field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 RUST_LOG=warn "$BIN" node --dev-chain "$CHAIN" --data-dir "$DIR/template" --dns-addr 127.0.0.1:0 \
   --api-addr 127.0.0.1:"$(port 22000 999)" --atlas-addr 127.0.0.1:0 "${common[@]}" > "$DIR/template.log" 2>&1 &
 tpid=$!
-tip=$(status 0 | field last_block_processed)
+tip=$(sed -n 's/^bns dev: ready at block \([0-9]*\).*/\1/p' "$DIR/n0.log")
 until [ "$(status 999 2>/dev/null | field last_block_processed 2>/dev/null || echo 0)" = "$tip" ]; do sleep 0.5; done
 kill "$tpid"; wait "$tpid" 2>/dev/null || true
 python3 -c "import sqlite3; c=sqlite3.connect('$DIR/template/bns.sqlite'); c.execute('PRAGMA wal_checkpoint(TRUNCATE)'); c.execute('DELETE FROM atlas_peers'); c.commit()"

@@ -54,7 +54,13 @@ pub(super) async fn by_name_and_hash(
     })
     .await?;
     match found.filter(|b| ValueHash::of_zonefile(b) == hash) {
-        Some(b) => Ok(Json(json!({ "zonefile": String::from_utf8_lossy(&b) })).into_response()),
+        Some(b) => match String::from_utf8(b) {
+            Ok(text) => Ok(Json(json!({ "zonefile": text })).into_response()),
+            Err(_) => Err(fail(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("zone file {hash} is not UTF-8 text; GET /v1/zonefiles/{hash} for its bytes"),
+            )),
+        },
         None => Err(fail(StatusCode::NOT_FOUND, format!("no zone file {hash} for this name"))),
     }
 }

@@ -95,16 +95,17 @@ impl Crawler {
         let now = Instant::now();
         if now.duration_since(self.last_prune) >= Duration::from_secs(10) {
             self.last_prune = now;
-            let dropped = self.state.peers().prune(now);
-            for d in &dropped {
+            for d in self.state.peers().prune(now) {
                 info!(peer = %d, "atlas: dropping a dead or unhealthy peer");
             }
-            if !dropped.is_empty() {
-                let st = self.state.clone();
-                tokio::task::spawn_blocking(move || {
-                    let _ = st.with_store(|s| dropped.iter().try_for_each(|d| s.remove_atlas_peer(d)));
-                });
-            }
+        }
+        // Peers dropped, evicted, rejected or banned leave the store's table too.
+        let removed = self.state.peers().take_removed();
+        if !removed.is_empty() {
+            let st = self.state.clone();
+            tokio::task::spawn_blocking(move || {
+                let _ = st.with_store(|s| removed.iter().try_for_each(|d| s.remove_atlas_peer(d)));
+            });
         }
         let (peers, healthy) = self.state.peers().counts();
         self.state.metrics.atlas.set_peers(peers, healthy);
@@ -122,7 +123,12 @@ impl Crawler {
             v
         };
         to_vet.dedup();
-        for addr in to_vet {
+        // Vetting takes at most half the task slots: inventories and exchanges keep theirs.
+        let vetting = to_vet.into_iter().take(MAX_TASKS / 2);
+        for addr in vetting {
+            if self.busy.lock().unwrap_or_else(|e| e.into_inner()).len() >= MAX_TASKS / 2 {
+                break;
+            }
             if let Some(busy) = self.try_start(&addr) {
                 let (st, client, me) = (self.state.clone(), self.client.clone(), self.me.clone());
                 tokio::spawn(async move {
@@ -208,7 +214,9 @@ async fn vet(state: &Arc<AtlasState>, client: &Client, addr: &str, me: &str) {
             if !protocol::version_ok(&info.server_version) {
                 return Err(format!("server version {} is older than 0.17", info.server_version));
             }
-            if info.testnet != ours.testnet || info.first_block.is_some_and(|f| f != ours.first_block) {
+            // Core compares only the testnet flag (its first_block is always mainnet's); a
+            // chain with other rules shows in the consensus hash below.
+            if info.testnet != ours.testnet {
                 return Err("it is on another network".into());
             }
             if ours.last_block_processed > 0 && info.last_block_processed <= ours.last_block_processed {

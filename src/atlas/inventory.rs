@@ -165,10 +165,11 @@ impl PeerInventory {
     }
 
     /// Replaces the vector from byte `offset` on with `fresh` (a refresh that
-    /// started there); bytes before `offset` are kept.
+    /// started there); bytes before `offset` are kept (clear, if they were
+    /// never known), so byte `offset` of the peer's vector stays at `offset`.
     pub fn replace_from(&mut self, offset: u64, fresh: &[u8]) {
-        let offset = (offset as usize).min(self.bits.len());
-        self.bits.truncate(offset);
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        self.bits.resize(offset, 0);
         self.bits.extend_from_slice(fresh);
     }
 
@@ -248,8 +249,9 @@ mod tests {
         assert!(p.has_row(0) && p.has_row(8) && p.has_row(23));
         p.set_rows(&[8], false);
         assert!(!p.has_any(&[8, 9]));
-        p.replace_from(10, &[0xff]); // past the end: appended
-        assert_eq!(p.byte_len(), 4);
+        p.replace_from(10, &[0xff]); // past the end: bytes 3..10 unknown (clear)
+        assert_eq!(p.byte_len(), 11);
+        assert!(p.has_row(80) && !p.has_row(79) && p.has_row(23));
         assert_eq!(p.count_held(), 8 + 1 + 8);
     }
 }

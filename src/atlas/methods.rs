@@ -115,7 +115,12 @@ fn put_zonefiles(state: &AtlasState, datas: &Value, caller: &Caller) -> Json {
     }
     let mut texts = Vec::with_capacity(list.len());
     for d in list {
-        match d.as_str().filter(|s| s.len() <= MAX_B64_LEN) {
+        // Core's OP_BASE64_EMPTY_PATTERN: the base64 alphabet, padding at the end only.
+        let base64_text = |s: &&str| {
+            let body = s.trim_end_matches('=');
+            s.len() - body.len() <= 2 && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        };
+        match d.as_str().filter(|s| s.len() <= MAX_B64_LEN).filter(base64_text) {
             Some(s) => texts.push(s),
             None => {
                 return json!({"error": "Invalid zone file payload (exceeds 40960 bytes and/or not base64-encoded)"})

@@ -112,9 +112,12 @@ impl Atlas {
         }
         let mut sources_ = Vec::new();
         for s in &opts.sources {
-            sources_.push(
-                sources::normalize_base(s).map_err(|e| AtlasError::BadAddress(format!("--zonefile-source {e}")))?,
-            );
+            sources_.push(sources::normalize_base(s).map_err(|_| {
+                AtlasError::BadAddress(format!(
+                    "--zonefile-source {}: expected an http:// or https:// URL",
+                    sources::redacted(s)
+                ))
+            })?);
         }
         let mut mine = vec![me.clone()];
         if local_addr.ip().is_loopback() || local_addr.ip().is_unspecified() {
@@ -128,7 +131,7 @@ impl Atlas {
             table.add_seed(s, now);
         }
         for p in known {
-            table.enqueue(&p.addr, now);
+            table.add_known(&p.addr, now);
         }
         let state = AtlasState::new(store, opts.first_block, opts.testnet, metrics.clone(), table, on_stored)?;
         let client = client::Client::new(metrics)?;

@@ -15,6 +15,7 @@ use rand::Rng;
 
 use super::inventory::PeerInventory;
 use super::protocol::{PeerInfo, NUM_NEIGHBORS};
+use crate::hash::ValueHash;
 
 /// Live neighbours used for replication and offered to others (Core's NUM_NEIGHBORS).
 pub const NUM_NEIGHBORS_LIVE: usize = NUM_NEIGHBORS;
@@ -32,6 +33,12 @@ pub const MIN_REQUESTS_TO_DROP: usize = 10;
 pub const MAX_FAILURES_IN_ROW: u32 = 5;
 /// Longest back-off before contacting a failing peer again.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// An address that failed vetting is not queued again for this long.
+pub const FAILED_VETTING_PAUSE: Duration = Duration::from_secs(600);
+/// A peer that advertised a file but did not send it is not asked for it again for this long.
+pub const WITHHELD_PAUSE: Duration = Duration::from_secs(600);
+/// Most remembered failed addresses (older ones are forgotten first).
+const MAX_FAILED: usize = 10_000;
 
 /// One peer.
 #[derive(Debug)]
@@ -60,6 +67,8 @@ pub struct Peer {
     pub info: Option<PeerInfo>,
     /// When that getinfo was taken.
     pub info_at: Option<Instant>,
+    /// Files it advertised but did not send when asked, until when they are not asked of it.
+    withheld: HashMap<ValueHash, Instant>,
 }
 
 impl Peer {
@@ -77,6 +86,7 @@ impl Peer {
             failures_in_row: 0,
             info: None,
             info_at: None,
+            withheld: HashMap::new(),
         }
     }
 
@@ -103,6 +113,19 @@ impl Peer {
     pub fn usable(&self, now: Instant) -> bool {
         self.vetted && self.next_contact <= now
     }
+
+    /// True if it advertised `hash` but did not send it, recently.
+    pub fn withholds(&self, hash: &ValueHash, now: Instant) -> bool {
+        self.withheld.get(hash).is_some_and(|until| *until > now)
+    }
+
+    /// Records that it did not send `hash` though its inventory said it holds it.
+    pub fn mark_withheld(&mut self, hash: ValueHash, now: Instant) {
+        if self.withheld.len() >= 100_000 {
+            self.withheld.retain(|_, until| *until > now);
+        }
+        self.withheld.insert(hash, now + WITHHELD_PAUSE);
+    }
 }
 
 /// The peer table and the walk's position.
@@ -111,6 +134,10 @@ pub struct PeerTable {
     peers: HashMap<String, Peer>,
     pending: VecDeque<String>,
     banned: HashMap<String, Instant>,
+    /// Addresses that failed vetting, until when they are not queued again.
+    failed: HashMap<String, Instant>,
+    /// Peers dropped since the last [`PeerTable::take_removed`] (to delete from the store).
+    removed: Vec<String>,
     me: Vec<String>,
     walk_current: Option<String>,
     walk_previous: Option<String>,
@@ -130,13 +157,22 @@ impl PeerTable {
         self.peers.entry(addr.to_string()).or_insert_with(|| Peer::new(addr.to_string(), true, now)).seed = true;
     }
 
+    /// Adds a peer remembered from an earlier run (vetted again before use).
+    pub fn add_known(&mut self, addr: &str, now: Instant) {
+        if !self.me.iter().any(|m| m == addr) && self.peers.len() < MAX_PEERS {
+            self.peers.entry(addr.to_string()).or_insert_with(|| Peer::new(addr.to_string(), false, now));
+        }
+    }
+
     /// Queues an address learnt from a peer or a caller for vetting; ignored
-    /// if known, banned, ours, or the queue is full.
+    /// if known, banned, recently failed, ours, or the queue is full.
     pub fn enqueue(&mut self, addr: &str, now: Instant) {
         if self.me.iter().any(|m| m == addr) || self.peers.contains_key(addr) || self.pending.len() >= MAX_PENDING {
             return;
         }
-        if self.banned.get(addr).is_some_and(|until| *until > now) {
+        if self.banned.get(addr).is_some_and(|until| *until > now)
+            || self.failed.get(addr).is_some_and(|until| *until > now)
+        {
             return;
         }
         if !self.pending.iter().any(|p| p == addr) {
@@ -172,6 +208,7 @@ impl PeerTable {
             match worst {
                 Some(w) => {
                     self.peers.remove(&w);
+                    self.removed.push(w);
                 }
                 None => return false,
             }
@@ -183,17 +220,31 @@ impl PeerTable {
         true
     }
 
-    /// A known peer failed vetting (wrong network or fork): dropped (a seed backs off).
+    /// An address failed vetting (unreachable, wrong network or fork): a
+    /// seed backs off; anyone else is dropped and not queued again for a while.
     pub fn reject(&mut self, addr: &str, now: Instant) {
         if let Some(p) = self.peers.get_mut(addr) {
             p.vetted = false;
             if p.seed {
                 p.failures_in_row += 1;
                 p.next_contact = now + backoff(p.failures_in_row);
-            } else {
-                self.peers.remove(addr);
+                return;
+            }
+            self.peers.remove(addr);
+            self.removed.push(addr.to_string());
+        }
+        if self.failed.len() >= MAX_FAILED {
+            self.failed.retain(|_, until| *until > now);
+            if self.failed.len() >= MAX_FAILED {
+                self.failed.clear();
             }
         }
+        self.failed.insert(addr.to_string(), now + FAILED_VETTING_PAUSE);
+    }
+
+    /// Peers dropped since the last call (their store rows go too).
+    pub fn take_removed(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.removed)
     }
 
     /// Records the outcome of one request to `addr`.
@@ -213,7 +264,9 @@ impl PeerTable {
     /// Drops a peer that served bytes that do not match their hash, and
     /// refuses it for `for_` (it cannot be honest).
     pub fn ban(&mut self, addr: &str, for_: Duration, now: Instant) {
-        self.peers.remove(addr);
+        if self.peers.remove(addr).is_some() {
+            self.removed.push(addr.to_string());
+        }
         self.pending.retain(|p| p != addr);
         self.banned.insert(addr.to_string(), now + for_);
         if self.walk_current.as_deref() == Some(addr) {
@@ -234,6 +287,7 @@ impl PeerTable {
         for d in &dropped {
             self.peers.remove(d);
         }
+        self.removed.extend(dropped.iter().cloned());
         self.banned.retain(|_, until| *until > now);
         dropped
     }

@@ -39,6 +39,22 @@ pub const MAX_RETRY: Duration = Duration::from_secs(600);
 pub const BAN: Duration = Duration::from_secs(3600);
 /// Time between rounds when nothing wakes the loop.
 const ROUND: Duration = Duration::from_millis(250);
+/// `get_zonefiles` calls in flight at most, over all peers.
+pub const FETCHES_IN_FLIGHT: usize = 32;
+/// Peers considered per round (the healthiest; Core's NUM_NEIGHBORS).
+const PEERS_PER_ROUND: usize = super::peers::NUM_NEIGHBORS_LIVE;
+
+/// Sends its event when dropped: a task that ends in any way (even a panic)
+/// still reports, so nothing it held stays in flight.
+struct Report(Option<Event>, mpsc::UnboundedSender<Event>);
+
+impl Drop for Report {
+    fn drop(&mut self) {
+        if let Some(ev) = self.0.take() {
+            let _ = self.1.send(ev);
+        }
+    }
+}
 
 /// What a finished task reports to the loop.
 #[derive(Debug)]
@@ -49,6 +65,8 @@ pub enum Event {
         peer: String,
         /// Hashes asked for.
         asked: Vec<ValueHash>,
+        /// Hashes it sent (with bytes that match).
+        sent: Vec<ValueHash>,
         /// Hashes now held (stored or already held).
         held: Vec<ValueHash>,
         /// The call failed, or the peer lied (`true`: wrong bytes).
@@ -78,6 +96,7 @@ pub struct Replicator {
     sources: Vec<String>,
     crawler: Crawler,
     in_flight: HashSet<ValueHash>,
+    fetches_in_flight: usize,
     http_in_flight: usize,
     retry: HashMap<ValueHash, Retry>,
     events: mpsc::UnboundedSender<Event>,
@@ -96,6 +115,7 @@ impl Replicator {
             sources,
             crawler,
             in_flight: HashSet::new(),
+            fetches_in_flight: 0,
             http_in_flight: 0,
             retry: HashMap::new(),
             events,
@@ -132,8 +152,17 @@ impl Replicator {
     fn on_event(&mut self, ev: Event) {
         let now = Instant::now();
         match ev {
-            Event::Fetched { peer, asked, held, failure } => {
+            Event::Fetched { peer, asked, sent, held, failure } => {
+                self.fetches_in_flight = self.fetches_in_flight.saturating_sub(1);
                 let held_set: HashSet<ValueHash> = held.iter().copied().collect();
+                let sent_set: HashSet<ValueHash> = sent.iter().copied().collect();
+                let withheld: Vec<ValueHash> = if failure.is_none() {
+                    asked.iter().filter(|h| !sent_set.contains(*h)).copied().collect()
+                } else {
+                    vec![]
+                };
+                // Lock order everywhere: the inventory, then the peer table.
+                let inv = self.state.read_inv();
                 let mut peers = self.state.peers();
                 match &failure {
                     Some((why, true)) => {
@@ -144,25 +173,26 @@ impl Replicator {
                         info!(%peer, reason = %why, "atlas: zone file request failed");
                         peers.record(&peer, false, now);
                     }
-                    None => peers.record(&peer, true, now),
+                    // It advertised files it did not send: that lowers its health.
+                    None => peers.record(&peer, withheld.is_empty(), now),
                 }
-                let inv = self.state.read_inv();
                 if let Some(p) = peers.get_mut(&peer) {
                     p.in_flight = p.in_flight.saturating_sub(1);
-                    // What it did not send, it does not have (Core clears those bits too).
-                    if failure.is_none() {
-                        for h in asked.iter().filter(|h| !held_set.contains(*h)) {
-                            p.inv.set_rows(inv.rows_of(h), false);
-                        }
+                    // What it did not send, it does not have (Core clears those bits too); its next
+                    // inventory may claim them again, so they are not asked of it for a while.
+                    for h in &withheld {
+                        p.inv.set_rows(inv.rows_of(h), false);
+                        p.mark_withheld(*h, now);
                     }
                 }
-                drop(inv);
                 drop(peers);
+                drop(inv);
                 for h in asked {
                     self.in_flight.remove(&h);
                     if held_set.contains(&h) {
                         self.retry.remove(&h);
-                    } else {
+                    } else if sent_set.contains(&h) {
+                        // It came but could not be stored: wait before the next try.
                         self.failed(h, now);
                     }
                 }
@@ -197,13 +227,15 @@ impl Replicator {
             return;
         }
         let mut peers = self.state.peers();
-        // Peers with a free request slot.
-        let mut free: Vec<(String, usize, f64)> = peers
-            .all()
-            .filter(|p| p.usable(now) && p.in_flight < PER_PEER)
+        // The healthiest usable peers, and those of them with a free request slot.
+        let mut all_usable: Vec<&super::peers::Peer> = peers.all().filter(|p| p.usable(now)).collect();
+        all_usable.sort_by(|a, b| b.health().total_cmp(&a.health()));
+        all_usable.truncate(PEERS_PER_ROUND);
+        let mut free: Vec<(String, usize, f64)> = all_usable
+            .iter()
+            .filter(|p| p.in_flight < PER_PEER)
             .map(|p| (p.addr.clone(), PER_PEER - p.in_flight, p.health()))
             .collect();
-        let all_usable: Vec<&super::peers::Peer> = peers.all().filter(|p| p.usable(now)).collect();
         let mut candidates: Vec<(usize, u32, ValueHash, Vec<usize>)> = Vec::new();
         let mut orphans = Vec::new();
         for (row, hash) in &missing {
@@ -211,7 +243,8 @@ impl Replicator {
                 continue;
             }
             let rows = inv.rows_of(hash);
-            let holders = all_usable.iter().filter(|p| p.inv.has_any(rows)).count();
+            let has = |p: &super::peers::Peer| p.inv.has_any(rows) && !p.withholds(hash, now);
+            let holders = all_usable.iter().filter(|p| has(p)).count();
             if holders == 0 {
                 orphans.push(*hash);
                 continue;
@@ -219,7 +252,7 @@ impl Replicator {
             let with_slot: Vec<usize> = free
                 .iter()
                 .enumerate()
-                .filter(|(_, (a, _, _))| peers.get(a).is_some_and(|p| p.inv.has_any(rows)))
+                .filter(|(_, (a, _, _))| all_usable.iter().any(|p| p.addr == *a && has(p)))
                 .map(|(i, _)| i)
                 .collect();
             if !with_slot.is_empty() {
@@ -250,6 +283,10 @@ impl Replicator {
         for (i, hashes) in batches {
             let addr = free[i].0.clone();
             for chunk in hashes.chunks(MAX_GET_ZONEFILES) {
+                if self.fetches_in_flight >= FETCHES_IN_FLIGHT {
+                    break;
+                }
+                self.fetches_in_flight += 1;
                 if let Some(p) = peers.get_mut(&addr) {
                     p.in_flight += 1;
                 }
@@ -269,8 +306,9 @@ impl Replicator {
                 let (state, client, sources, events) =
                     (self.state.clone(), self.client.clone(), self.sources.clone(), self.events.clone());
                 tokio::spawn(async move {
+                    let mut report = Report(Some(Event::Http { hash, held: false }), events);
                     let held = sources::fetch(&state, &client, &sources, hash).await;
-                    let _ = events.send(Event::Http { hash, held });
+                    report.0 = Some(Event::Http { hash, held });
                 });
             }
         }
@@ -279,8 +317,15 @@ impl Replicator {
     fn spawn_fetch(&self, peer: String, asked: Vec<ValueHash>) {
         let (state, client, events) = (self.state.clone(), self.client.clone(), self.events.clone());
         tokio::spawn(async move {
-            let ev = fetch(&state, &client, peer, asked).await;
-            let _ = events.send(ev);
+            let failed = Event::Fetched {
+                peer: peer.clone(),
+                asked: asked.clone(),
+                sent: vec![],
+                held: vec![],
+                failure: Some(("the fetch task ended early".into(), false)),
+            };
+            let mut report = Report(Some(failed), events);
+            report.0 = Some(fetch(&state, &client, peer, asked).await);
         });
     }
 }
@@ -296,27 +341,28 @@ async fn fetch(state: &Arc<AtlasState>, client: &Client, peer: String, asked: Ve
             } else {
                 state.metrics.atlas.rejected("bad_reply");
             }
-            return Event::Fetched { peer, asked, held: vec![], failure: Some((e.to_string(), false)) };
+            return Event::Fetched { peer, asked, sent: vec![], held: vec![], failure: Some((e.to_string(), false)) };
         }
     };
     let files = match protocol::parse_zonefiles(&reply, &asked) {
         Ok(f) => f,
         Err(e) => {
             state.metrics.atlas.rejected("bad_reply");
-            return Event::Fetched { peer, asked, held: vec![], failure: Some((e, false)) };
+            return Event::Fetched { peer, asked, sent: vec![], held: vec![], failure: Some((e, false)) };
         }
     };
     let lied = files.iter().find(|(h, bytes)| ValueHash::of_zonefile(bytes) != *h).map(|(h, _)| *h);
     let files: Vec<(Option<ValueHash>, Vec<u8>)> =
         files.into_iter().filter(|(h, bytes)| ValueHash::of_zonefile(bytes) == *h).map(|(h, b)| (Some(h), b)).collect();
+    let sent: Vec<ValueHash> = files.iter().filter_map(|(h, _)| *h).collect();
     if let Some(h) = lied {
         state.metrics.atlas.rejected("mismatch");
         // Keep what verified; the liar is banned.
         let held = store(state, files, &peer).await;
-        return Event::Fetched { peer, asked, held, failure: Some((format!("wrong bytes for {h}"), true)) };
+        return Event::Fetched { peer, asked, sent, held, failure: Some((format!("wrong bytes for {h}"), true)) };
     }
     let held = store(state, files, &peer).await;
-    Event::Fetched { peer, asked, held, failure: None }
+    Event::Fetched { peer, asked, sent, held, failure: None }
 }
 
 async fn store(state: &Arc<AtlasState>, files: Vec<(Option<ValueHash>, Vec<u8>)>, peer: &str) -> Vec<ValueHash> {

@@ -138,13 +138,14 @@ async fn handle(
     if declared.is_some_and(|l| l > MAX_REQUEST as u64) {
         return reply(StatusCode::BAD_REQUEST, String::new());
     }
-    let Ok(_permit) = in_flight.try_acquire() else {
-        return json_reply(&super::protocol::overloaded());
-    };
     let body = match tokio::time::timeout(BODY_TIMEOUT, Limited::new(req.into_body(), MAX_REQUEST).collect()).await {
         Ok(Ok(b)) => b.to_bytes(),
         Ok(Err(_)) => return reply(StatusCode::BAD_REQUEST, String::new()),
         Err(_) => return reply(StatusCode::REQUEST_TIMEOUT, String::new()),
+    };
+    // Counted once the body is in: slow senders cannot make others "overloaded".
+    let Ok(_permit) = in_flight.try_acquire() else {
+        return json_reply(&super::protocol::overloaded());
     };
     state.metrics.atlas.traffic(body.len() as u64, 0);
     let (method, params) = match xmlrpc::parse_call(&body) {

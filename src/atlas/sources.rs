@@ -40,6 +40,17 @@ pub fn normalize_base(url: &str) -> Result<String, String> {
     Ok(u.to_string())
 }
 
+/// `url` without a password, for logs and the store's `source` column.
+pub fn redacted(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("redacted"));
+            u.to_string().trim_end_matches('/').to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// Tries every source for `hash`; true if the file is held afterwards.
 pub async fn fetch(state: &Arc<AtlasState>, client: &Client, sources: &[String], hash: ValueHash) -> bool {
     let st = state.clone();
@@ -58,18 +69,18 @@ pub async fn fetch(state: &Arc<AtlasState>, client: &Client, sources: &[String],
                 Ok(Some(b)) => b,
                 Ok(None) => continue,
                 Err(e) => {
-                    debug!(%url, error = %e, "atlas: zone-file source failed");
+                    debug!(url = %redacted(&url), error = %e, "atlas: zone-file source failed");
                     state.metrics.atlas.rejected("bad_reply");
                     break;
                 }
             };
             let file = zonefile_in_reply(&body);
             if ValueHash::of_zonefile(&file) != hash {
-                debug!(%url, "atlas: zone-file source sent bytes that do not match the hash");
+                debug!(url = %redacted(&url), "atlas: zone-file source sent bytes that do not match the hash");
                 state.metrics.atlas.rejected("mismatch");
                 continue;
             }
-            let (st, origin) = (state.clone(), Origin::Http(base.clone()));
+            let (st, origin) = (state.clone(), Origin::Http(redacted(base)));
             let verdict = tokio::task::spawn_blocking(move || st.store_verified(&[(Some(hash), file)], &origin)).await;
             if verdict.is_ok_and(|v| v[0].is_held()) {
                 return true;
@@ -90,5 +101,7 @@ mod tests {
         assert_eq!(zonefile_in_reply(b"{not json"), b"{not json", "kept raw; the hash check decides");
         assert_eq!(normalize_base("http://127.0.0.1:6270/").unwrap(), "http://127.0.0.1:6270");
         assert!(normalize_base("ftp://x").is_err() && normalize_base("nope").is_err());
+        assert_eq!(redacted("https://u:secret@h:1/api"), "https://u:redacted@h:1/api");
+        assert_eq!(redacted("http://h:6270"), "http://h:6270");
     }
 }

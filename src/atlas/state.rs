@@ -76,6 +76,10 @@ pub struct AtlasState {
     pub chain_tip: AtomicU64,
     /// True while the node's index is catching up.
     pub indexing: AtomicBool,
+    /// The first load from the store is done (files seen after it are news).
+    loaded: AtomicBool,
+    /// The store's inventory reset counter as last seen.
+    resets: AtomicU64,
     first_block: u64,
     testnet: bool,
 }
@@ -110,6 +114,8 @@ impl AtlasState {
             on_stored,
             chain_tip: AtomicU64::new(0),
             indexing: AtomicBool::new(false),
+            loaded: AtomicBool::new(false),
+            resets: AtomicU64::new(0),
             first_block,
             testnet,
         });
@@ -130,24 +136,17 @@ impl AtlasState {
     /// with the store. Returns true if anything changed. Blocking.
     pub fn refresh(&self) -> Result<bool, StoreError> {
         let mut changed = false;
-        let (rows_len, last_block) = self.with_store(|s| Ok((s.inventory_len()?, s.last_block()?)))?;
-        // Inventory rows: append new ones; reload after a reorg rewrote the tail.
-        let (have, tail) = {
-            let inv = self.read_inv();
-            (inv.len(), inv.len().checked_sub(1).and_then(|r| inv.hash_at(r)))
-        };
-        let tail_ok = match (have, tail) {
-            (0, _) => true,
-            (n, Some(hash)) if rows_len >= n => {
-                self.with_store(|s| s.inventory_rows(n - 1, 1))?.first().is_some_and(|r| r.hash == hash)
-            }
-            _ => false,
-        };
-        if !tail_ok {
+        let (rows_len, resets, last_block) =
+            self.with_store(|s| Ok((s.inventory_len()?, s.inventory_resets()?, s.last_block()?)))?;
+        // Inventory rows: append new ones; reload after a reorg removed some.
+        let have = self.read_inv().len();
+        let seen_resets = self.resets.swap(resets, Ordering::Relaxed);
+        if (seen_resets != resets && self.loaded.load(Ordering::Relaxed)) || rows_len < have {
             info!(rows = rows_len, had = have, "atlas: the inventory changed under a reorg; reloading it");
             let mut fresh = Inventory::default();
             let mut rowid = self.zonefile_rowid.lock().map_err(|_| poisoned())?;
             *rowid = 0;
+            self.loaded.store(false, Ordering::Relaxed);
             std::mem::swap(&mut *self.write_inv(), &mut fresh);
             changed = true;
         }
@@ -184,13 +183,15 @@ impl AtlasState {
                     }
                 }
             }
-            // Written by someone else than Atlas (`after` > 0: not the first load): new to the network.
-            if after > 0 {
+            // Written by someone else than Atlas since the first load: new to the network.
+            if self.loaded.load(Ordering::Relaxed) && !news.is_empty() {
                 self.queue_push(&news);
+                (self.on_stored)();
             }
             *self.zonefile_rowid.lock().map_err(|_| poisoned())? = last;
             changed |= !news.is_empty();
         }
+        self.loaded.store(true, Ordering::Relaxed);
         // Chain info and the consensus window.
         let (height, consensus) = match &last_block {
             Some(b) => (b.height, b.consensus_hash.to_hex()),

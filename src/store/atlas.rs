@@ -64,6 +64,12 @@ fn hash_col(table: &'static str, text: String) -> Result<ValueHash, StoreError> 
 }
 
 impl Store {
+    /// How many times a reorg removed inventory rows (a mirror of the
+    /// inventory reloads when this changes).
+    pub fn inventory_resets(&self) -> Result<u64, StoreError> {
+        Ok(self.meta("atlas_inventory_resets")?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
     /// Rows of the inventory: `zonefile_count` in Core's getinfo is this + 1.
     pub fn inventory_len(&self) -> Result<u64, StoreError> {
         let n: i64 =

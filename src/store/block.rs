@@ -247,8 +247,16 @@ pub(super) fn rollback_to(conn: &mut Connection, height: u64) -> Result<u64, Sto
         }
     }
     let undone = tx.execute("DELETE FROM blocks WHERE height > ?1", [h])? as u64;
-    for table in ["undo", "ops", "history", "atlas_inventory"] {
+    for table in ["undo", "ops", "history"] {
         tx.execute(&format!("DELETE FROM {table} WHERE height > ?1"), [h])?;
+    }
+    // Readers that mirror the inventory (Atlas) reload it when this counter moves.
+    if tx.execute("DELETE FROM atlas_inventory WHERE height > ?1", [h])? > 0 {
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES ('atlas_inventory_resets', '1')
+             ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+            [],
+        )?;
     }
     tx.commit()?;
     Ok(undone)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A hostile Atlas peer for bns's integration tests (tests/atlas.rs).
 
-    python3 liar.py --mode wrong-bytes|junk|hang --honest HOST:PORT [--port 0]
+    python3 liar.py --mode wrong-bytes|withhold|junk|hang --honest HOST:PORT [--port 0]
 
 It forwards getinfo, ping and get_zonefiles_by_block to the honest node (so
 it passes vetting: same chain, same consensus hash), then lies:
@@ -100,7 +100,7 @@ class Liar:
             if kind == 1:
                 return self.envelope(inv=base64.b64encode(b"\xff" * (length + 1)).decode())
             return "this is not JSON {"
-        vector = b"\xff" * ((self.rows() + 7) // 8)  # wrong-bytes: every row "held"
+        vector = b"\xff" * ((self.rows() + 7) // 8)  # wrong-bytes, withhold: every row "held"
         return self.envelope(inv=base64.b64encode(vector[offset:offset + length]).decode())
 
     def get_zonefiles(self, hashes=None, *rest):
@@ -108,6 +108,8 @@ class Liar:
             return self.hang()
         if not isinstance(hashes, list):
             return json.dumps({"error": "Invalid zonefile hashes", "http_status": 400})
+        if self.mode == "withhold":  # claims every row, sends nothing
+            return self.envelope(zonefiles={})
         forged = {}
         for h in hashes:
             if isinstance(h, str):
@@ -150,7 +152,7 @@ METHODS = ["getinfo", "ping", "get_zonefiles_by_block", "get_zonefile_inventory"
 
 def main():
     ap = argparse.ArgumentParser(description="a hostile Atlas peer")
-    ap.add_argument("--mode", required=True, choices=["wrong-bytes", "junk", "hang"])
+    ap.add_argument("--mode", required=True, choices=["wrong-bytes", "withhold", "junk", "hang"])
     ap.add_argument("--honest", required=True, help="HOST:PORT of a real node's Atlas server")
     ap.add_argument("--port", type=int, default=0)
     a = ap.parse_args()

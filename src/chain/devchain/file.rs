@@ -128,7 +128,7 @@ impl BlockSource for ChainFile {
 pub struct FollowedChainFile {
     path: PathBuf,
     network: Network,
-    inner: std::sync::RwLock<(u64, ChainFile)>,
+    inner: std::sync::RwLock<((u64, u128), ChainFile)>,
 }
 
 impl std::fmt::Debug for FollowedChainFile {
@@ -145,15 +145,17 @@ impl FollowedChainFile {
         Ok(FollowedChainFile { path: path.to_owned(), network, inner: std::sync::RwLock::new((len, inner)) })
     }
 
-    fn current(&self) -> std::sync::RwLockReadGuard<'_, (u64, ChainFile)> {
+    fn current(&self) -> std::sync::RwLockReadGuard<'_, ((u64, u128), ChainFile)> {
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-fn file_len(path: &Path) -> Result<u64, ChainError> {
-    std::fs::metadata(path)
-        .map(|m| m.len())
-        .map_err(|e| ChainError::transient(format!("cannot read dev chain file {}: {e}", path.display())))
+/// The file's length and modification time in nanoseconds: either changes when it is written.
+fn file_len(path: &Path) -> Result<(u64, u128), ChainError> {
+    let m = std::fs::metadata(path)
+        .map_err(|e| ChainError::transient(format!("cannot read dev chain file {}: {e}", path.display())))?;
+    let mtime = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos());
+    Ok((m.len(), mtime.unwrap_or(0)))
 }
 
 impl BlockSource for FollowedChainFile {
