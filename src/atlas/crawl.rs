@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rand::seq::SliceRandom as _;
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
@@ -39,6 +40,8 @@ const WALK_FAST: Duration = Duration::from_secs(1);
 const WALK_SLOW: Duration = Duration::from_secs(30);
 /// Zone files taken from the push queue per push task.
 const PUSH_BATCH: usize = 50;
+/// Each zone file is pushed to at most this many neighbours (they push on, or others pull).
+const PUSH_FANOUT: usize = 8;
 
 /// Starts crawl tasks; owned by the replication loop.
 pub struct Crawler {
@@ -358,16 +361,25 @@ async fn push(state: &Arc<AtlasState>, client: &Client) {
     let plan: Vec<(String, Vec<ValueHash>)> = {
         let inv = state.read_inv();
         let t = state.peers();
-        t.all()
+        let mut targets: Vec<_> = t
+            .all()
             .filter(|p| p.usable(now) && p.health() >= MIN_HEALTH && p.inv_refreshed.is_some())
             .take(NUM_NEIGHBORS_LIVE)
+            .collect();
+        targets.shuffle(&mut rand::thread_rng());
+        let mut fanout: std::collections::HashMap<ValueHash, usize> = std::collections::HashMap::new();
+        targets
+            .into_iter()
             .map(|p| {
                 let lacking: Vec<ValueHash> = hashes
                     .iter()
                     .filter(|h| {
                         let rows = inv.rows_of(h);
                         let knows = rows.iter().all(|r| (*r as u64) / 8 < p.inv.byte_len());
-                        !rows.is_empty() && knows && !p.inv.has_any(rows)
+                        let sent = fanout.entry(**h).or_default();
+                        let push = !rows.is_empty() && knows && !p.inv.has_any(rows) && *sent < PUSH_FANOUT;
+                        *sent += push as usize;
+                        push
                     })
                     .copied()
                     .collect();

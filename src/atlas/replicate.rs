@@ -231,11 +231,20 @@ impl Replicator {
         let mut all_usable: Vec<&super::peers::Peer> = peers.all().filter(|p| p.usable(now)).collect();
         all_usable.sort_by(|a, b| b.health().total_cmp(&a.health()));
         all_usable.truncate(PEERS_PER_ROUND);
-        let mut free: Vec<(String, usize, f64)> = all_usable
+        let mut free: Vec<(String, usize, f64)> = Vec::new();
+        let slot_of: Vec<Option<usize>> = all_usable
             .iter()
-            .filter(|p| p.in_flight < PER_PEER)
-            .map(|p| (p.addr.clone(), PER_PEER - p.in_flight, p.health()))
+            .map(|p| {
+                (p.in_flight < PER_PEER).then(|| {
+                    free.push((p.addr.clone(), PER_PEER - p.in_flight, p.health()));
+                    free.len() - 1
+                })
+            })
             .collect();
+        let http_slots = !self.sources.is_empty() && self.http_in_flight < HTTP_IN_FLIGHT;
+        if (free.is_empty() || self.fetches_in_flight >= FETCHES_IN_FLIGHT) && !http_slots {
+            return;
+        }
         let mut candidates: Vec<(usize, u32, ValueHash, Vec<usize>)> = Vec::new();
         let mut orphans = Vec::new();
         for (row, hash) in &missing {
@@ -243,18 +252,20 @@ impl Replicator {
                 continue;
             }
             let rows = inv.rows_of(hash);
-            let has = |p: &super::peers::Peer| p.inv.has_any(rows) && !p.withholds(hash, now);
-            let holders = all_usable.iter().filter(|p| has(p)).count();
+            // One pass over the peers per hash: how many have it, and which of them have a free slot.
+            let (mut holders, mut with_slot) = (0usize, Vec::new());
+            for (ui, p) in all_usable.iter().enumerate() {
+                if p.inv.has_any(rows) && !p.withholds(hash, now) {
+                    holders += 1;
+                    if let Some(fi) = slot_of[ui] {
+                        with_slot.push(fi);
+                    }
+                }
+            }
             if holders == 0 {
                 orphans.push(*hash);
                 continue;
             }
-            let with_slot: Vec<usize> = free
-                .iter()
-                .enumerate()
-                .filter(|(_, (a, _, _))| all_usable.iter().any(|p| p.addr == *a && has(p)))
-                .map(|(i, _)| i)
-                .collect();
             if !with_slot.is_empty() {
                 candidates.push((holders, *row, *hash, with_slot));
             }

@@ -323,7 +323,16 @@ impl AtlasState {
             );
             debug!(n = news.len(), source = %source, "atlas: stored zone files");
             if origin.push_on() {
-                self.queue_push(&news);
+                // A pushed file that a peer of ours already holds is spreading already: pulls carry it on.
+                let fresh: Vec<ValueHash> = match origin {
+                    Origin::Pushed(_) => {
+                        let inv = self.read_inv();
+                        let peers = self.peers();
+                        news.iter().filter(|h| !peers.all().any(|p| p.inv.has_any(inv.rows_of(h)))).copied().collect()
+                    }
+                    _ => news.clone(),
+                };
+                self.queue_push(&fresh);
             }
             self.publish_counts();
             (self.on_stored)();
