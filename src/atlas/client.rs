@@ -26,6 +26,10 @@ pub enum CallError {
     /// The reply was not what the protocol says (bad XML, a fault, not JSON, too large).
     #[error("bad reply: {0}")]
     BadReply(String),
+    /// The peer said it is overloaded (Core's `{"error": "overloaded", "http_status": 429}`):
+    /// not a fault of the peer's; ask again shortly.
+    #[error("overloaded")]
+    Busy,
 }
 
 /// An HTTP client for peers and sources.
@@ -82,6 +86,9 @@ impl Client {
             Ok(Ok(Value::Str(text))) => serde_json::from_str(&text)
                 .map_err(|_| CallError::BadReply("the result is not JSON".into()))
                 .and_then(|v: Json| match v {
+                    Json::Object(_) if v.get("error").and_then(|e| e.as_str()) == Some("overloaded") => {
+                        Err(CallError::Busy)
+                    }
                     Json::Object(_) => Ok(v),
                     _ => Err(CallError::BadReply("the result is not a JSON object".into())),
                 }),

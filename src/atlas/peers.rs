@@ -261,6 +261,14 @@ impl PeerTable {
         }
     }
 
+    /// The peer said it is overloaded: leave it alone for a second, with no
+    /// mark against its health.
+    pub fn busy(&mut self, addr: &str, now: Instant) {
+        if let Some(p) = self.peers.get_mut(addr) {
+            p.next_contact = now + Duration::from_secs(1);
+        }
+    }
+
     /// Drops a peer that served bytes that do not match their hash, and
     /// refuses it for `for_` (it cannot be honest).
     pub fn ban(&mut self, addr: &str, for_: Duration, now: Instant) {

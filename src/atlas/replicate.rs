@@ -39,6 +39,8 @@ pub const MAX_RETRY: Duration = Duration::from_secs(600);
 pub const BAN: Duration = Duration::from_secs(3600);
 /// Time between rounds when nothing wakes the loop.
 const ROUND: Duration = Duration::from_millis(250);
+/// Shortest time between rounds.
+const MIN_ROUND: Duration = Duration::from_millis(50);
 /// `get_zonefiles` calls in flight at most, over all peers.
 pub const FETCHES_IN_FLIGHT: usize = 32;
 /// Peers considered per round (the healthiest; Core's NUM_NEIGHBORS).
@@ -81,6 +83,13 @@ pub enum Event {
     },
     /// A crawl task (vetting, exchange, inventory, push) ended.
     Crawled,
+    /// A peer answered `overloaded` to a fetch of these hashes.
+    Busy {
+        /// Peer asked.
+        peer: String,
+        /// Hashes asked for.
+        asked: Vec<ValueHash>,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -128,6 +137,7 @@ impl Replicator {
     pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
         loop {
+            let started = Instant::now();
             let st = self.state.clone();
             match tokio::task::spawn_blocking(move || st.refresh()).await {
                 Ok(Ok(_)) => {}
@@ -142,6 +152,11 @@ impl Replicator {
                 _ = self.state.wake.notified() => {}
                 Some(ev) = self.inbox.recv() => self.on_event(ev),
                 _ = tokio::time::sleep(ROUND) => {}
+            }
+            // Rounds come at most every MIN_ROUND, however often the loop is woken.
+            let rest = MIN_ROUND.saturating_sub(started.elapsed());
+            if !rest.is_zero() {
+                tokio::time::sleep(rest).await;
             }
             while let Ok(ev) = self.inbox.try_recv() {
                 self.on_event(ev);
@@ -207,6 +222,18 @@ impl Replicator {
                 }
             }
             Event::Crawled => self.crawler.task_done(),
+            Event::Busy { peer, asked } => {
+                self.fetches_in_flight = self.fetches_in_flight.saturating_sub(1);
+                let mut peers = self.state.peers();
+                peers.busy(&peer, now);
+                if let Some(p) = peers.get_mut(&peer) {
+                    p.in_flight = p.in_flight.saturating_sub(1);
+                }
+                drop(peers);
+                for h in asked {
+                    self.in_flight.remove(&h);
+                }
+            }
         }
     }
 
@@ -221,8 +248,7 @@ impl Replicator {
     fn schedule(&mut self) {
         let now = Instant::now();
         let inv = self.state.read_inv();
-        let missing = inv.missing();
-        if missing.is_empty() {
+        if inv.counts().1 == 0 {
             self.retry.clear();
             return;
         }
@@ -245,6 +271,7 @@ impl Replicator {
         if (free.is_empty() || self.fetches_in_flight >= FETCHES_IN_FLIGHT) && !http_slots {
             return;
         }
+        let missing = inv.missing();
         let mut candidates: Vec<(usize, u32, ValueHash, Vec<usize>)> = Vec::new();
         let mut orphans = Vec::new();
         for (row, hash) in &missing {
@@ -346,6 +373,7 @@ async fn fetch(state: &Arc<AtlasState>, client: &Client, peer: String, asked: Ve
     let params = [Value::Array(asked.iter().map(|h| Value::Str(h.to_hex())).collect())];
     let reply = match client.call(&peer, "get_zonefiles", &params, FETCH_TIMEOUT).await {
         Ok(r) => r,
+        Err(CallError::Busy) => return Event::Busy { peer, asked },
         Err(e) => {
             if matches!(e, CallError::Timeout) {
                 state.metrics.atlas.rejected("timeout");

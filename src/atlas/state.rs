@@ -80,6 +80,8 @@ pub struct AtlasState {
     loaded: AtomicBool,
     /// The store's inventory reset counter as last seen.
     resets: AtomicU64,
+    /// SQLite's `data_version` at the last refresh.
+    data_version: AtomicU64,
     first_block: u64,
     testnet: bool,
 }
@@ -116,6 +118,7 @@ impl AtlasState {
             indexing: AtomicBool::new(false),
             loaded: AtomicBool::new(false),
             resets: AtomicU64::new(0),
+            data_version: AtomicU64::new(u64::MAX),
             first_block,
             testnet,
         });
@@ -135,6 +138,13 @@ impl AtlasState {
     /// Brings the in-memory inventory, held set and chain info up to date
     /// with the store. Returns true if anything changed. Blocking.
     pub fn refresh(&self) -> Result<bool, StoreError> {
+        // SQLite's data_version moves only when another connection commits (the indexer,
+        // `bns zonefile put`); what this connection writes is in memory already.
+        let version = self.with_store(|s| s.data_version())?;
+        if self.data_version.swap(version, Ordering::Relaxed) == version && self.loaded.load(Ordering::Relaxed) {
+            self.refresh_chain_info();
+            return Ok(false);
+        }
         let mut changed = false;
         let (rows_len, resets, last_block) =
             self.with_store(|s| Ok((s.inventory_len()?, s.inventory_resets()?, s.last_block()?)))?;
@@ -227,6 +237,14 @@ impl AtlasState {
             self.publish_counts();
         }
         Ok(changed)
+    }
+
+    /// Takes the chain tip and indexing flag the node last reported into the chain info.
+    fn refresh_chain_info(&self) {
+        if let Ok(mut c) = self.chain.write() {
+            c.last_block_seen = self.chain_tip.load(Ordering::Relaxed).max(c.last_block_processed);
+            c.indexing = self.indexing.load(Ordering::Relaxed);
+        }
     }
 
     /// Sets the held/missing gauges from the inventory.

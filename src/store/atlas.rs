@@ -64,6 +64,11 @@ fn hash_col(table: &'static str, text: String) -> Result<ValueHash, StoreError> 
 }
 
 impl Store {
+    /// SQLite's `PRAGMA data_version`: changes when another connection commits.
+    pub fn data_version(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
     /// How many times a reorg removed inventory rows (a mirror of the
     /// inventory reloads when this changes).
     pub fn inventory_resets(&self) -> Result<u64, StoreError> {
@@ -79,32 +84,11 @@ impl Store {
 
     /// Up to `limit` inventory rows with `index > after`, in order.
     pub fn inventory_rows(&self, after: u64, limit: u64) -> Result<Vec<InventoryRow>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        self.inventory_query(
             "SELECT inv_index, name, value_hash, txid, height FROM atlas_inventory
              WHERE inv_index > ?1 ORDER BY inv_index LIMIT ?2",
-        )?;
-        let rows = st
-            .query_map(params![after as i64, limit.min(i64::MAX as u64) as i64], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get(3)?,
-                    r.get::<_, i64>(4)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(i, name, h, txid, height)| {
-                Ok(InventoryRow {
-                    index: i as u64,
-                    name,
-                    hash: hash_col("atlas_inventory", h)?,
-                    txid,
-                    height: height as u64,
-                })
-            })
-            .collect()
+            &[after, limit],
+        )
     }
 
     /// Core's `get_zonefiles_by_block`: rows of blocks `from..=to`, in
@@ -116,13 +100,19 @@ impl Store {
         offset: u64,
         count: u64,
     ) -> Result<Vec<InventoryRow>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        self.inventory_query(
             "SELECT inv_index, name, value_hash, txid, height FROM atlas_inventory
              WHERE height >= ?1 AND height <= ?2 ORDER BY inv_index LIMIT ?3 OFFSET ?4",
-        )?;
-        let clamp = |v: u64| v.min(i64::MAX as u64) as i64;
+            &[from, to, count, offset],
+        )
+    }
+
+    /// Runs a `SELECT inv_index, name, value_hash, txid, height` with integer parameters.
+    fn inventory_query(&self, sql: &str, args: &[u64]) -> Result<Vec<InventoryRow>, StoreError> {
+        let args: Vec<i64> = args.iter().map(|v| (*v).min(i64::MAX as u64) as i64).collect();
+        let mut st = self.conn.prepare_cached(sql)?;
         let rows = st
-            .query_map(params![clamp(from), clamp(to), clamp(count), clamp(offset)], |r| {
+            .query_map(rusqlite::params_from_iter(args), |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
