@@ -35,6 +35,8 @@ const REVET: Duration = Duration::from_secs(300);
 /// Inventory refresh interval while we miss files, and when we do not.
 const INV_FAST: Duration = Duration::from_secs(1);
 const INV_SLOW: Duration = Duration::from_secs(60);
+/// Inventory refreshes started per second at most (and the burst allowed).
+const INV_PER_SEC: f64 = 8.0;
 /// Walk steps: often while the table is small, then slowly (Core crawls every 300 s).
 const WALK_FAST: Duration = Duration::from_secs(1);
 const WALK_SLOW: Duration = Duration::from_secs(30);
@@ -53,6 +55,9 @@ pub struct Crawler {
     pushing: Arc<Mutex<bool>>,
     last_walk: Instant,
     last_prune: Instant,
+    /// Token bucket of inventory refreshes.
+    inv_tokens: f64,
+    inv_last: Instant,
 }
 
 /// Releases a peer's busy mark when its task ends, however it ends.
@@ -78,6 +83,8 @@ impl Crawler {
             pushing: Arc::default(),
             last_walk: past,
             last_prune: Instant::now(),
+            inv_tokens: INV_PER_SEC,
+            inv_last: Instant::now(),
         }
     }
 
@@ -146,7 +153,7 @@ impl Crawler {
             let inv = self.state.read_inv();
             (inv.counts().1, inv.bits().len() as u64)
         };
-        let due: Vec<(String, u64)> = {
+        let mut due: Vec<(Option<Instant>, String)> = {
             let t = self.state.peers();
             let mut usable: Vec<_> = t.all().filter(|p| p.usable(now)).collect();
             usable.sort_by(|a, b| b.health().total_cmp(&a.health()));
@@ -159,12 +166,22 @@ impl Crawler {
                         || p.inv.byte_len() < our_bytes
                             && p.inv_refreshed.is_none_or(|at| now.duration_since(at) >= INV_FAST)
                 })
-                .map(|p| (p.addr.clone(), p.inv.byte_len()))
+                .map(|p| (p.inv_refreshed, p.addr.clone()))
                 .collect()
         };
+        // Stalest first, and at most INV_PER_SEC a second whatever the number of peers: n nodes
+        // that all know each other would otherwise send n² inventory requests a second.
+        due.sort();
+        self.inv_tokens = (self.inv_tokens + now.duration_since(self.inv_last).as_secs_f64() * INV_PER_SEC)
+            .min(INV_PER_SEC);
+        self.inv_last = now;
         if our_bytes > 0 {
-            for (addr, _) in due {
+            for (_, addr) in due {
+                if self.inv_tokens < 1.0 {
+                    break;
+                }
                 if let Some(busy) = self.try_start(&addr) {
+                    self.inv_tokens -= 1.0;
                     let (st, client) = (self.state.clone(), self.client.clone());
                     tokio::spawn(async move {
                         refresh_inventory(&st, &client, &addr).await;

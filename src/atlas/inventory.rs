@@ -3,7 +3,7 @@
 //! `7 - b % 8` (most significant first); set when the row's zone file is held.
 //! A hash announced by several rows sets every one of their bits.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::hash::ValueHash;
 
@@ -51,8 +51,8 @@ pub struct Inventory {
     rows_of: HashMap<ValueHash, Vec<u32>>,
     /// Every held zone file's hash, announced in a row or not (yet).
     held: HashSet<ValueHash>,
-    /// Distinct announced hashes not held.
-    missing: usize,
+    /// Announced hashes not held, by their first row (kept as rows and files come).
+    missing: BTreeMap<u32, ValueHash>,
 }
 
 impl Inventory {
@@ -98,7 +98,7 @@ impl Inventory {
 
     /// Distinct announced hashes held / not held.
     pub fn counts(&self) -> (u64, u64) {
-        ((self.rows_of.len() - self.missing) as u64, self.missing as u64)
+        ((self.rows_of.len() - self.missing.len()) as u64, self.missing.len() as u64)
     }
 
     /// Appends the next row (its index must be `len() + 1`).
@@ -107,7 +107,7 @@ impl Inventory {
         self.rows.push(hash);
         let rows = self.rows_of.entry(hash).or_default();
         if rows.is_empty() && !self.held.contains(&hash) {
-            self.missing += 1;
+            self.missing.insert(row, hash);
         }
         rows.push(row);
         let held = self.held.contains(&hash);
@@ -120,7 +120,7 @@ impl Inventory {
             return false;
         }
         if let Some(rows) = self.rows_of.get(&hash) {
-            self.missing -= 1;
+            self.missing.remove(&rows[0]);
             for &row in rows {
                 set_bit(&mut self.bits, row as u64, true);
             }
@@ -129,16 +129,13 @@ impl Inventory {
     }
 
     /// Announced hashes not held, each once, in the order of their first row.
-    pub fn missing(&self) -> Vec<(u32, ValueHash)> {
-        let mut out: Vec<(u32, ValueHash)> =
-            self.rows_of.iter().filter(|(h, _)| !self.held.contains(*h)).map(|(h, rows)| (rows[0], *h)).collect();
-        out.sort_unstable();
-        out
+    pub fn missing(&self) -> impl Iterator<Item = (u32, ValueHash)> + '_ {
+        self.missing.iter().map(|(row, hash)| (*row, *hash))
     }
 
     /// The first row (0-based) whose zone file is not held, if any.
     pub fn first_missing_row(&self) -> Option<u64> {
-        self.missing().first().map(|(row, _)| *row as u64)
+        self.missing.first_key_value().map(|(row, _)| *row as u64)
     }
 }
 
@@ -221,7 +218,7 @@ mod tests {
         assert!(inv.mark_held(h(1)));
         assert!(!inv.mark_held(h(1)), "no news twice");
         assert_eq!(inv.bits(), &[0b1010_0000]);
-        assert_eq!(inv.missing(), vec![(1, h(2))]);
+        assert_eq!(inv.missing().collect::<Vec<_>>(), vec![(1, h(2))]);
         // Held before it is announced: the row comes in set.
         inv.mark_held(h(7));
         inv.push_row(h(7));

@@ -116,7 +116,7 @@ impl Peer {
 
     /// True if it advertised `hash` but did not send it, recently.
     pub fn withholds(&self, hash: &ValueHash, now: Instant) -> bool {
-        self.withheld.get(hash).is_some_and(|until| *until > now)
+        !self.withheld.is_empty() && self.withheld.get(hash).is_some_and(|until| *until > now)
     }
 
     /// Records that it did not send `hash` though its inventory said it holds it.

@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rand::seq::SliceRandom as _;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -40,11 +41,13 @@ pub const BAN: Duration = Duration::from_secs(3600);
 /// Time between rounds when nothing wakes the loop.
 const ROUND: Duration = Duration::from_millis(250);
 /// Shortest time between rounds.
-const MIN_ROUND: Duration = Duration::from_millis(50);
+const MIN_ROUND: Duration = Duration::from_millis(100);
 /// `get_zonefiles` calls in flight at most, over all peers.
 pub const FETCHES_IN_FLIGHT: usize = 32;
-/// Peers considered per round (the healthiest; Core's NUM_NEIGHBORS).
-const PEERS_PER_ROUND: usize = super::peers::NUM_NEIGHBORS_LIVE;
+/// Peers considered per round (at most 16: holders are a `u16` mask): a random sample of the usable ones (those with a free request
+/// slot first), so a round costs missing × 16 checks however many peers there are; rarity is
+/// counted over the sample, which changes every round.
+const PEERS_PER_ROUND: usize = 16;
 
 /// Sends its event when dropped: a task that ends in any way (even a panic)
 /// still reports, so nothing it held stays in flight.
@@ -253,9 +256,10 @@ impl Replicator {
             return;
         }
         let mut peers = self.state.peers();
-        // The healthiest usable peers, and those of them with a free request slot.
+        // A random sample of the usable peers, those with a free request slot first.
         let mut all_usable: Vec<&super::peers::Peer> = peers.all().filter(|p| p.usable(now)).collect();
-        all_usable.sort_by(|a, b| b.health().total_cmp(&a.health()));
+        all_usable.shuffle(&mut rand::thread_rng());
+        all_usable.sort_by_key(|p| p.in_flight >= PER_PEER);
         all_usable.truncate(PEERS_PER_ROUND);
         let mut free: Vec<(String, usize, f64)> = Vec::new();
         let slot_of: Vec<Option<usize>> = all_usable
@@ -271,52 +275,64 @@ impl Replicator {
         if (free.is_empty() || self.fetches_in_flight >= FETCHES_IN_FLIGHT) && !http_slots {
             return;
         }
-        let missing = inv.missing();
-        let mut candidates: Vec<(usize, u32, ValueHash, Vec<usize>)> = Vec::new();
+        // Capacity this round: free request slots (within the global cap) × 100 hashes.
+        let slots = free.iter().map(|f| f.1).sum::<usize>().min(FETCHES_IN_FLIGHT.saturating_sub(self.fetches_in_flight));
+        let capacity = slots * MAX_GET_ZONEFILES;
+        let http_room = if http_slots { HTTP_IN_FLIGHT - self.http_in_flight } else { 0 };
+        // One pass over the missing hashes (in inventory order) and the sampled peers: hashes
+        // go into buckets by how many sampled peers hold them, with a bit mask of the holders
+        // that have a free slot. No allocation per hash; the scan stops once the rarest bucket
+        // alone fills this round.
+        let mut buckets: Vec<Vec<(ValueHash, u16)>> = vec![Vec::new(); PEERS_PER_ROUND + 1];
         let mut orphans = Vec::new();
-        for (row, hash) in &missing {
-            if self.in_flight.contains(hash) || self.retry.get(hash).is_some_and(|r| r.next > now) {
+        for (_, hash) in inv.missing() {
+            if self.in_flight.contains(&hash) || self.retry.get(&hash).is_some_and(|r| r.next > now) {
                 continue;
             }
-            let rows = inv.rows_of(hash);
-            // One pass over the peers per hash: how many have it, and which of them have a free slot.
-            let (mut holders, mut with_slot) = (0usize, Vec::new());
+            let rows = inv.rows_of(&hash);
+            let (mut holders, mut mask) = (0usize, 0u16);
             for (ui, p) in all_usable.iter().enumerate() {
-                if p.inv.has_any(rows) && !p.withholds(hash, now) {
+                if p.inv.has_any(rows) && !p.withholds(&hash, now) {
                     holders += 1;
-                    if let Some(fi) = slot_of[ui] {
-                        with_slot.push(fi);
+                    if slot_of[ui].is_some() {
+                        mask |= 1 << ui;
                     }
                 }
             }
             if holders == 0 {
-                orphans.push(*hash);
-                continue;
+                if orphans.len() < http_room {
+                    orphans.push(hash);
+                }
+            } else if mask != 0 {
+                buckets[holders].push((hash, mask));
+                if buckets[1].len() >= capacity && orphans.len() >= http_room {
+                    break;
+                }
             }
-            if !with_slot.is_empty() {
-                candidates.push((holders, *row, *hash, with_slot));
+        }
+        // Rarest first (then inventory order, as scanned): each to its least-loaded holder with room.
+        let mut batches: HashMap<usize, Vec<ValueHash>> = HashMap::new();
+        let mut assigned = 0;
+        'fill: for bucket in buckets.iter().skip(1) {
+            for (hash, mask) in bucket {
+                if assigned >= capacity {
+                    break 'fill;
+                }
+                let pick = (0..all_usable.len())
+                    .filter(|ui| mask & (1 << ui) != 0)
+                    .filter_map(|ui| slot_of[ui])
+                    .filter(|fi| batches.get(fi).map_or(0, |b| b.len()) < free[*fi].1 * MAX_GET_ZONEFILES)
+                    .min_by(|a, b| {
+                        let load = |i: &usize| batches.get(i).map_or(0, |b| b.len());
+                        load(a).cmp(&load(b)).then(free[*b].2.total_cmp(&free[*a].2))
+                    });
+                if let Some(fi) = pick {
+                    batches.entry(fi).or_default().push(*hash);
+                    assigned += 1;
+                }
             }
         }
         drop(all_usable);
-        // Rarest first, then inventory order.
-        candidates.sort_unstable_by_key(|(holders, row, _, _)| (*holders, *row));
-        let mut batches: HashMap<usize, Vec<ValueHash>> = HashMap::new();
-        for (_, _, hash, holders) in candidates {
-            let pick = holders
-                .iter()
-                .copied()
-                .filter(|i| {
-                    let used = batches.get(i).map(|b| b.len()).unwrap_or(0);
-                    used < free[*i].1 * MAX_GET_ZONEFILES
-                })
-                .min_by(|a, b| {
-                    let load = |i: &usize| batches.get(i).map(|b| b.len()).unwrap_or(0);
-                    load(a).cmp(&load(b)).then(free[*b].2.total_cmp(&free[*a].2))
-                });
-            if let Some(i) = pick {
-                batches.entry(i).or_default().push(hash);
-            }
-        }
         drop(inv);
         for (i, hashes) in batches {
             let addr = free[i].0.clone();
