@@ -172,8 +172,8 @@ impl Crawler {
         // Stalest first, and at most INV_PER_SEC a second whatever the number of peers: n nodes
         // that all know each other would otherwise send n² inventory requests a second.
         due.sort();
-        self.inv_tokens = (self.inv_tokens + now.duration_since(self.inv_last).as_secs_f64() * INV_PER_SEC)
-            .min(INV_PER_SEC);
+        self.inv_tokens =
+            (self.inv_tokens + now.duration_since(self.inv_last).as_secs_f64() * INV_PER_SEC).min(INV_PER_SEC);
         self.inv_last = now;
         if our_bytes > 0 {
             for (_, addr) in due {

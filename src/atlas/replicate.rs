@@ -276,7 +276,8 @@ impl Replicator {
             return;
         }
         // Capacity this round: free request slots (within the global cap) × 100 hashes.
-        let slots = free.iter().map(|f| f.1).sum::<usize>().min(FETCHES_IN_FLIGHT.saturating_sub(self.fetches_in_flight));
+        let slots =
+            free.iter().map(|f| f.1).sum::<usize>().min(FETCHES_IN_FLIGHT.saturating_sub(self.fetches_in_flight));
         let capacity = slots * MAX_GET_ZONEFILES;
         let http_room = if http_slots { HTTP_IN_FLIGHT - self.http_in_flight } else { 0 };
         // One pass over the missing hashes (in inventory order) and the sampled peers: hashes
