@@ -127,6 +127,12 @@ impl Atlas {
         let mut table = peers::PeerTable::new(mine);
         let now = Instant::now();
         let known = store.atlas_peers()?;
+        if seeds.is_empty() && sources_.is_empty() && known.is_empty() {
+            tracing::info!(
+                "atlas: no peer and no zone-file source: zone files arrive only by `bns zonefile import`/`put` \
+                 or from peers that contact this node; pass --atlas-peer HOST:PORT or --zonefile-source URL"
+            );
+        }
         for s in &seeds {
             table.add_seed(s, now);
         }
