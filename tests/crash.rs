@@ -36,17 +36,9 @@ fn kill9_during_replay_then_restart_equals_an_uninterrupted_replay() {
     let mut seen = Vec::new();
     for ms in [150u64, 300, 500, 800, 1200, 1700] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_bns"))
-            .args([
-                "dev",
-                "--dns-addr",
-                "127.0.0.1:0",
-                "--api-addr",
-                "127.0.0.1:0",
-                "--atlas-addr",
-                "127.0.0.1:0",
-                "--block-interval",
-                "3600",
-            ])
+            .arg("dev")
+            .args(support::FREE_PORTS)
+            .args(["--block-interval", "3600"])
             .arg("--data-dir")
             .arg(&data)
             .arg("--zones")

@@ -154,17 +154,9 @@ fn one_node_per_data_dir_and_ctrl_c_stops_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = DevNode::start(dir.path(), &repo_zones());
     let second = std::process::Command::new(env!("CARGO_BIN_EXE_bns"))
-        .args([
-            "dev",
-            "--dns-addr",
-            "127.0.0.1:0",
-            "--api-addr",
-            "127.0.0.1:0",
-            "--atlas-addr",
-            "127.0.0.1:0",
-            "--upstream",
-            "none",
-        ])
+        .arg("dev")
+        .args(support::FREE_PORTS)
+        .args(["--upstream", "none"])
         .arg("--data-dir")
         .arg(dir.path())
         .arg("--zones")

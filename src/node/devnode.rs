@@ -64,9 +64,16 @@ pub const DEV_TOKEN_ALLOCATION: u64 = 1_000_000_000_000_000;
 
 /// Writes a dev chain's parameters into `data_dir`.
 pub fn save_dev_params(data_dir: &Path, params: &ChainParams) -> anyhow::Result<()> {
+    // Written to a temporary file and renamed into place: a kill leaves the old file or the new one.
     let path = data_dir.join(DEV_PARAMS_FILE);
-    std::fs::write(&path, serde_json::to_string_pretty(params)?)
-        .with_context(|| format!("cannot write {}", path.display()))
+    let tmp = data_dir.join(format!("{DEV_PARAMS_FILE}.tmp"));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut f, serde_json::to_string_pretty(params)?.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Reads the dev chain's parameters, creating them (with a token account for

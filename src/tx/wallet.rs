@@ -65,33 +65,41 @@ impl Wallet {
     /// key must belong to `network`'s kind (mainnet vs test networks).
     pub fn load_or_create(path: &Path, network: Network) -> Result<Wallet, TxError> {
         let io = |source| TxError::KeyFile { path: path.to_owned(), source };
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(path) {
-            Ok(mut file) => {
-                let wallet = Wallet::generate(network);
-                file.write_all(format!("{}\n", wallet.to_wif()).as_bytes()).map_err(io)?;
-                file.sync_all().map_err(io)?;
-                tracing::info!(path = %path.display(), address = %wallet.address(), "created wallet key");
-                Ok(wallet)
-            }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                let text = std::fs::read_to_string(path).map_err(io)?;
-                let wallet = Wallet::from_wif(&text)?;
-                let expected = NetworkKind::from(network);
-                if wallet.network_kind() != expected {
-                    return Err(TxError::NetworkMismatch {
-                        path: path.to_owned(),
-                        found: wallet.network_kind(),
-                        expected,
-                    });
+        if !path.exists() {
+            // Written whole to a temporary file, then linked into place (never over an existing
+            // key): a kill at any moment leaves either no key file or a complete one.
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            let _ = std::fs::remove_file(&tmp);
+            let mut options = OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let wallet = Wallet::generate(network);
+            let mut file = options.open(&tmp).map_err(io)?;
+            file.write_all(format!("{}\n", wallet.to_wif()).as_bytes()).map_err(io)?;
+            file.sync_all().map_err(io)?;
+            drop(file);
+            let linked = std::fs::hard_link(&tmp, path);
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => {
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+                    }
+                    tracing::info!(path = %path.display(), address = %wallet.address(), "created wallet key");
+                    return Ok(wallet);
                 }
-                Ok(wallet)
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io(e)),
             }
-            Err(e) => Err(io(e)),
         }
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        let wallet = Wallet::from_wif(&text)?;
+        let expected = NetworkKind::from(network);
+        if wallet.network_kind() != expected {
+            return Err(TxError::NetworkMismatch { path: path.to_owned(), found: wallet.network_kind(), expected });
+        }
+        Ok(wallet)
     }
 
     /// Child `index` of this key's BNS importer keyring: the non-hardened

@@ -38,6 +38,10 @@ pub fn copy_zones(dir: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
+/// Flags that put every listener of a node on a free port.
+pub const FREE_PORTS: [&str; 6] =
+    ["--dns-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--atlas-addr", "127.0.0.1:0"];
+
 /// A running `bns dev`, killed (SIGKILL) on drop.
 pub struct DevNode {
     pub child: Child,
