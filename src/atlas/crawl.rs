@@ -88,9 +88,6 @@ impl Crawler {
         }
     }
 
-    /// A crawl task ended.
-    pub fn task_done(&mut self) {}
-
     fn try_start(&self, addr: &str) -> Option<Busy> {
         let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
         if busy.len() >= MAX_TASKS || busy.contains(addr) {

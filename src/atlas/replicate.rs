@@ -224,7 +224,8 @@ impl Replicator {
                     self.failed(hash, now);
                 }
             }
-            Event::Crawled => self.crawler.task_done(),
+            // Its only job is to wake the loop: a peer's inventory or the table changed.
+            Event::Crawled => {}
             Event::Busy { peer, asked } => {
                 self.fetches_in_flight = self.fetches_in_flight.saturating_sub(1);
                 let mut peers = self.state.peers();
