@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,12 +27,21 @@ impl Drop for Unbound {
     }
 }
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// Starts unbound on a free port; on another if the port was taken before unbound bound it.
+fn start_unbound(dir: &Path, bns: SocketAddr, dot: SocketAddr, cert: &Path) -> Unbound {
+    for _ in 0..5 {
+        let mut u = try_start_unbound(dir, bns, dot, cert);
+        // unbound exits at once when it cannot bind its port.
+        std::thread::sleep(Duration::from_millis(300));
+        if u.child.try_wait().unwrap().is_none() {
+            return u;
+        }
+    }
+    panic!("unbound could not bind a free port in 5 tries");
 }
 
-fn start_unbound(dir: &Path, bns: SocketAddr, dot: SocketAddr, cert: &Path) -> Unbound {
-    let port = free_udp_port();
+fn try_start_unbound(dir: &Path, bns: SocketAddr, dot: SocketAddr, cert: &Path) -> Unbound {
+    let port = support::unbound::free_port();
     let conf = format!(
         r#"server:
   do-daemonize: no

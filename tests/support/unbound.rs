@@ -27,8 +27,15 @@ pub const TEST_ZONES: &str = r#"
       local-data: "satoshi.btc. 3600 IN A 10.0.0.3"
 "#;
 
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// A loopback port free for both UDP and TCP right now (unbound binds both).
+pub fn free_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 impl Unbound {
