@@ -317,12 +317,24 @@ struct NodeApiArgs {
 }
 
 impl NodeApiArgs {
-    /// The node's API address: the flag, else `api-addr` of the data dir's config.
+    /// The node's API address: the flag, else the one the node serving the index recorded,
+    /// else `api-addr` of the data dir's config.
     fn addr(&self) -> anyhow::Result<std::net::SocketAddr> {
         match self.api_addr {
             Some(a) => Ok(a),
-            None => Ok(config::load_faces(&self.index.dir().join("bns.toml"), false)?.api_addr()),
+            None => match self.index.open() {
+                Ok(store) => node_api_addr(&store, &self.index),
+                Err(_) => Ok(config::load_faces(&self.index.dir().join("bns.toml"), false)?.api_addr()),
+            },
         }
+    }
+}
+
+/// The REST API of the node serving `store`: as it recorded it at start, else the config's.
+fn node_api_addr(store: &bns::store::Store, index: &IndexArgs) -> anyhow::Result<std::net::SocketAddr> {
+    match store.meta(bns::node::META_API_ADDR)?.and_then(|a| a.parse().ok()) {
+        Some(a) => Ok(a),
+        None => Ok(config::load_faces(&index.dir().join("bns.toml"), false)?.api_addr()),
     }
 }
 
@@ -409,9 +421,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { index, json } => {
-            let mut v = bns::node::follow::status(&index.open()?)?;
+            let store = index.open()?;
+            let mut v = bns::node::follow::status(&store)?;
             // The running node's live Atlas figures (peers' health, traffic), if it answers.
-            let api = config::load_faces(&index.dir().join("bns.toml"), false)?.api_addr();
+            let api = node_api_addr(&store, &index)?;
             v["atlas"] = bns::node::follow::api_get(api, "/v1/atlas/status", 2).unwrap_or(serde_json::Value::Null);
             if json {
                 print_json(Ok(v))

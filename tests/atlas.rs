@@ -106,6 +106,7 @@ fn a_zone_file_put_into_one_node_reaches_all_and_a_wiped_node_recovers() {
     assert!(text.contains(&format!("zone files      {NAMES} held, 0 missing")), "{text}");
     let text = bns(&["status", "--data-dir", d_dir.to_str().unwrap()]);
     assert!(text.contains(&format!("zone files      {NAMES} held, 0 missing")), "{text}");
+    assert!(text.contains(&format!("on {}", d.atlas)), "the live Atlas line is d's own: {text}");
 
     // d is wiped (kill -9, data dir gone) and comes back with one peer.
     d.kill9();

@@ -71,6 +71,8 @@ pub const META_SOURCE_TIP: &str = "source_tip";
 pub const META_SOURCE_ERROR: &str = "source_error";
 /// Store meta key: the confirmations `bns node` last ran with.
 pub const META_CONFIRMATIONS: &str = "confirmations";
+/// Store meta key: where the node serving this index has its REST API.
+pub const META_API_ADDR: &str = "api_addr";
 /// Store meta key: the Bitcoin network a `bns node` index follows.
 pub const META_NETWORK: &str = "network";
 
@@ -358,6 +360,10 @@ impl Faces {
         };
         let api_addr = api_server.local_addr();
         println!("{who}: API listening on {api_addr}");
+        // `bns status` and `bns atlas` of this data dir find the running node's API here.
+        if let Err(e) = atlas.state.with_store(|s| s.set_meta(META_API_ADDR, &api_addr.to_string())) {
+            warn!(error = %e, "recording the API address in the store failed");
+        }
         println!("{who}: Atlas listening on {} (XML-RPC, zone files)", atlas.local_addr);
         println!("{who}: data dir {}", data_dir.display());
         let dns = {
