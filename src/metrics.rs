@@ -49,6 +49,33 @@ pub const LATENCY_BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.
 const NQ: usize = QTYPES.len() + 1;
 const NR: usize = RCODES.len() + 1;
 
+/// One worker's DNS counters, merged into [`Metrics`] by [`Metrics::merge_dns`].
+#[derive(Debug, Clone)]
+pub struct DnsCounts {
+    queries: [[u64; NR]; NQ],
+    latency: [u64; LATENCY_BUCKETS.len() + 1],
+    nanos: u64,
+    total: u64,
+}
+
+impl Default for DnsCounts {
+    fn default() -> Self {
+        DnsCounts { queries: [[0; NR]; NQ], latency: [0; LATENCY_BUCKETS.len() + 1], nanos: 0, total: 0 }
+    }
+}
+
+impl DnsCounts {
+    /// Counts one answered query.
+    pub fn record(&mut self, qtype: u16, rcode: u16, elapsed: Duration) {
+        self.queries[index_of(QTYPES, qtype)][index_of(RCODES, rcode)] += 1;
+        let secs = elapsed.as_secs_f64();
+        let bucket = LATENCY_BUCKETS.iter().position(|le| secs <= *le).unwrap_or(LATENCY_BUCKETS.len());
+        self.latency[bucket] += 1;
+        self.nanos += u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.total += 1;
+    }
+}
+
 /// Counters the DNS face keeps itself (its cache, malformed requests).
 pub trait CacheStats: Send + Sync {
     /// Lookups answered from the cache.
@@ -134,6 +161,31 @@ impl Metrics {
         let bucket = LATENCY_BUCKETS.iter().position(|le| secs <= *le).unwrap_or(LATENCY_BUCKETS.len());
         self.latency[bucket].fetch_add(1, Relaxed);
         self.latency_sum_nanos.fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    /// Adds a worker's local counts and zeroes them (the UDP fast path keeps
+    /// its own and merges them once per batch, so queries share no cache line).
+    pub fn merge_dns(&self, local: &mut DnsCounts) {
+        if local.total == 0 {
+            return;
+        }
+        for (q, row) in local.queries.iter_mut().enumerate() {
+            for (r, n) in row.iter_mut().enumerate() {
+                if *n > 0 {
+                    self.queries[q][r].fetch_add(*n, Relaxed);
+                    *n = 0;
+                }
+            }
+        }
+        for (b, n) in local.latency.iter_mut().enumerate() {
+            if *n > 0 {
+                self.latency[b].fetch_add(*n, Relaxed);
+                *n = 0;
+            }
+        }
+        self.latency_sum_nanos.fetch_add(local.nanos, Relaxed);
+        local.nanos = 0;
+        local.total = 0;
     }
 
     /// Counts one DNS message that could not be parsed or was not a well-formed query.

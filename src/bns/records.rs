@@ -192,6 +192,26 @@ impl NameRecord {
         Some(base.saturating_add(ns.lifetime as u64 * epoch.lifetime_multiplier))
     }
 
+    /// The first height at or after `h` from which [`NameRecord::liveness`]
+    /// says `Expired` (`Some(h)` if it already does), or `None` if that never
+    /// comes without another op. Uses `epoch`'s lifetime and grace throughout.
+    pub fn expires_at(&self, ns: &NamespaceRecord, epoch: &Epoch, h: u64) -> Option<u64> {
+        if self.first_registered > h {
+            return Some(h);
+        }
+        let Some(ready) = ns.ready_block else {
+            let end = ns.reveal_block + NAMESPACE_REVEAL_EXPIRE;
+            return Some(if ns.reveal_block > h { h } else { end.max(h) });
+        };
+        if ns.is_infinite() {
+            return None;
+        }
+        let span = ns.lifetime as u64 * epoch.lifetime_multiplier;
+        let g = epoch.grace_period;
+        // Registered while `ready + span + g > h` or `last_renewed + span + g >= h`.
+        Some((ready + span + g).max(self.last_renewed + span + g + 1).max(h))
+    }
+
     /// Where the name stands at height `h` (Core's liveness rule, SPEC.md §4).
     ///
     /// Registered means `first_registered <= h` and `ready + L*m + g > h` or
@@ -298,6 +318,27 @@ mod tests {
         assert_eq!(r.liveness(&n4, &e4, 567_001), Liveness::Expired);
         // Not registered before its first block.
         assert_eq!(r.liveness(&n4, &e4, 559_999), Liveness::Expired);
+    }
+
+    #[test]
+    fn expires_at_agrees_with_liveness() {
+        let p = ChainParams::mainnet();
+        for (epoch_h, life, reveal, ready, reg, renew) in [
+            (400_000, 1000, 390_000, Some(390_001), 400_000, 400_000),
+            (560_000, 1000, 550_000, Some(550_001), 560_000, 560_500),
+            (560_000, 3, 559_990, Some(559_995), 559_996, 559_996),
+            (560_000, 1000, 559_000, None, 559_500, 559_500),
+            (560_000, INFINITE_LIFETIME, 550_000, Some(550_001), 560_000, 560_000),
+        ] {
+            let (e, n, r) = (p.epoch_at(epoch_h), ns(life, reveal, ready), name(reg, renew));
+            for start in [reg, reg + 500, reg + 999, reg + 7000] {
+                let at = r.expires_at(&n, &e, start);
+                for h in start..start + 60_000 {
+                    let expired = r.liveness(&n, &e, h) == Liveness::Expired;
+                    assert_eq!(expired, at.is_some_and(|x| h >= x), "life {life} start {start} h {h} at {at:?}");
+                }
+            }
+        }
     }
 
     #[test]

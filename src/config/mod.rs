@@ -63,6 +63,20 @@ pub struct FaceSettings {
     #[arg(long = "zonefile-source", value_name = "URL")]
     #[serde(default, alias = "zonefile-source")]
     pub zonefile_sources: Vec<String>,
+    /// Name server announced in every namespace's NS and SOA; bns answers its addresses ahead of any chain data [default: the namespace apex itself]
+    #[arg(long, value_name = "NAME")]
+    pub ns_name: Option<String>,
+    /// Address of that name server (repeatable) [default: the --dns-addr IP, or 127.0.0.1 when that is a wildcard]
+    #[arg(long = "ns-addr", value_name = "IP")]
+    #[serde(default, alias = "ns-addr")]
+    pub ns_addrs: Vec<std::net::IpAddr>,
+    /// Log every DNS query at INFO (target bns::dns::query) [default: off]
+    #[arg(long)]
+    #[serde(default)]
+    pub log_queries: bool,
+    /// UDP sockets and threads answering DNS (SO_REUSEPORT) [default: one per core, at most 4]
+    #[arg(long, value_name = "N")]
+    pub udp_workers: Option<usize>,
 }
 
 impl FaceSettings {
@@ -88,7 +102,32 @@ impl FaceSettings {
             } else {
                 self.zonefile_sources
             },
+            ns_name: self.ns_name.or(other.ns_name),
+            ns_addrs: if self.ns_addrs.is_empty() { other.ns_addrs } else { self.ns_addrs },
+            log_queries: self.log_queries || other.log_queries,
+            udp_workers: self.udp_workers.or(other.udp_workers),
         }
+    }
+
+    /// The name-server identity the namespace apexes announce.
+    pub fn apex(&self) -> anyhow::Result<crate::dns::ApexConfig> {
+        let ns_name = match &self.ns_name {
+            None => None,
+            Some(n) => {
+                let n = n.trim_end_matches('.').to_ascii_lowercase();
+                let ok = !n.is_empty() && n.len() <= 253 && n.split('.').all(|l| !l.is_empty() && l.len() <= 63);
+                if !ok {
+                    anyhow::bail!("ns-name {n:?} is not a domain name: give one like ns1.example.org");
+                }
+                Some(n)
+            }
+        };
+        let mut ns_addrs = self.ns_addrs.clone();
+        if ns_addrs.is_empty() {
+            let ip = self.dns_addr().ip();
+            ns_addrs.push(if ip.is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { ip });
+        }
+        Ok(crate::dns::ApexConfig { ns_name, ns_addrs })
     }
 
     /// The DNS address in effect.

@@ -5,9 +5,8 @@
 //!   MINIMUM)` (RFC 2308); SERVFAIL and answers without a TTL are not kept.
 //!   A hit returns the records with their TTLs reduced by the time spent in
 //!   the cache.
-//! * BNS answers are keyed by the source's generation, which changes with
-//!   every new block or zone file, so a stale one is never found; they also
-//!   expire after [`BNS_MAX_AGE`] to free the memory.
+//! * BNS answers are not cached: the snapshot answers them faster than a
+//!   cache lookup would.
 //!
 //! Each entry weighs about its wire size; moka evicts (approximately LRU/LFU)
 //! past the configured byte bound.
@@ -27,16 +26,12 @@ use moka::{sync::Cache, Expiry};
 use super::resolve::Answer;
 use super::DnsStats;
 
-/// Longest a BNS answer stays cached (the generation invalidates it sooner).
-pub const BNS_MAX_AGE: Duration = Duration::from_secs(300);
 /// Longest a forwarded answer stays cached, whatever its TTL.
 pub const MAX_TTL: u32 = 86_400;
 
 /// Which data an entry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Origin {
-    /// BNS data at this source generation.
-    Bns(u64),
     /// An upstream resolver (with the DO bit as asked).
     Upstream { dnssec_ok: bool },
 }
@@ -116,11 +111,6 @@ impl AnswerCache {
             }
         }
         Some(answer)
-    }
-
-    /// Keeps a BNS answer under its generation.
-    pub(crate) fn insert_bns(&self, key: Key, answer: &Answer) {
-        self.insert(key, answer, BNS_MAX_AGE, false);
     }
 
     /// Keeps a forwarded answer for its TTL (nothing if it has none).
@@ -222,11 +212,8 @@ mod tests {
         assert!(hit.answers[0].name.eq_case(&upper));
         assert!(hit.answers[0].ttl <= 300);
         assert_eq!(stats.cache_stats(), (1, 1));
-        // Another generation misses.
-        let k0 = Key::new(&lower, 1, Origin::Bns(0));
-        cache.insert_bns(k0, &ans);
-        assert!(cache.get(&Key::new(&lower, 1, Origin::Bns(1)), &lower).is_none());
-        assert!(cache.get(&Key::new(&lower, 1, Origin::Bns(0)), &lower).is_some());
+        // The DO bit is part of the key.
+        assert!(cache.get(&Key::new(&lower, 1, Origin::Upstream { dnssec_ok: true }), &lower).is_none());
     }
 
     #[test]

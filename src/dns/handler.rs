@@ -5,21 +5,27 @@
 use std::sync::{atomic::Ordering, Arc};
 use std::time::Instant;
 
-use hickory_net::runtime::Time;
+use hickory_net::{
+    runtime::{Time, TokioTime},
+    xfer::Protocol,
+};
 use hickory_proto::{
     op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, Query, ResponseCode},
-    rr::{DNSClass, Name, RecordType},
+    rr::{DNSClass, Name, Record, RecordType},
+    serialize::binary::{BinDecodable, BinDecoder, BinEncoder},
 };
 use hickory_server::{
     server::{Request, RequestHandler, ResponseHandler, ResponseInfo},
     zone_handler::MessageResponseBuilder,
 };
-use tracing::{debug, warn};
+use tracing::{debug, info};
 
 use super::cache::{AnswerCache, Key, Origin};
+use super::snapshot::SnapshotCell;
+use super::udp::SlowQuery;
 use super::forward::{Forwarder, Policy, ResolverOptions};
 use super::resolve::{resolve, Answer, Resolution};
-use super::{DnsStats, NameSource};
+use super::DnsStats;
 use crate::metrics::Metrics;
 
 /// Largest UDP payload this server sends, whatever the client advertises
@@ -27,26 +33,39 @@ use crate::metrics::Metrics;
 /// (TC) over UDP and go whole over TCP.
 pub const MAX_UDP_PAYLOAD: u16 = 1232;
 
-/// Answers queries from a [`NameSource`], forwarding the rest.
+/// Answers queries from the current snapshot, forwarding the rest.
 pub(crate) struct BnsHandler {
-    source: Arc<dyn NameSource>,
+    cell: Arc<SnapshotCell>,
     options: ResolverOptions,
     forwarder: Option<Forwarder>,
     cache: AnswerCache,
     stats: Arc<DnsStats>,
     metrics: Option<Arc<Metrics>>,
+    log_queries: bool,
 }
 
 impl BnsHandler {
-    pub(crate) fn new(source: Arc<dyn NameSource>, options: &ResolverOptions, stats: Arc<DnsStats>) -> Self {
+    pub(crate) fn new(cell: Arc<SnapshotCell>, options: &ResolverOptions, stats: Arc<DnsStats>) -> Self {
         BnsHandler {
-            source,
+            cell,
             forwarder: Forwarder::new(&options.upstreams),
             cache: AnswerCache::new(options.cache_size, stats.clone()),
             options: options.clone(),
             stats,
             metrics: None,
+            log_queries: false,
         }
+    }
+
+    /// Logs every query at INFO (target `bns::dns::query`).
+    pub(crate) fn with_query_log(mut self, on: bool) -> Self {
+        self.log_queries = on;
+        self
+    }
+
+    /// True if an upstream resolver is configured.
+    pub(crate) fn has_forwarder(&self) -> bool {
+        self.forwarder.is_some()
     }
 
     /// Records every answered query (type, rcode, latency) in `metrics`.
@@ -60,7 +79,7 @@ impl BnsHandler {
     fn route(&self, qname: &Name) -> Option<Policy> {
         let last = qname.iter().next_back()?;
         let ns = std::str::from_utf8(last).ok()?.to_ascii_lowercase();
-        if !self.source.is_namespace(&ns) {
+        if !self.cell.load().is_namespace(&ns) {
             return None;
         }
         match self.options.policy(&ns) {
@@ -69,29 +88,14 @@ impl BnsHandler {
         }
     }
 
-    /// Answer from BNS data (cached by generation); `None` if the name is
-    /// unregistered and `policy` says to forward such names.
-    async fn bns_answer(&self, qname: &Name, qtype: RecordType, policy: Policy) -> Option<Answer> {
-        let key = Key::new(qname, u16::from(qtype), Origin::Bns(self.source.generation()));
-        let answer = match self.cache.get(&key, qname) {
-            Some(a) => a,
-            None => {
-                // NameSource is synchronous (SQLite): keep it off the async workers.
-                let source = self.source.clone();
-                let name = qname.clone();
-                match tokio::task::spawn_blocking(move || resolve(source.as_ref(), &name, qtype)).await {
-                    Ok(Resolution::Answer(answer)) => {
-                        self.cache.insert_bns(key, &answer);
-                        answer
-                    }
-                    // Raced with a namespace change: treat as outside.
-                    Ok(Resolution::Outside) => return None,
-                    Err(error) => {
-                        warn!(%error, "name lookup task failed");
-                        Answer::new(ResponseCode::ServFail, false)
-                    }
-                }
-            }
+    /// Answer from BNS data (the snapshot: nothing to cache); `None` if the
+    /// name is unregistered and `policy` says to forward such names.
+    fn bns_answer(&self, qname: &Name, qtype: RecordType, policy: Policy) -> Option<Answer> {
+        let snap = self.cell.load();
+        let answer = match resolve(&snap, qname, qtype) {
+            Resolution::Answer(answer) => answer,
+            // Raced with a namespace change: treat as outside.
+            Resolution::Outside => return None,
         };
         if answer.unregistered && policy == Policy::BnsFirst && self.forwarder.is_some() {
             return None;
@@ -132,9 +136,14 @@ impl RequestHandler for BnsHandler {
     async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, response_handle: R) -> ResponseInfo {
         let started = Instant::now();
         let info = self.answer(request, response_handle).await;
+        let qtype = request.request_info().map(|i| u16::from(i.query.query_type())).unwrap_or(0);
         if let Some(m) = &self.metrics {
-            let qtype = request.request_info().map(|i| u16::from(i.query.query_type())).unwrap_or(0);
             m.record_dns_query(qtype, u16::from(info.response_code), started.elapsed());
+        }
+        if self.log_queries {
+            let qname = request.request_info().map(|i| i.query.original().name().to_string()).unwrap_or_default();
+            info!(target: "bns::dns::query", src = %request.src(), protocol = %request.protocol(), %qname, qtype,
+                rcode = u16::from(info.response_code), "query");
         }
         info
     }
@@ -147,6 +156,8 @@ impl BnsHandler {
             let mut edns = Edns::new();
             edns.set_max_payload(req.max_payload().clamp(512, MAX_UDP_PAYLOAD));
             edns.set_version(0);
+            // RFC 3225: the DO bit is copied into the response.
+            edns.set_dnssec_ok(req.flags().dnssec_ok);
             edns
         });
         let edns = resp_edns.as_ref();
@@ -184,7 +195,7 @@ impl BnsHandler {
 
         let question = query.original().clone();
         if let Some(policy) = self.route(question.name()) {
-            if let Some(answer) = self.bns_answer(question.name(), qtype, policy).await {
+            if let Some(answer) = self.bns_answer(question.name(), qtype, policy) {
                 return send_answer(request, answer, edns, response_handle).await;
             }
         }
@@ -266,4 +277,92 @@ fn failed(request: &Request) -> ResponseInfo {
     let mut metadata = Metadata::response_from_request(&request.metadata);
     metadata.response_code = ResponseCode::ServFail;
     ResponseInfo::from(Header { metadata, counts: HeaderCounts::default() })
+}
+
+/// The handler shared by hickory's server (TCP, DoT) and the UDP slow path.
+pub(crate) struct Shared(pub Arc<BnsHandler>);
+
+#[async_trait::async_trait]
+impl RequestHandler for Shared {
+    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, response_handle: R) -> ResponseInfo {
+        self.0.handle_request::<R, T>(request, response_handle).await
+    }
+}
+
+/// Answers, one task each, the UDP queries the fast path handed over.
+pub(crate) async fn serve_slow_udp(handler: Arc<BnsHandler>, mut rx: tokio::sync::mpsc::Receiver<SlowQuery>) {
+    while let Some(q) = rx.recv().await {
+        let handler = handler.clone();
+        tokio::spawn(async move { slow_udp(&handler, q).await });
+    }
+}
+
+/// What hickory's UDP server does with one datagram: drop responses, FORMERR
+/// what does not decode, hand the rest to the handler.
+async fn slow_udp(handler: &BnsHandler, q: SlowQuery) {
+    let responder = UdpResponder { socket: q.socket.clone(), dst: q.src };
+    let header = {
+        let mut d = BinDecoder::new(&q.packet);
+        match Header::read(&mut d) {
+            Ok(h) => h,
+            Err(_) => return,
+        }
+    };
+    if header.metadata.message_type == MessageType::Response {
+        return;
+    }
+    match Request::from_bytes(q.packet, q.src, Protocol::Udp) {
+        Ok(request) => {
+            handler.handle_request::<_, TokioTime>(&request, responder).await;
+        }
+        Err(_) => {
+            // As hickory's server: FORMERR, no question echoed.
+            handler.stats.malformed.fetch_add(1, Ordering::Relaxed);
+            let m = Metadata::response_from_request(&header.metadata);
+            let mut flags: u16 = 0x8000 | (u16::from(u8::from(m.op_code)) << 11) | 1;
+            if m.recursion_desired {
+                flags |= 0x0100;
+            }
+            if m.checking_disabled {
+                flags |= 0x0010;
+            }
+            let mut reply = [0u8; 12];
+            reply[..2].copy_from_slice(&m.id.to_be_bytes());
+            reply[2..4].copy_from_slice(&flags.to_be_bytes());
+            let _ = responder.socket.send_to(&reply, responder.dst);
+        }
+    }
+}
+
+/// Sends a hickory response on a worker's UDP socket, sized as hickory's
+/// own UDP server sizes it (the client's EDNS payload, else 512; TC beyond).
+#[derive(Clone)]
+struct UdpResponder {
+    socket: Arc<std::net::UdpSocket>,
+    dst: std::net::SocketAddr,
+}
+
+#[async_trait::async_trait]
+impl ResponseHandler for UdpResponder {
+    async fn send_response<'a>(
+        &mut self,
+        response: hickory_server::zone_handler::MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, hickory_net::NetError> {
+        let max = response.edns().map_or(512, |e| e.max_payload());
+        let mut bytes = Vec::with_capacity(512);
+        let mut encoder = BinEncoder::new(&mut bytes);
+        encoder.set_max_size(max);
+        let info = response.destructive_emit(&mut encoder).map_err(hickory_net::NetError::from)?;
+        if let Err(error) = self.socket.send_to(&bytes, self.dst) {
+            debug!(%error, dst = %self.dst, "UDP send failed");
+        }
+        Ok(info)
+    }
 }

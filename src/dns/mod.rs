@@ -1,29 +1,31 @@
 //! The DNS face: answers ordinary DNS queries (UDP and TCP) for names registered
 //! in BNS, e.g. `dig @127.0.0.1 -p 5300 werner.id TXT`.
 //!
-//! Built on hickory-server 0.26. The server is authoritative (AA) for every BNS
-//! namespace (`id.`, `btc.`, ...):
+//! Every answer comes from one immutable [`Snapshot`] of the chain (published
+//! through a [`SnapshotCell`] by whoever follows the store). UDP queries are
+//! read in batches by one thread per SO_REUSEPORT socket ([`udp`]) and
+//! answered by the fast path ([`fast`]) straight into the response buffer;
+//! what it does not take (TCP, DoT, forwarding, odd queries, answers that need
+//! truncation) goes to hickory-server 0.26 ([`handler`]), which reads the same
+//! snapshot. Both follow one plan ([`plan`]), and their bytes are equal.
 //!
-//! * `ns.` itself (namespace apex): a synthetic SOA and NS ([`NS_HOST`]),
-//!   NODATA for other types.
+//! The server is authoritative (AA) for every BNS namespace (`id.`, `btc.`, ...):
+//!
+//! * `ns.` itself (namespace apex): SOA and NS, the NS being the apex itself
+//!   (or `--ns-name`) with its addresses (`--ns-addr`), NODATA for other types.
 //! * `a.b.name.ns.`: the BNS name is the last two labels, `name.ns`. Not
-//!   registered: NXDOMAIN; zone file missing: SERVFAIL; otherwise answered from
-//!   the name's zone file (only owners at or below `name.ns` count). CNAMEs are
-//!   followed inside the same zone file. Negative answers carry the namespace
-//!   SOA with TTL `min(SOA TTL, MINIMUM)` (RFC 2308).
-//! * `ANY` returns every record at the owner (not the RFC 8482 minimal answer):
-//!   zone files are small (40 KiB at most) and UDP answers are capped at
-//!   [`MAX_UDP_PAYLOAD`] with TC set, so this is no amplification vector.
+//!   registered: NXDOMAIN; zone file not held or unusable: SERVFAIL with an
+//!   Extended DNS Error (RFC 8914, [`ede`]); otherwise answered from the
+//!   name's zone file (only owners at or below `name.ns` count), with CNAMEs
+//!   followed inside it, wildcards expanded (RFC 4592) and NS below the name
+//!   answered as referrals. `ANY` gets one RR set (RFC 8482). Negative answers
+//!   carry the namespace SOA with TTL `min(SOA TTL, MINIMUM)` (RFC 2308).
 //! * Names outside every BNS namespace are forwarded to upstream resolvers
 //!   ([`forward`], hickory-resolver; UDP with TCP fallback) and relayed as
 //!   the upstream answered (RA set, never AA); with no upstream they get
 //!   REFUSED. A per-namespace [`Policy`] decides collisions with ICANN names.
-//!   Non-IN classes and zone transfers are REFUSED.
-//! * Answers are cached ([`cache`], moka, bounded in bytes): forwarded ones by
-//!   TTL (RFC 2308 for negative ones), BNS ones under the source's
-//!   [`NameSource::generation`], so a new block or zone file invalidates them.
-//! * BNS failures carry an Extended DNS Error (RFC 8914, [`ede`]).
-//! * Wildcard owners (`*.name.id`) are not expanded.
+//!   Non-IN classes and zone transfers are REFUSED. Forwarded answers are
+//!   cached ([`cache`], moka, bounded in bytes) by TTL.
 //!
 //! Depends only on external crates and on [`crate::zonefile`] types.
 
@@ -39,20 +41,24 @@ use std::{
 };
 
 use hickory_server::Server;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tracing::info;
 
-use crate::zonefile::ZoneFile;
+pub use snapshot::{ApexConfig, NameState, Snapshot, SnapshotCell};
 
 pub mod cache;
 pub mod ede;
+mod fast;
 pub mod forward;
 mod handler;
+mod plan;
 mod records;
 mod resolve;
+pub mod snapshot;
 #[cfg(test)]
 mod tests;
 pub mod tls;
+mod udp;
 
 pub use forward::{Policy, ResolverOptions, Upstreams};
 pub use handler::MAX_UDP_PAYLOAD;
@@ -61,10 +67,20 @@ pub use handler::MAX_UDP_PAYLOAD;
 /// crate with `--cfg fuzzing`, ordinary builds never see this.
 #[cfg(fuzzing)]
 #[doc(hidden)]
-pub fn fuzz_handler(source: Arc<dyn NameSource>) -> impl hickory_server::server::RequestHandler {
-    handler::BnsHandler::new(source, &ResolverOptions::default(), Arc::default())
+pub fn fuzz_handler(cell: Arc<SnapshotCell>) -> impl hickory_server::server::RequestHandler {
+    handler::BnsHandler::new(cell, &ResolverOptions::default(), Arc::default())
 }
-pub use records::{NS_HOST, SOA_EXPIRE, SOA_MINIMUM, SOA_REFRESH, SOA_RETRY, SOA_TTL};
+
+/// The fast path on one packet, for the fuzz targets only.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub fn fuzz_fast(snap: &Snapshot, packet: &[u8], out: &mut [u8]) -> Option<usize> {
+    match fast::answer(snap, &ResolverOptions::default(), false, packet, out) {
+        fast::Fast::Answered { len, .. } => Some(len),
+        _ => None,
+    }
+}
+pub use records::{SOA_EXPIRE, SOA_MINIMUM, SOA_REFRESH, SOA_RETRY, SOA_TTL};
 
 /// A TCP connection idle this long is closed.
 pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,59 +92,16 @@ const TCP_RESPONSE_BUFFER: usize = 32;
 /// the UDP socket got is taken for TCP.
 const BIND_ATTEMPTS: usize = 8;
 
-/// Blocks the index may trail the chain tip before BNS answers carry a
-/// "chain not synced" Extended DNS Error (and NXDOMAIN becomes SERVFAIL).
+/// Blocks the index may trail the chain tip, beyond the `confirmations - 1`
+/// it trails by design, before BNS answers carry a "chain not synced"
+/// Extended DNS Error (and NXDOMAIN becomes SERVFAIL).
 pub const SYNC_LAG_TOLERANCE: u64 = 2;
 
-/// What the chain says about one BNS name.
-#[derive(Debug, Clone)]
-pub enum Lookup {
-    /// No such name registered -> NXDOMAIN with SOA.
-    NotRegistered,
-    /// The name expired (past its lifetime and grace period) -> NXDOMAIN with SOA and an EDE.
-    Expired,
-    /// The owner revoked the name -> NXDOMAIN with SOA and an EDE.
-    Revoked,
-    /// Registered and its zone file is held and parsed.
-    Zone(Arc<ZoneFile>),
-    /// Registered but the zone file is not usable, reason unknown -> SERVFAIL.
-    ZoneFileMissing,
-    /// Registered, the chain announced zone-file hash `hash` (hex), but that
-    /// file has not been fetched yet -> SERVFAIL with EDE "Not Ready".
-    ZoneFileNotFetched {
-        /// The announced hash, hex.
-        hash: String,
-    },
-    /// The held zone file for `hash` is unusable (hash mismatch, does not
-    /// parse) -> SERVFAIL with EDE "Invalid Data".
-    ZoneFileInvalid {
-        /// The announced hash, hex.
-        hash: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-}
-
-/// Read-only view of BNS state the DNS face answers from (implemented elsewhere over SQLite).
-///
-/// The methods are synchronous; the server calls them from tokio's blocking
-/// thread pool (`spawn_blocking`), so they may block briefly (e.g. on SQLite).
-pub trait NameSource: Send + Sync + 'static {
-    /// True if `ns` (lowercase, e.g. "id") is a BNS namespace (revealed or ready).
-    fn is_namespace(&self, ns: &str) -> bool;
-    /// State of `fqn` = "name.ns" (lowercase, exactly one dot).
-    fn lookup(&self, fqn: &str) -> Lookup;
-    /// SOA serial for namespace zones (the indexed block height).
-    fn serial(&self) -> u32;
-    /// A number that changes whenever any answer may change (new block, reorg,
-    /// newly fetched zone file). Cached BNS answers are keyed by it.
-    fn generation(&self) -> u64 {
-        0
-    }
-    /// Blocks the index trails the chain tip by, if known and nonzero.
-    fn sync_lag(&self) -> Option<u64> {
-        None
-    }
+/// The lag a snapshot should carry: blocks behind `tip` beyond what
+/// `confirmations` implies, when more than [`SYNC_LAG_TOLERANCE`].
+pub fn excess_lag(tip: u64, height: u64, confirmations: u64) -> Option<u64> {
+    let lag = tip.saturating_sub(height).saturating_sub(confirmations.saturating_sub(1));
+    (lag > SYNC_LAG_TOLERANCE).then_some(lag)
 }
 
 /// Counters of the DNS face, readable while it serves (e.g. by metrics).
@@ -203,13 +176,14 @@ pub enum DnsError {
 /// Nothing is answered until [`DnsServer::run`]; queries arriving before that
 /// wait in the socket buffers.
 pub struct DnsServer {
-    udp: UdpSocket,
+    udp: Vec<std::net::UdpSocket>,
     tcp: TcpListener,
     local_addr: SocketAddr,
-    source: Arc<dyn NameSource>,
+    cell: Arc<SnapshotCell>,
     resolver: ResolverOptions,
     stats: Arc<DnsStats>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    log_queries: bool,
     /// DNS over TLS, when [`DnsServer::with_dot`] added it.
     dot: Option<tls::DotListener>,
 }
@@ -220,28 +194,40 @@ impl std::fmt::Debug for DnsServer {
     }
 }
 
+/// UDP sockets (and worker threads) by default: one per core, at most 4.
+pub fn default_udp_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4)
+}
+
 impl DnsServer {
-    /// Binds UDP and TCP on `addr`.
+    /// Binds UDP (one SO_REUSEPORT socket per worker, [`default_udp_workers`])
+    /// and TCP on `addr`, answering from `cell`.
     ///
     /// With port 0 a free port is picked: UDP is bound first, then TCP on the
     /// port UDP got; if that TCP port is taken, both are retried a few times.
     /// With a fixed port, failure to bind either is an error.
-    pub async fn bind(addr: SocketAddr, source: Arc<dyn NameSource>) -> Result<DnsServer, DnsError> {
+    pub async fn bind(addr: SocketAddr, cell: Arc<SnapshotCell>) -> Result<DnsServer, DnsError> {
+        DnsServer::bind_with(addr, cell, default_udp_workers()).await
+    }
+
+    /// [`DnsServer::bind`] with `workers` UDP sockets and threads.
+    pub async fn bind_with(addr: SocketAddr, cell: Arc<SnapshotCell>, workers: usize) -> Result<DnsServer, DnsError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let udp = UdpSocket::bind(addr).await.map_err(|source| DnsError::BindUdp { addr, source })?;
-            let udp_addr = udp.local_addr().map_err(|source| DnsError::BindUdp { addr, source })?;
+            let udp = udp::bind(addr, workers).map_err(|source| DnsError::BindUdp { addr, source })?;
+            let udp_addr = udp[0].local_addr().map_err(|source| DnsError::BindUdp { addr, source })?;
             match TcpListener::bind(udp_addr).await {
                 Ok(tcp) => {
                     return Ok(DnsServer {
                         udp,
                         tcp,
                         local_addr: udp_addr,
-                        source,
+                        cell,
                         resolver: ResolverOptions::default(),
                         stats: Arc::default(),
                         metrics: None,
+                        log_queries: false,
                         dot: None,
                     })
                 }
@@ -266,6 +252,12 @@ impl DnsServer {
         self
     }
 
+    /// Logs every query at INFO (target `bns::dns::query`); off by default.
+    pub fn with_query_log(mut self, on: bool) -> Self {
+        self.log_queries = on;
+        self
+    }
+
     /// Counters (cache hits and misses, malformed requests, forwards).
     pub fn stats(&self) -> Arc<DnsStats> {
         self.stats.clone()
@@ -277,7 +269,8 @@ impl DnsServer {
     }
 
     /// Serves UDP and TCP until `shutdown` completes, then stops gracefully
-    /// (stops accepting, drops open TCP connections) and returns `Ok(())`.
+    /// (stops accepting, drops open TCP connections, joins the UDP workers)
+    /// and returns `Ok(())`.
     ///
     /// `shutdown` is any future: `token.cancelled_owned()` of a tokio-util
     /// `CancellationToken`, `async { rx.await.ok(); }` of a oneshot receiver,
@@ -288,24 +281,53 @@ impl DnsServer {
     where
         F: Future<Output = ()>,
     {
-        let DnsServer { udp, tcp, local_addr, source, resolver, stats, metrics, dot } = self;
-        let mut server = Server::new(handler::BnsHandler::new(source, &resolver, stats).with_metrics(metrics));
-        server.register_socket(udp);
+        let DnsServer { udp, tcp, local_addr, cell, resolver, stats, metrics, log_queries, dot } = self;
+        let handler = Arc::new(
+            handler::BnsHandler::new(cell.clone(), &resolver, stats)
+                .with_metrics(metrics.clone())
+                .with_query_log(log_queries),
+        );
+        let mut server = Server::new(handler::Shared(handler.clone()));
         server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
         if let Some(dot) = dot {
             dot.register(&mut server);
         }
-        info!(%local_addr, "DNS server listening (UDP and TCP)");
+        let (slow_tx, slow_rx) = tokio::sync::mpsc::channel(udp::SLOW_QUEUE);
+        let slow = tokio::spawn(handler::serve_slow_udp(handler.clone(), slow_rx));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cx = udp::WorkerContext {
+            cell,
+            options: Arc::new(resolver),
+            forwarder: handler.has_forwarder(),
+            slow: slow_tx,
+            metrics,
+            log_queries,
+            stop: stop.clone(),
+        };
+        let workers = udp::spawn(udp, &cx).map_err(|source| DnsError::BindUdp { addr: local_addr, source })?;
+        drop(cx);
+        info!(%local_addr, workers = workers.len(), "DNS server listening (UDP and TCP)");
 
         let token = server.shutdown_token().clone();
         let done = server.block_until_done();
         tokio::pin!(done);
         tokio::pin!(shutdown);
-        tokio::select! {
-            result = &mut done => return result.map_err(DnsError::Serve),
-            () = &mut shutdown => {}
-        }
+        let result = tokio::select! {
+            result = &mut done => Some(result.map_err(DnsError::Serve)),
+            () = &mut shutdown => None,
+        };
         info!(%local_addr, "DNS server shutting down");
+        stop.store(true, Ordering::Relaxed);
+        let joined = tokio::task::spawn_blocking(move || {
+            for w in workers {
+                let _ = w.join();
+            }
+        });
+        let _ = joined.await;
+        slow.abort();
+        if let Some(result) = result {
+            return result;
+        }
         token.cancel();
         done.await.map_err(DnsError::Serve)
     }

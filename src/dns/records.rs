@@ -1,10 +1,10 @@
-//! Conversion of zone-file records to hickory wire records, and the synthetic
-//! SOA / NS records of a namespace zone.
+//! Conversion of zone-file records to hickory wire records, and the timers of
+//! the synthetic namespace SOA.
 
 use hickory_proto::rr::{
     rdata::{
         tlsa::{CertUsage, Matching, Selector},
-        CNAME, MX, NS, NULL, SOA, SRV, TLSA, TXT,
+        CNAME, MX, NS, NULL, SRV, TLSA, TXT,
     },
     Name, RData, Record, RecordType,
 };
@@ -13,12 +13,6 @@ use crate::zonefile::{RecordData, ZoneRecord};
 
 /// RR type code of URI (RFC 7553); hickory has no URI rdata, so it goes out as opaque data.
 pub(crate) const URI_TYPE: u16 = 256;
-
-/// Name server host announced in namespace SOA `MNAME` and apex NS records.
-///
-/// `localhost.` makes it explicit that this server is a local resolver face for
-/// BNS, not a delegated authority anyone should walk to.
-pub const NS_HOST: &str = "localhost.";
 
 /// TTL of the namespace SOA and NS records in positive answers.
 pub const SOA_TTL: u32 = 300;
@@ -116,25 +110,6 @@ fn txt(strings: &[Vec<u8>]) -> TXT {
         parts.push(&[]);
     }
     TXT::from_bytes(parts)
-}
-
-/// The synthetic SOA record of namespace `ns` (owner `ns.`).
-///
-/// `MNAME` is [`NS_HOST`], `RNAME` is `hostmaster.<ns>.`, the serial is the
-/// indexed block height. `negative` selects the RFC 2308 TTL for the authority
-/// section of NXDOMAIN / NODATA answers: `min(SOA TTL, MINIMUM)`.
-pub(crate) fn soa_record(ns_apex: &Name, serial: u32, negative: bool) -> Record {
-    let mname = parse_name(NS_HOST).unwrap_or_else(Name::root);
-    let rname = ns_apex.prepend_label("hostmaster").unwrap_or_else(|_| ns_apex.clone());
-    let soa = SOA::new(mname, rname, serial, SOA_REFRESH, SOA_RETRY, SOA_EXPIRE, SOA_MINIMUM);
-    let ttl = if negative { SOA_TTL.min(SOA_MINIMUM) } else { SOA_TTL };
-    Record::from_rdata(ns_apex.clone(), ttl, RData::SOA(soa))
-}
-
-/// The synthetic NS record at the apex of namespace `ns` (target [`NS_HOST`]).
-pub(crate) fn ns_record(ns_apex: &Name) -> Record {
-    let host = parse_name(NS_HOST).unwrap_or_else(Name::root);
-    Record::from_rdata(ns_apex.clone(), SOA_TTL, RData::NS(NS(host)))
 }
 
 #[cfg(test)]

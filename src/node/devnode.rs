@@ -197,7 +197,7 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
         let store = Store::open(&db)?;
         tokio::task::spawn_blocking(move || generate_dev_names(&chain, store, &wallet, &params, n)).await??;
     }
-    let names = Arc::new(StoreNames::open(&db, params.clone())?);
+    let names = Arc::new(StoreNames::open_with(&db, params.clone(), settings.faces.apex()?)?);
     let indexer = Indexer::new(store, params.clone(), network, 1);
     let (wake_tx, wake_rx) = mpsc::channel();
     let (height_tx, height_rx) = watch::channel(0u64);

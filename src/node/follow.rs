@@ -142,7 +142,7 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     }
 
     let params_first = params.first_block;
-    let names = Arc::new(StoreNames::open(&db, params.clone())?);
+    let names = Arc::new(StoreNames::open_with(&db, params.clone(), settings.faces.apex()?)?);
     let indexer = Indexer::new(store, params.clone(), source.bitcoin, confirmations);
     let (wake_tx, wake_rx) = mpsc::channel::<()>();
     let (height_tx, _height_rx) = watch::channel(0u64);

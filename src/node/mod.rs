@@ -325,13 +325,15 @@ impl Faces {
             Upstreams::None => "none (names outside BNS are refused)".to_string(),
             Upstreams::Servers(s) => s.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
         };
-        let server = DnsServer::bind(settings.dns_addr(), names.clone())
+        let workers = settings.udp_workers.unwrap_or_else(crate::dns::default_udp_workers).clamp(1, 64);
+        let server = DnsServer::bind_with(settings.dns_addr(), names.cell(), workers)
             .await
             .with_context(|| {
                 format!("DNS on {}: pass --dns-addr IP:PORT (port 0 picks a free one)", settings.dns_addr())
             })?
             .with_resolver(resolver)
-            .with_metrics(metrics.clone());
+            .with_metrics(metrics.clone())
+            .with_query_log(settings.log_queries);
         metrics.set_cache_stats(server.stats());
         let dns_addr = server.local_addr();
         let atlas = start_atlas(settings, data_dir, chain, names.clone(), metrics.clone(), stop_rx.clone()).await?;

@@ -1,90 +1,94 @@
-//! The DNS face's view of BNS state: a read-only SQLite connection plus a
-//! cache of parsed zone files keyed by hash (a hash's content never changes).
+//! Builds and publishes the DNS face's [`Snapshot`] from the store, off the
+//! query path: once in full (or from the snapshot file a previous run left),
+//! then after every indexer step and stored zone file only for the names that
+//! changed. Every published snapshot stands for one indexed height.
+//!
+//! - A block changes the entries of the names with an accepted op in it; a
+//!   stored zone file those of the names pointing at it; expiry needs no
+//!   update (each entry carries the height it expires at). A block without
+//!   BNS ops republishes nothing but the height.
+//! - A reorg below the snapshot's height, or a namespace change, rebuilds it
+//!   whole (the old one keeps answering meanwhile).
+//! - Store errors leave the current snapshot in place and are retried on the
+//!   next refresh; they are never turned into answers.
+//! - The overlay of changed names is folded into a new base image past
+//!   [`COMPACT_AT`] names, and the base is written to `dns.snapshot` (atomic
+//!   rename), which the next start maps instead of rebuilding.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use tracing::warn;
+use bitcoin::hashes::Hash as _;
+use tracing::{info, warn};
 
-use crate::bns::{ChainParams, Liveness, NamespaceRecord};
-use crate::dns::{Lookup, NameSource};
-use crate::hash::ValueHash;
+use crate::bns::{ChainParams, NameRecord, NamespaceRecord};
+use crate::dns::snapshot::{encode_entry, EntryBuf, Image, ImageMeta, COMPACT_AT};
+use crate::dns::{excess_lag, ApexConfig, NameState, Snapshot, SnapshotCell};
 use crate::store::{Store, StoreError};
 use crate::zonefile::{self, ZoneFile};
 
-/// Parsed zone files kept at most; the cache is cleared when it grows past this.
-const ZONE_CACHE_MAX: usize = 100_000;
+/// The snapshot file in a data dir.
+pub const SNAPSHOT_FILE: &str = "dns.snapshot";
 
-/// Answers the DNS face's questions from the store.
+/// Keeps the DNS snapshot in step with the store.
 pub struct StoreNames {
     store: Mutex<Store>,
     params: ChainParams,
-    namespaces: RwLock<HashMap<String, NamespaceRecord>>,
-    height: RwLock<u64>,
-    zones: RwLock<HashMap<ValueHash, Arc<ZoneFile>>>,
-    /// What `refresh` last saw: (height, tip block hash, newest zone-file row).
-    fingerprint: Mutex<Option<(u64, String, i64)>>,
-    /// Bumped whenever the fingerprint changes; keys cached DNS answers.
-    generation: AtomicU64,
+    cell: Arc<SnapshotCell>,
+    apex: ApexConfig,
+    file: Option<PathBuf>,
     /// Best block height of the chain, as the indexer last saw it.
     chain_tip: AtomicU64,
 }
 
 impl StoreNames {
-    /// Opens a read-only view of the database at `path`.
+    /// Opens a read-only view of the database at `path` and publishes a first
+    /// snapshot (from `dns.snapshot` beside it when that is intact and
+    /// matches the store, else built from the store).
     pub fn open(path: &Path, params: ChainParams) -> Result<Self, StoreError> {
-        let me = Self {
+        StoreNames::open_with(path, params, ApexConfig::default())
+    }
+
+    /// [`StoreNames::open`] with the apex name-server identity to announce.
+    pub fn open_with(path: &Path, params: ChainParams, apex: ApexConfig) -> Result<Self, StoreError> {
+        let file = path.parent().map(|d| d.join(SNAPSHOT_FILE));
+        let me = StoreNames {
             store: Mutex::new(Store::open_readonly(path)?),
             params,
-            namespaces: RwLock::new(HashMap::new()),
-            height: RwLock::new(0),
-            zones: RwLock::new(HashMap::new()),
-            fingerprint: Mutex::new(None),
-            generation: AtomicU64::new(0),
+            cell: Arc::new(SnapshotCell::new(Snapshot::empty())),
+            apex,
+            file,
             chain_tip: AtomicU64::new(0),
         };
+        me.load_file();
         me.refresh()?;
         Ok(me)
     }
 
-    /// Re-reads the namespace list and height; call after each new block or
-    /// zone file. Bumps the generation when either changed, and returns
-    /// whether it did.
-    pub fn refresh(&self) -> Result<bool, StoreError> {
-        let store = self.store.lock().map_err(|_| poisoned())?;
-        let mut namespaces = HashMap::new();
-        for id in store.namespace_ids()? {
-            if let Some(ns) = store.namespace(&id)? {
-                namespaces.insert(id, ns);
-            }
-        }
-        let last = store.last_block()?;
-        let height = last.as_ref().map(|b| b.height).unwrap_or(0);
-        let fingerprint =
-            (height, last.map(|b| b.block_hash.to_string()).unwrap_or_default(), store.zonefile_watermark()?);
-        drop(store);
-        let mut changed = false;
-        if let Ok(mut f) = self.fingerprint.lock() {
-            if f.as_ref() != Some(&fingerprint) {
-                *f = Some(fingerprint);
-                self.generation.fetch_add(1, Ordering::SeqCst);
-                changed = true;
-            }
-        }
-        if let Ok(mut n) = self.namespaces.write() {
-            *n = namespaces;
-        }
-        if let Ok(mut h) = self.height.write() {
-            *h = height;
-        }
-        Ok(changed)
+    /// The cell the DNS face reads.
+    pub fn cell(&self) -> Arc<SnapshotCell> {
+        self.cell.clone()
     }
 
-    /// Records the chain's best height (for the DNS face's "not synced" errors).
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.cell.load_full()
+    }
+
+    /// Records the chain's best height (for the "not synced" errors) and
+    /// republishes the lag when it changed.
     pub fn set_chain_tip(&self, tip: u64) {
         self.chain_tip.store(tip, Ordering::Relaxed);
+        if let Ok(store) = self.store.lock() {
+            let snap = self.cell.load_full();
+            let lag = excess_lag(tip, snap.height(), confirmations(&store));
+            if lag != snap.lag() {
+                self.cell.publish(snap.with_lag(lag));
+            }
+        }
     }
 
     /// The chain's best height, as last recorded.
@@ -92,87 +96,205 @@ impl StoreNames {
         self.chain_tip.load(Ordering::Relaxed)
     }
 
-    /// The processed height, as of the last refresh.
+    /// The height of the published snapshot.
     pub fn height(&self) -> u64 {
-        self.height.read().map(|h| *h).unwrap_or(0)
+        self.cell.load().height()
     }
 
-    fn try_lookup(&self, fqn: &str) -> Result<Lookup, StoreError> {
+    /// Maps `dns.snapshot` if it is intact; whether it matches the store is
+    /// checked by the first refresh (a mismatch rebuilds).
+    fn load_file(&self) {
+        let Some(path) = &self.file else { return };
+        if !path.exists() {
+            return;
+        }
+        let started = Instant::now();
+        match Image::open(path) {
+            Ok(image) => {
+                info!(path = %path.display(), names = image.len(), height = image.meta().height,
+                    ms = started.elapsed().as_millis() as u64, "DNS snapshot file mapped");
+                self.cell.publish(Snapshot::from_image(Arc::new(image), &self.apex));
+            }
+            Err(e) => warn!(path = %path.display(), error = %e, "DNS snapshot file not used; rebuilding"),
+        }
+    }
+
+    /// Brings the snapshot up to the store; call after each indexer step and
+    /// stored zone file. Returns whether anything was published.
+    pub fn refresh(&self) -> Result<bool, StoreError> {
         let store = self.store.lock().map_err(|_| poisoned())?;
-        let Some(rec) = store.name(fqn)? else { return Ok(Lookup::NotRegistered) };
-        // Namespaces change only with blocks: read the copy `refresh` keeps.
-        let ns = self.namespaces.read().ok().and_then(|n| n.get(&rec.namespace_id).cloned());
-        let Some(ns) = ns else { return Ok(Lookup::NotRegistered) };
-        let h = self.height();
-        if rec.revoked {
-            return Ok(Lookup::Revoked);
-        }
-        if rec.liveness(&ns, &self.params.epoch_at(h), h) == Liveness::Expired {
-            return Ok(Lookup::Expired);
-        }
-        let Some(hash) = rec.value_hash else {
-            return Ok(Lookup::Zone(Arc::new(ZoneFile { origin: None, ttl: None, records: vec![], warnings: vec![] })));
-        };
-        if let Some(z) = self.zones.read().ok().and_then(|z| z.get(&hash).cloned()) {
-            return Ok(Lookup::Zone(z));
-        }
-        let Some(bytes) = store.zonefile(&hash)? else {
-            return Ok(Lookup::ZoneFileNotFetched { hash: hash.to_string() });
-        };
-        drop(store);
-        match zonefile::check_with_origin(&bytes, Some(&hash), Some(fqn)) {
-            // Serve what parses; a file of which nothing parses is invalid, not empty.
-            Ok(zf) if zf.records.is_empty() && !zf.warnings.is_empty() => {
-                warn!(name = fqn, %hash, warnings = ?zf.warnings, "stored zone file has no usable record");
-                Ok(Lookup::ZoneFileInvalid { hash: hash.to_string(), reason: zf.warnings.join("; ") })
+        let last = store.last_block()?;
+        let height = last.as_ref().map_or(0, |b| b.height);
+        let block_hash = last.as_ref().map_or([0u8; 32], |b| b.block_hash.to_byte_array());
+        let watermark = store.zonefile_watermark()?;
+        let current = self.cell.load_full();
+        let prev = current.meta();
+        let lag = excess_lag(self.chain_tip(), height, confirmations(&store));
+        if prev.height == height && prev.block_hash == block_hash && prev.zonefile_watermark == watermark {
+            if lag != current.lag() {
+                self.cell.publish(current.with_lag(lag));
             }
-            Ok(zf) => {
-                let zf = Arc::new(zf);
-                if let Ok(mut cache) = self.zones.write() {
-                    if cache.len() >= ZONE_CACHE_MAX {
-                        cache.clear();
+            return Ok(false);
+        }
+        let mut namespaces = HashMap::new();
+        for id in store.namespace_ids()? {
+            if let Some(ns) = store.namespace(&id)? {
+                namespaces.insert(id, ns);
+            }
+        }
+        // RFC 1982: the serial never goes back, reorgs included.
+        let serial = u32::try_from(height).unwrap_or(u32::MAX).max(prev.serial.wrapping_add(1));
+        let meta = ImageMeta { height, block_hash, zonefile_watermark: watermark, serial };
+        // Incremental only from a view on this chain (its block is still
+        // ours) with the same namespaces and no namespace op since.
+        let on_chain = prev.height > 0
+            && prev.height <= height
+            && store.block_at(prev.height)?.is_some_and(|b| b.block_hash.to_byte_array() == prev.block_hash);
+        let mut keys = if on_chain { store.history_keys_between(prev.height, height)? } else { Vec::new() };
+        let incremental =
+            on_chain && !keys.iter().any(|k| !k.contains('.')) && ns_ids(&namespaces) == current.namespace_ids();
+        let next = if incremental {
+            let started = Instant::now();
+            keys.extend(store.names_with_zonefiles_after(prev.zonefile_watermark)?);
+            keys.sort();
+            keys.dedup();
+            let epoch = self.params.epoch_at(height);
+            let mut changes = Vec::with_capacity(keys.len());
+            for fqn in &keys {
+                let entry = match store.name(fqn)? {
+                    Some(rec) => {
+                        let content = match &rec.value_hash {
+                            Some(h) => store.zonefile(h)?,
+                            None => None,
+                        };
+                        entry_for(&rec, content.as_deref(), &namespaces, &epoch, height)
                     }
-                    cache.insert(hash, zf.clone());
-                }
-                Ok(Lookup::Zone(zf))
+                    None => None,
+                };
+                changes.push((fqn.as_bytes().into(), entry.map(Vec::into_boxed_slice)));
             }
-            Err(e) => {
-                warn!(name = fqn, %hash, error = %e, "stored zone file does not parse");
-                Ok(Lookup::ZoneFileInvalid { hash: hash.to_string(), reason: e.to_string() })
+            if !keys.is_empty() {
+                info!(height, names = keys.len(), ms = started.elapsed().as_millis() as u64, "DNS snapshot updated");
             }
+            current.with_changes(meta, changes)
+        } else {
+            self.build_full(&store, meta, &namespaces)?
+        };
+        let next = if next.overlay_len() > COMPACT_AT { self.compact(&next) } else { next };
+        self.cell.publish(next.with_lag(lag));
+        Ok(true)
+    }
+
+    /// Every name, from one pass over the store.
+    fn build_full(
+        &self,
+        store: &Store,
+        meta: ImageMeta,
+        namespaces: &HashMap<String, NamespaceRecord>,
+    ) -> Result<Snapshot, StoreError> {
+        let started = Instant::now();
+        let epoch = self.params.epoch_at(meta.height);
+        let mut buf = EntryBuf::default();
+        store.for_each_name_with_zonefile(|rec, content| {
+            if let Some(e) = entry_for(&rec, content.as_deref(), namespaces, &epoch, meta.height) {
+                buf.push(rec.name.as_bytes(), &e);
+            }
+        })?;
+        let names = buf.len();
+        let image = Arc::new(Image::from_entries(meta, &ns_ids(namespaces), buf));
+        info!(height = meta.height, names, ms = started.elapsed().as_millis() as u64, "DNS snapshot built");
+        self.write_file(&image);
+        trim_heap();
+        Ok(Snapshot::from_image(image, &self.apex))
+    }
+
+    /// Folds the overlay into a new base image and writes it to the file.
+    fn compact(&self, snap: &Snapshot) -> Snapshot {
+        let mut buf = EntryBuf::default();
+        for (k, v) in snap.entries() {
+            buf.push(k, v);
         }
+        let image = Arc::new(Image::from_entries(snap.meta(), &snap.namespace_ids(), buf));
+        self.write_file(&image);
+        trim_heap();
+        snap.rebased(image)
+    }
+
+    /// Writes the current snapshot to the file whole (at shutdown, so the next
+    /// start needs no catch-up).
+    pub fn persist(&self) {
+        let snap = self.cell.load_full();
+        if snap.overlay_len() == 0 && self.file.as_ref().is_some_and(|f| f.exists()) {
+            return;
+        }
+        let compacted = self.compact(&snap);
+        self.cell.publish(compacted);
+    }
+
+    fn write_file(&self, image: &Image) {
+        let Some(path) = &self.file else { return };
+        let started = Instant::now();
+        match image.write_to(path) {
+            Ok(()) => info!(path = %path.display(), bytes = image.size(), ms = started.elapsed().as_millis() as u64,
+                "DNS snapshot written"),
+            Err(e) => warn!(path = %path.display(), error = %e, "cannot write the DNS snapshot file"),
+        }
+    }
+}
+
+fn ns_ids(namespaces: &HashMap<String, NamespaceRecord>) -> Vec<Box<[u8]>> {
+    let mut ids: Vec<Box<[u8]>> = namespaces.keys().map(|k| k.as_bytes().into()).collect();
+    ids.sort();
+    ids
+}
+
+/// `confirmations` the node runs with (store meta), 1 if unset.
+fn confirmations(store: &Store) -> u64 {
+    store.meta(super::META_CONFIRMATIONS).ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(1)
+}
+
+/// One name's snapshot entry; `None` if its namespace is unknown (not registered).
+fn entry_for(
+    rec: &NameRecord,
+    content: Option<&[u8]>,
+    namespaces: &HashMap<String, NamespaceRecord>,
+    epoch: &crate::bns::Epoch,
+    height: u64,
+) -> Option<Vec<u8>> {
+    let ns = namespaces.get(&rec.namespace_id)?;
+    let expires = rec.expires_at(ns, epoch, height);
+    Some(encode_entry(&rec.name, &name_state(rec, content), expires))
+}
+
+/// What DNS makes of a name and the bytes of its zone file.
+fn name_state(rec: &NameRecord, content: Option<&[u8]>) -> NameState {
+    if rec.revoked {
+        return NameState::Revoked;
+    }
+    let Some(hash) = rec.value_hash else {
+        return NameState::Zone(Arc::new(ZoneFile { origin: None, ttl: None, records: vec![], warnings: vec![] }));
+    };
+    let Some(bytes) = content else { return NameState::NotFetched(hash.to_string()) };
+    // Parsed with this name as the default origin: a file without $ORIGIN
+    // means something different for each name that points at it.
+    match zonefile::check_with_origin(bytes, Some(&hash), Some(&rec.name)) {
+        Ok(zf) if zf.records.is_empty() && !zf.warnings.is_empty() => {
+            NameState::Invalid(hash.to_string(), zf.warnings.join("; "))
+        }
+        Ok(zf) => NameState::Zone(Arc::new(zf)),
+        Err(e) => NameState::Invalid(hash.to_string(), e.to_string()),
+    }
+}
+
+/// Hands freed build memory back to the system (glibc keeps it otherwise).
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
 fn poisoned() -> StoreError {
     StoreError::Corrupt { table: "-", message: "store lock poisoned".into() }
-}
-
-impl NameSource for StoreNames {
-    fn is_namespace(&self, ns: &str) -> bool {
-        self.namespaces.read().map(|n| n.contains_key(ns)).unwrap_or(false)
-    }
-
-    fn lookup(&self, fqn: &str) -> Lookup {
-        match self.try_lookup(fqn) {
-            Ok(l) => l,
-            Err(e) => {
-                warn!(name = fqn, error = %e, "name lookup failed");
-                Lookup::ZoneFileMissing
-            }
-        }
-    }
-
-    fn serial(&self) -> u32 {
-        u32::try_from(self.height()).unwrap_or(u32::MAX)
-    }
-
-    fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
-
-    fn sync_lag(&self) -> Option<u64> {
-        let lag = self.chain_tip.load(Ordering::Relaxed).saturating_sub(self.height());
-        (lag > 0).then_some(lag)
-    }
 }

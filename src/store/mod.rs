@@ -7,6 +7,7 @@
 
 mod atlas;
 mod block;
+mod dns_view;
 mod queries;
 mod rows;
 mod schema;

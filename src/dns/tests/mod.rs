@@ -26,31 +26,54 @@ use hickory_proto::{
 };
 use tokio::{sync::oneshot, task::JoinHandle, time::timeout};
 
-use super::{DnsError, DnsServer, Lookup, NameSource, SOA_MINIMUM, SOA_TTL};
+use super::snapshot::{ApexConfig, ImageMeta, NameState, Snapshot, SnapshotCell};
+use super::{DnsError, DnsServer, SOA_MINIMUM, SOA_TTL};
 use crate::zonefile::{RecordData, ZoneFile, ZoneRecord};
 
 const TLSA_DATA: [u8; 32] = [0xab; 32];
 
-/// In-memory BNS state.
+/// What a test name is, as the snapshot builder would be told.
+#[derive(Debug, Clone)]
+enum Lookup {
+    Expired,
+    Revoked,
+    Zone(Arc<ZoneFile>),
+    ZoneFileMissing,
+    ZoneFileNotFetched { hash: String },
+    ZoneFileInvalid { hash: String, reason: String },
+}
+
+/// In-memory BNS state, published as a snapshot at height 840,000.
 struct MemSource {
     namespaces: HashSet<String>,
     names: HashMap<String, Lookup>,
     lag: Option<u64>,
 }
 
-impl NameSource for MemSource {
-    fn is_namespace(&self, ns: &str) -> bool {
-        self.namespaces.contains(ns)
+/// Height (and SOA serial) of the test snapshots.
+const HEIGHT: u64 = 840_000;
+
+impl MemSource {
+    fn snapshot(&self) -> Snapshot {
+        let names = self.names.iter().map(|(fqn, l)| {
+            let (state, expires) = match l {
+                Lookup::Expired => (NameState::Revoked, Some(HEIGHT)),
+                Lookup::Revoked => (NameState::Revoked, None),
+                Lookup::Zone(z) => (NameState::Zone(z.clone()), None),
+                Lookup::ZoneFileMissing => (NameState::Invalid("-".into(), "not held".into()), None),
+                Lookup::ZoneFileNotFetched { hash } => (NameState::NotFetched(hash.clone()), None),
+                Lookup::ZoneFileInvalid { hash, reason } => (NameState::Invalid(hash.clone(), reason.clone()), None),
+            };
+            (fqn.clone(), state, expires)
+        });
+        let ns: Vec<&str> = self.namespaces.iter().map(String::as_str).collect();
+        let meta = ImageMeta { height: HEIGHT, serial: HEIGHT as u32, ..ImageMeta::default() };
+        let apex = ApexConfig { ns_name: None, ns_addrs: vec![Ipv4Addr::LOCALHOST.into()] };
+        Snapshot::build(meta, &ns, names, &apex).with_lag(self.lag)
     }
-    fn lookup(&self, fqn: &str) -> Lookup {
-        assert_eq!(fqn.matches('.').count(), 1, "fqn {fqn:?}");
-        self.names.get(fqn).cloned().unwrap_or(Lookup::NotRegistered)
-    }
-    fn serial(&self) -> u32 {
-        840_000
-    }
-    fn sync_lag(&self) -> Option<u64> {
-        self.lag
+
+    fn cell(&self) -> Arc<SnapshotCell> {
+        Arc::new(SnapshotCell::new(self.snapshot()))
     }
 }
 
@@ -121,7 +144,7 @@ impl Running {
 }
 
 async fn start() -> Running {
-    let server = DnsServer::bind("127.0.0.1:0".parse().expect("addr"), source()).await.expect("bind");
+    let server = DnsServer::bind("127.0.0.1:0".parse().expect("addr"), source().cell()).await.expect("bind");
     let addr = server.local_addr();
     assert_ne!(addr.port(), 0);
     let (stop, rx) = oneshot::channel::<()>();
@@ -178,8 +201,9 @@ fn assert_negative(r: &DnsResponse, rcode: ResponseCode) {
     match &soa.data {
         RData::SOA(soa) => {
             assert_eq!(soa.serial, 840_000);
-            assert_eq!(soa.mname.to_ascii(), "localhost.");
-            assert_eq!(soa.rname.to_ascii(), "hostmaster.id.");
+            // The NS is the apex itself: no registration can own it.
+            assert_eq!(soa.mname.to_ascii(), "id.");
+            assert_eq!(soa.rname.to_ascii(), "hostmaster.bns.invalid.");
         }
         other => panic!("not a SOA: {other:?}"),
     }
@@ -346,10 +370,14 @@ async fn namespace_apex_and_case() {
         let r = ask(srv.addr, p, "id.", RecordType::NS).await;
         assert_ok(&r);
         match &r.answers[0].data {
-            RData::NS(ns) => assert_eq!(ns.0.to_ascii(), "localhost."),
+            RData::NS(ns) => assert_eq!(ns.0.to_ascii(), "id."),
             other => panic!("{other:?}"),
         }
-        let r = ask(srv.addr, p, "btc.", RecordType::A).await;
+        // With its address, which bns answers itself.
+        assert_eq!(r.additionals.iter().filter(|g| g.record_type() == RecordType::A).count(), 1);
+        let r = ask(srv.addr, p, "id.", RecordType::A).await;
+        assert_eq!(r.answers[0].data, RData::A(Ipv4Addr::LOCALHOST.into()));
+        let r = ask(srv.addr, p, "btc.", RecordType::MX).await;
         assert_eq!(r.metadata.response_code, ResponseCode::NoError);
         assert!(r.answers.is_empty());
         assert_eq!(r.authorities[0].record_type(), RecordType::SOA);
@@ -364,10 +392,11 @@ async fn namespace_apex_and_case() {
         assert_ok(&r);
         assert_eq!(r.answers.len(), 1);
 
-        // ANY returns everything at the owner.
+        // ANY gets one RR set (RFC 8482), here the A.
         let r = ask(srv.addr, p, "werner.id.", RecordType::ANY).await;
         assert_ok(&r);
-        assert_eq!(r.answers.len(), 5);
+        assert_eq!(r.answers.len(), 1);
+        assert_eq!(r.answers[0].record_type(), RecordType::A);
     }
     srv.stop().await;
 }

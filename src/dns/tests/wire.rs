@@ -202,7 +202,7 @@ async fn bind_fixed_port_and_shutdown() {
     let first = start().await;
     let addr = first.addr;
     // The port is taken (UDP and TCP): binding it again must fail.
-    let again = DnsServer::bind(addr, source()).await;
+    let again = DnsServer::bind(addr, source().cell()).await;
     assert!(again.is_err());
     first.stop().await;
     // After shutdown the port is free again.
@@ -211,7 +211,7 @@ async fn bind_fixed_port_and_shutdown() {
     // busy for a moment after our sockets are closed.
     let mut tries = 0;
     let server = loop {
-        match DnsServer::bind(addr, source()).await {
+        match DnsServer::bind(addr, source().cell()).await {
             Ok(server) => break server,
             Err(e) if tries < 40 => {
                 tries += 1;

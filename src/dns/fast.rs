@@ -1,0 +1,382 @@
+//! The fast path: one UDP query in, one response out, written straight from
+//! the snapshot into a caller's buffer. No allocation, no lock, no syscall.
+//!
+//! It takes only plain queries (QUERY opcode, one IN question, no answer or
+//! authority records, at most an OPT of EDNS version 0) for names the snapshot
+//! answers under the `bns` policy (or `bns-first` when the name is
+//! registered, or no upstream is configured). Anything else, and any answer
+//! that would not fit the client's UDP size, is [`Fast::Slow`]: hickory-server
+//! handles it from the same snapshot.
+//!
+//! The bytes are those hickory would send for the same answer (the
+//! differential tests hold it to that): the question copied as the client
+//! wrote it, names compressed the way hickory's encoder does (a pointer to the
+//! earliest identical label sequence written, at most 64 candidates, names in
+//! SRV rdata written whole), OPT last.
+
+use std::fmt::Write as _;
+
+use super::ede::{INVALID_DATA, NOT_READY, OTHER};
+use super::forward::{Policy, ResolverOptions};
+use super::handler::MAX_UDP_PAYLOAD;
+use super::plan::{plan, Ede, Owner, Plan, QName, Set};
+use super::snapshot::{zone::rdata_target, Snapshot};
+
+/// What the fast path did with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fast {
+    /// The response is `out[..len]`; `rcode` and `qtype` for the counters.
+    Answered { len: usize, rcode: u8, qtype: u16 },
+    /// Hand the packet to the slow path.
+    Slow,
+    /// Not a query at all (a response, shorter than a header): drop it.
+    Drop,
+}
+
+/// What the request said, beyond the question.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Request<'a> {
+    pub id: [u8; 2],
+    /// RD and CD as sent.
+    pub rd: bool,
+    pub cd: bool,
+    pub qname: QName<'a>,
+    pub qtype: u16,
+    /// The question section as sent (name, type, class).
+    pub question: &'a [u8],
+    /// EDNS: (UDP payload size, DO bit), if the request had an OPT record.
+    pub edns: Option<(u16, bool)>,
+}
+
+/// Parses a plain query; `None` for anything the fast path does not take.
+pub(crate) fn parse(req: &[u8]) -> Option<Request<'_>> {
+    let h = req.get(..12)?;
+    let flags = u16::from_be_bytes([h[2], h[3]]);
+    let counts = [u16::from_be_bytes([h[4], h[5]]), u16::from_be_bytes([h[6], h[7]])];
+    let (an_ns, ar) = (u16::from_be_bytes([h[8], h[9]]), u16::from_be_bytes([h[10], h[11]]));
+    if flags & 0x8000 != 0 || (flags >> 11) & 0xF != 0 || counts != [1, 0] || an_ns != 0 || ar > 1 {
+        return None;
+    }
+    let qname = QName::parse(&req[12..])?;
+    let at = 12 + qname.wire.len();
+    let tc = req.get(at..at + 4)?;
+    let (qtype, qclass) = (u16::from_be_bytes([tc[0], tc[1]]), u16::from_be_bytes([tc[2], tc[3]]));
+    if qclass != 1 || matches!(qtype, 41 | 251 | 252 | 0) {
+        return None;
+    }
+    let mut end = at + 4;
+    let edns = if ar == 1 {
+        // OPT: root owner, type 41, class = payload, ttl = ext-rcode/version/flags.
+        let opt = req.get(end..end + 11)?;
+        if opt[0] != 0 || u16::from_be_bytes([opt[1], opt[2]]) != 41 || opt[6] != 0 {
+            return None;
+        }
+        let payload = u16::from_be_bytes([opt[3], opt[4]]);
+        let do_bit = opt[7] & 0x80 != 0;
+        let rdlen = usize::from(u16::from_be_bytes([opt[9], opt[10]]));
+        end += 11 + rdlen;
+        Some((payload, do_bit))
+    } else {
+        None
+    };
+    if end != req.len() {
+        return None;
+    }
+    Some(Request {
+        id: [h[0], h[1]],
+        rd: flags & 0x0100 != 0,
+        cd: flags & 0x0010 != 0,
+        qname,
+        qtype,
+        question: &req[12..at + 4],
+        edns,
+    })
+}
+
+/// Answers `req` into `out` if the fast path can.
+pub(crate) fn answer(snap: &Snapshot, options: &ResolverOptions, forwarder: bool, req: &[u8], out: &mut [u8]) -> Fast {
+    if req.len() < 12 || req[2] & 0x80 != 0 {
+        return Fast::Drop;
+    }
+    let Some(r) = parse(req) else { return Fast::Slow };
+    let n = r.qname.len();
+    if n == 0 {
+        return Fast::Slow;
+    }
+    let policy = policy_of(options, r.qname.label(n - 1));
+    if policy == Policy::Icann {
+        return Fast::Slow;
+    }
+    let p = plan(snap, &r.qname, r.qtype);
+    if p.outside || (p.unregistered && policy == Policy::BnsFirst && forwarder) {
+        return Fast::Slow;
+    }
+    let max = match r.edns {
+        Some((payload, _)) => usize::from(payload.clamp(512, MAX_UDP_PAYLOAD)),
+        None => 512,
+    };
+    let limit = max.min(out.len());
+    match write(snap, &r, &p, &mut out[..limit]) {
+        Some(len) => Fast::Answered { len, rcode: p.rcode, qtype: r.qtype },
+        None => Fast::Slow,
+    }
+}
+
+fn policy_of(options: &ResolverOptions, label: &[u8]) -> Policy {
+    if options.policies.is_empty() {
+        return Policy::Bns;
+    }
+    let mut buf = [0u8; 63];
+    let Some(b) = buf.get_mut(..label.len()) else { return Policy::Bns };
+    b.copy_from_slice(label);
+    b.make_ascii_lowercase();
+    std::str::from_utf8(b).map(|s| options.policy(s)).unwrap_or(Policy::Bns)
+}
+
+/// Compression candidates: (offset in the message, label sequence written
+/// there), as hickory's encoder keeps them.
+const CANDIDATES: usize = 64;
+/// Names hickory compresses per message at most.
+const COMPRESSED_NAMES: usize = 120;
+
+struct Writer<'o, 's> {
+    out: &'o mut [u8],
+    len: usize,
+    cands: [(u16, &'s [u8]); CANDIDATES],
+    ncands: usize,
+    compressed: usize,
+    full: bool,
+}
+
+impl<'o, 's> Writer<'o, 's> {
+    fn bytes(&mut self, b: &[u8]) {
+        match self.out.get_mut(self.len..self.len + b.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(b);
+                self.len += b.len();
+            }
+            None => self.full = true,
+        }
+    }
+
+    fn u16(&mut self, v: u16) {
+        self.bytes(&v.to_be_bytes());
+    }
+
+    fn u32(&mut self, v: u32) {
+        self.bytes(&v.to_be_bytes());
+    }
+
+    fn store(&mut self, start: usize, content: &'s [u8]) {
+        if self.len < 0x3FFF && self.ncands < CANDIDATES {
+            self.cands[self.ncands] = (start as u16, content);
+            self.ncands += 1;
+        }
+    }
+
+    /// Writes a name given as wire labels with root byte (`labels`).
+    fn name(&mut self, wire: &'s [u8], compress: bool) {
+        let labels = &wire[..wire.len().saturating_sub(1)];
+        let base = self.len;
+        self.bytes(labels);
+        if self.full {
+            return;
+        }
+        let compress = compress && self.compressed < COMPRESSED_NAMES;
+        if compress {
+            self.compressed += 1;
+        }
+        let mut i = 0;
+        while i < labels.len() {
+            let content = &labels[i..];
+            if compress {
+                let hit = self.cands[..self.ncands].iter().find(|(_, c)| *c == content).map(|(at, _)| *at);
+                if let Some(loc) = hit.filter(|l| l & 0xC000 == 0) {
+                    self.len = base + i;
+                    let cut = self.len;
+                    let mut keep = 0;
+                    for k in 0..self.ncands {
+                        if usize::from(self.cands[k].0) < cut {
+                            self.cands[keep] = self.cands[k];
+                            keep += 1;
+                        }
+                    }
+                    self.ncands = keep;
+                    self.u16(0xC000 | loc);
+                    return;
+                }
+            }
+            self.store(base + i, content);
+            i += 1 + usize::from(labels[i]);
+        }
+        self.bytes(&[0]);
+    }
+
+    /// Writes an RR's rdata with its length, names as hickory writes them.
+    fn rdata(&mut self, rtype: u16, rdata: &'s [u8]) {
+        let len_at = self.len;
+        self.u16(0);
+        let start = self.len;
+        match rtype {
+            5 | 2 => self.name_or_raw(rdata, 0, true),
+            15 => self.name_or_raw(rdata, 2, true),
+            33 => self.name_or_raw(rdata, 6, false),
+            6 => {
+                let m = rdata_target(2, rdata).map(<[u8]>::len);
+                let r = m.and_then(|m| rdata_target(2, &rdata[m..]).map(|r| (m, r.len())));
+                match r {
+                    Some((m, rl)) if rdata.len() == m + rl + 20 => {
+                        self.name(&rdata[..m], true);
+                        self.name(&rdata[m..m + rl], true);
+                        self.bytes(&rdata[m + rl..]);
+                    }
+                    _ => self.bytes(rdata),
+                }
+            }
+            _ => self.bytes(rdata),
+        }
+        let len = (self.len - start) as u16;
+        if let Some(dst) = self.out.get_mut(len_at..len_at + 2) {
+            dst.copy_from_slice(&len.to_be_bytes());
+        }
+    }
+
+    fn name_or_raw(&mut self, rdata: &'s [u8], skip: usize, compress: bool) {
+        let rtype = match skip {
+            0 => 5,
+            2 => 15,
+            _ => 33,
+        };
+        match rdata_target(rtype, rdata) {
+            Some(name) if skip + name.len() == rdata.len() => {
+                self.bytes(&rdata[..skip]);
+                self.name(name, compress);
+            }
+            _ => self.bytes(rdata),
+        }
+    }
+}
+
+/// The wire name (with root byte) an owner stands for.
+pub(crate) fn owner_wire<'s>(snap: &'s Snapshot, p: &Plan<'s>, q: &QName<'s>, set: &Set<'s>) -> Option<&'s [u8]> {
+    match set.owner {
+        Owner::Qname => Some(q.wire),
+        Owner::Suffix(i) => Some(q.suffix(usize::from(i))),
+        Owner::Apex => p.namespace.map(|ns| &ns.wire[..]),
+        Owner::NsHost => snap.ns_host().map(|(n, _)| n),
+        Owner::Rdata(at) => {
+            let rr = super::snapshot::zone::rr_at(set.blob, at)?;
+            rdata_target(rr.rtype, rr.rdata)
+        }
+    }
+}
+
+/// The info code and text of an EDE, the one wording both paths use.
+pub(crate) fn ede_text(ede: &Ede<'_>, q: &QName<'_>, height: u64, w: &mut impl std::fmt::Write) -> u16 {
+    let fqn = Fqn(q);
+    let _ = match ede {
+        Ede::Expired => write!(w, "name {fqn} has expired"),
+        Ede::Revoked => write!(w, "name {fqn} was revoked by its owner"),
+        Ede::NotFetched(h) => write!(w, "zone file {h} of {fqn} not yet fetched"),
+        Ede::Invalid(h, r) => write!(w, "zone file {h} of {fqn} is unusable: {r}"),
+        Ede::Lag(lag) => write!(w, "chain not synced: index at block {height} is {lag} blocks behind the tip"),
+    };
+    match ede {
+        Ede::Expired | Ede::Revoked => OTHER,
+        Ede::NotFetched(_) | Ede::Lag(_) => NOT_READY,
+        Ede::Invalid(..) => INVALID_DATA,
+    }
+}
+
+/// The BNS name of a question (its last two labels), lowercase.
+struct Fqn<'q, 'a>(&'q QName<'a>);
+
+impl std::fmt::Display for Fqn<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.len();
+        let first = n.saturating_sub(2);
+        for i in first..n {
+            if i > first {
+                f.write_char('.')?;
+            }
+            for b in self.0.label(i) {
+                f.write_char(char::from(b.to_ascii_lowercase()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Fills the EDE text into a fixed buffer (truncated at its size).
+struct TextBuf<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+}
+
+impl std::fmt::Write for TextBuf<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let room = self.buf.len() - self.len;
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// Writes the whole response; `None` if it does not fit.
+fn write<'s>(snap: &'s Snapshot, r: &Request<'s>, p: &Plan<'s>, out: &mut [u8]) -> Option<usize> {
+    let mut w = Writer { out, len: 0, cands: [(0, &[][..]); CANDIDATES], ncands: 0, compressed: 0, full: false };
+    let mut flags: u16 = 0x8000;
+    if p.authoritative {
+        flags |= 0x0400;
+    }
+    if r.rd {
+        flags |= 0x0100;
+    }
+    if r.cd {
+        flags |= 0x0010;
+    }
+    flags |= u16::from(p.rcode & 0xF);
+    let (an, ns, ar) = (p.answer.rr_count(), p.authority.rr_count(), p.additional.rr_count());
+    w.bytes(&r.id);
+    w.u16(flags);
+    w.u16(1);
+    w.u16(an as u16);
+    w.u16(ns as u16);
+    w.u16((ar + usize::from(r.edns.is_some())) as u16);
+    w.bytes(r.question);
+    // hickory stores the whole question section as one candidate; it never
+    // matches a name, but it takes a slot.
+    w.store(12, r.question);
+    for set in p.answer.iter().chain(p.authority.iter()).chain(p.additional.iter()) {
+        let owner = owner_wire(snap, p, &r.qname, set)?;
+        for rr in set.rrs() {
+            w.name(owner, true);
+            w.u16(rr.rtype);
+            w.u16(1);
+            w.u32(set.ttl.unwrap_or(rr.ttl));
+            w.rdata(rr.rtype, rr.rdata);
+        }
+    }
+    if let Some((payload, do_bit)) = r.edns {
+        w.bytes(&[0]);
+        w.u16(41);
+        w.u16(payload.clamp(512, MAX_UDP_PAYLOAD));
+        w.u32(if do_bit { 0x8000 } else { 0 });
+        match &p.ede {
+            None => w.u16(0),
+            Some(ede) => {
+                let mut text = [0u8; 1500];
+                let mut tb = TextBuf { buf: &mut text, len: 0 };
+                let code = ede_text(ede, &r.qname, snap.height(), &mut tb);
+                let tl = tb.len;
+                w.u16((4 + 2 + tl) as u16);
+                w.u16(super::ede::EDE_OPTION);
+                w.u16((2 + tl) as u16);
+                w.u16(code);
+                w.bytes(&text[..tl]);
+            }
+        }
+    }
+    (!w.full).then_some(w.len)
+}
