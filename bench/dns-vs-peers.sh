@@ -57,7 +57,7 @@ cleanup() {
   for p in $SPID $PP; do alive "$p" && stop "$p"; done
   rm -rf "$PEERS"; [ -n "${BNS_BENCH_DIR:-}" ] || rm -rf "$WORK"
 }
-trap cleanup EXIT
+trap cleanup EXIT; trap "exit 130" INT TERM
 
 # First correct answer (n0.gen A = 10.0.0.0) on PORT, polled every 5 ms by one
 # process; prints seconds since T0. Fails if PID exits or after LIMIT seconds.

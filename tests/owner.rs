@@ -18,7 +18,6 @@ use bitcoin::Network;
 use bitcoincore_rpc::{Auth, Client, RpcApi};
 use bns::bns::ChainParams;
 use bns::chain::bitcoind::{RpcAuth, RpcSource};
-use bns::dns::{Lookup, NameSource};
 use bns::hash::ValueHash;
 use bns::indexer::Indexer;
 use bns::node::names::StoreNames;
@@ -156,13 +155,9 @@ impl Drop for Env {
 
 /// The first A record the DNS face's view gives for `fqn`.
 fn a_record(names: &StoreNames, fqn: &str) -> Option<String> {
-    match names.lookup(fqn) {
-        Lookup::Zone(z) => z.records.iter().find_map(|r| match &r.data {
-            bns::zonefile::RecordData::A(ip) => Some(ip.to_string()),
-            _ => None,
-        }),
-        other => panic!("{fqn}: expected a zone, got {other:?}"),
-    }
+    let snap = names.snapshot();
+    assert!(snap.describe(fqn).starts_with("zone"), "{fqn}: expected a zone, got {}", snap.describe(fqn));
+    snap.addresses(fqn).iter().find(|ip| ip.is_ipv4()).map(|ip| ip.to_string())
 }
 
 fn zone(name: &str, ip: &str) -> String {
@@ -241,14 +236,14 @@ fn namespace_and_name_lifecycle_through_the_cli() {
         std::thread::sleep(Duration::from_millis(100));
     }
     names.refresh().unwrap();
-    assert!(matches!(names.lookup("werner.test"), Lookup::ZoneFileNotFetched { .. }));
+    assert!(names.snapshot().describe("werner.test").starts_with("not fetched"));
     // ...until `bns zonefile put` (another process) stores it; the node's next refresh serves it.
-    let generation = names.generation();
+    let serial = names.snapshot().serial();
     let dir = env.data_dir().display().to_string();
     let (ok, out, err) = env.raw(&["zonefile", "put", &z2_path, "--data-dir", &dir]);
     assert!(ok && out.contains(&h2.to_string()), "{out}\n{err}");
     names.refresh().unwrap();
-    assert!(names.generation() > generation, "a new zone file changes the DNS cache generation");
+    assert!(names.snapshot().serial() > serial, "a new zone file is published with a higher SOA serial");
     assert_eq!(a_record(&names, "werner.test").as_deref(), Some("192.0.2.2"));
     // The same update again has nothing to send.
     let out = env.ok(&a, &["name", "update", "werner.test", "--zonefile", &z2_path]);

@@ -316,6 +316,34 @@ impl Snapshot {
         self.ns_host.as_ref().as_ref().map(|(n, b)| (&n[..], &b[..]))
     }
 
+    /// What the view holds for `fqn` ("name.ns"), in words: `not registered`,
+    /// `expired`, `revoked`, `not fetched <hash>`, `invalid <hash>: <why>`,
+    /// `zone <n> records` or `damaged`.
+    pub fn describe(&self, fqn: &str) -> String {
+        match self.name(fqn.to_ascii_lowercase().as_bytes()) {
+            NameView::NotRegistered => "not registered".into(),
+            NameView::Expired => "expired".into(),
+            NameView::Revoked => "revoked".into(),
+            NameView::NotFetched(h) => format!("not fetched {h}"),
+            NameView::Invalid(h, r) => format!("invalid {h}: {r}"),
+            NameView::Zone(b) => format!("zone {} records", zone::rrs(b).count()),
+            NameView::Broken => "damaged".into(),
+        }
+    }
+
+    /// The A and AAAA addresses at `fqn` itself, in zone-file order per type.
+    pub fn addresses(&self, fqn: &str) -> Vec<IpAddr> {
+        let NameView::Zone(b) = self.name(fqn.to_ascii_lowercase().as_bytes()) else { return Vec::new() };
+        zone::rrs(b)
+            .filter(|rr| rr.owner.is_empty())
+            .filter_map(|rr| match (rr.rtype, rr.rdata.len()) {
+                (1, 4) => Some(IpAddr::from(<[u8; 4]>::try_from(rr.rdata).ok()?)),
+                (28, 16) => Some(IpAddr::from(<[u8; 16]>::try_from(rr.rdata).ok()?)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// `key` = lowercase "name.ns".
     pub(crate) fn name(&self, key: &[u8]) -> NameView<'_> {
         let v = match self.overlay.get(key) {
