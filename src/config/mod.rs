@@ -109,27 +109,6 @@ impl FaceSettings {
         }
     }
 
-    /// The name-server identity the namespace apexes announce.
-    pub fn apex(&self) -> anyhow::Result<crate::dns::ApexConfig> {
-        let ns_name = match &self.ns_name {
-            None => None,
-            Some(n) => {
-                let n = n.trim_end_matches('.').to_ascii_lowercase();
-                let ok = !n.is_empty() && n.len() <= 253 && n.split('.').all(|l| !l.is_empty() && l.len() <= 63);
-                if !ok {
-                    anyhow::bail!("ns-name {n:?} is not a domain name: give one like ns1.example.org");
-                }
-                Some(n)
-            }
-        };
-        let mut ns_addrs = self.ns_addrs.clone();
-        if ns_addrs.is_empty() {
-            let ip = self.dns_addr().ip();
-            ns_addrs.push(if ip.is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { ip });
-        }
-        Ok(crate::dns::ApexConfig { ns_name, ns_addrs })
-    }
-
     /// The DNS address in effect.
     pub fn dns_addr(&self) -> SocketAddr {
         self.dns_addr.unwrap_or_else(|| DEFAULT_DNS_ADDR.parse().expect("constant address parses"))

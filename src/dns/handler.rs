@@ -355,14 +355,29 @@ impl ResponseHandler for UdpResponder {
             impl Iterator<Item = &'a Record> + Send + 'a,
         >,
     ) -> Result<ResponseInfo, hickory_net::NetError> {
-        let max = response.edns().map_or(512, |e| e.max_payload());
-        let mut bytes = Vec::with_capacity(512);
-        let mut encoder = BinEncoder::new(&mut bytes);
-        encoder.set_max_size(max);
-        let info = response.destructive_emit(&mut encoder).map_err(hickory_net::NetError::from)?;
+        let (info, bytes) = encode_udp(response).map_err(hickory_net::NetError::from)?;
         if let Err(error) = self.socket.send_to(&bytes, self.dst) {
             debug!(%error, dst = %self.dst, "UDP send failed");
         }
         Ok(info)
     }
+}
+
+/// Encodes a response as hickory's UDP server does: at most the client's
+/// EDNS payload (512 without EDNS), truncated (TC) beyond.
+pub(crate) fn encode_udp<'q, 'a, A, N, S, D>(
+    response: hickory_server::zone_handler::MessageResponse<'q, 'a, A, N, S, D>,
+) -> Result<(ResponseInfo, Vec<u8>), hickory_proto::ProtoError>
+where
+    A: Iterator<Item = &'a Record> + Send + 'a,
+    N: Iterator<Item = &'a Record> + Send + 'a,
+    S: Iterator<Item = &'a Record> + Send + 'a,
+    D: Iterator<Item = &'a Record> + Send + 'a,
+{
+    let max = response.edns().map_or(512, |e| e.max_payload());
+    let mut bytes = Vec::with_capacity(512);
+    let mut encoder = BinEncoder::new(&mut bytes);
+    encoder.set_max_size(max);
+    let info = response.destructive_emit(&mut encoder)?;
+    Ok((info, bytes))
 }

@@ -197,7 +197,7 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
         let store = Store::open(&db)?;
         tokio::task::spawn_blocking(move || generate_dev_names(&chain, store, &wallet, &params, n)).await??;
     }
-    let names = Arc::new(StoreNames::open_with(&db, params.clone(), settings.faces.apex()?)?);
+    let names = Arc::new(StoreNames::open_with(&db, params.clone(), super::apex_config(&settings.faces)?)?);
     let indexer = Indexer::new(store, params.clone(), network, 1);
     let (wake_tx, wake_rx) = mpsc::channel();
     let (height_tx, height_rx) = watch::channel(0u64);
@@ -276,5 +276,7 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
 
     let r = faces.serve_until_interrupted().await;
     mine_loop.abort();
+    // The next start maps the snapshot instead of catching up.
+    tokio::task::spawn_blocking(move || names.persist()).await?;
     r
 }

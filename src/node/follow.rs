@@ -142,7 +142,7 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     }
 
     let params_first = params.first_block;
-    let names = Arc::new(StoreNames::open_with(&db, params.clone(), settings.faces.apex()?)?);
+    let names = Arc::new(StoreNames::open_with(&db, params.clone(), super::apex_config(&settings.faces)?)?);
     let indexer = Indexer::new(store, params.clone(), source.bitcoin, confirmations);
     let (wake_tx, wake_rx) = mpsc::channel::<()>();
     let (height_tx, _height_rx) = watch::channel(0u64);
@@ -160,7 +160,7 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     }
     .spawn()
     .context("cannot start the indexer thread")?;
-    let faces = Faces::start("bns node", &settings.faces, &data_dir, &params, names, metrics).await?;
+    let faces = Faces::start("bns node", &settings.faces, &data_dir, &params, names.clone(), metrics).await?;
     match from.checked_sub(1).filter(|h| *h >= params_first) {
         Some(h) => {
             println!("bns node: ready: serving the index at block {h}; syncing on in the background (`bns status`)")
@@ -169,6 +169,8 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     }
     let r = faces.serve_until_interrupted().await;
     drop(wake_tx);
+    // The next start maps the snapshot instead of catching up.
+    tokio::task::spawn_blocking(move || names.persist()).await?;
     r
 }
 

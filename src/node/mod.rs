@@ -252,6 +252,27 @@ fn set_meta(store: &Store, key: &str, value: &str) {
     }
 }
 
+/// The name-server identity the namespace apexes announce.
+pub fn apex_config(settings: &FaceSettings) -> anyhow::Result<crate::dns::ApexConfig> {
+    let ns_name = match &settings.ns_name {
+        None => None,
+        Some(n) => {
+            let n = n.trim_end_matches('.').to_ascii_lowercase();
+            let ok = !n.is_empty() && n.len() <= 253 && n.split('.').all(|l| !l.is_empty() && l.len() <= 63);
+            if !ok {
+                anyhow::bail!("ns-name {n:?} is not a domain name: give one like ns1.example.org");
+            }
+            Some(n)
+        }
+    };
+    let mut ns_addrs = settings.ns_addrs.clone();
+    if ns_addrs.is_empty() {
+        let ip = settings.dns_addr().ip();
+        ns_addrs.push(if ip.is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { ip });
+    }
+    Ok(crate::dns::ApexConfig { ns_name, ns_addrs })
+}
+
 /// Blocks behind the tip past which Atlas tells peers it is still indexing.
 const INDEXING_LAG: u64 = 100;
 
@@ -336,14 +357,6 @@ impl Faces {
             .with_query_log(settings.log_queries);
         metrics.set_cache_stats(server.stats());
         let dns_addr = server.local_addr();
-        let atlas = start_atlas(settings, data_dir, chain, names.clone(), metrics.clone(), stop_rx.clone()).await?;
-        let atlas_view = Some((atlas.state.clone(), atlas.local_addr.to_string()));
-        let api_server =
-            ApiServer::bind(settings.api_addr(), &db_path(data_dir), metrics.clone(), atlas_view).await.with_context(
-                || format!("API on {}: pass --api-addr IP:PORT (port 0 picks a free one)", settings.api_addr()),
-            )?;
-        println!("{who}: forwarding to {upstreams}");
-        println!("{who}: DNS listening on {dns_addr} (UDP and TCP)");
         let dot_files = settings.dot_cert_files()?;
         if dot_files.is_some() && settings.dot_addr.is_none() {
             anyhow::bail!("dot-cert and dot-key need dot-addr (the DNS-over-TLS listen address)");
@@ -360,6 +373,21 @@ impl Faces {
             }
             None => server,
         };
+        // Answer DNS at once: Atlas and the API may take a moment to start.
+        let dns = {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(server.run(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }))
+        };
+        let atlas = start_atlas(settings, data_dir, chain, names.clone(), metrics.clone(), stop_rx.clone()).await?;
+        let atlas_view = Some((atlas.state.clone(), atlas.local_addr.to_string()));
+        let api_server =
+            ApiServer::bind(settings.api_addr(), &db_path(data_dir), metrics.clone(), atlas_view).await.with_context(
+                || format!("API on {}: pass --api-addr IP:PORT (port 0 picks a free one)", settings.api_addr()),
+            )?;
+        println!("{who}: forwarding to {upstreams}");
+        println!("{who}: DNS listening on {dns_addr} (UDP and TCP)");
         let api_addr = api_server.local_addr();
         println!("{who}: API listening on {api_addr}");
         // `bns status` and `bns atlas` of this data dir find the running node's API here.
@@ -368,12 +396,6 @@ impl Faces {
         }
         println!("{who}: Atlas listening on {} (XML-RPC, zone files)", atlas.local_addr);
         println!("{who}: data dir {}", data_dir.display());
-        let dns = {
-            let mut stop = stop_rx.clone();
-            tokio::spawn(server.run(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            }))
-        };
         let api = {
             let mut stop = stop_rx;
             tokio::spawn(api_server.run(async move {
@@ -383,11 +405,13 @@ impl Faces {
         Ok(Faces { dns_addr, api_addr, atlas_addr: atlas.local_addr, stop, dns, api })
     }
 
-    /// Serves until Ctrl-C (or a face fails), then stops the faces.
+    /// Serves until Ctrl-C or SIGTERM (or a face fails), then stops the faces.
     pub async fn serve_until_interrupted(self) -> anyhow::Result<()> {
         let Faces { stop, dns, api, .. } = self;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             r = tokio::signal::ctrl_c() => { r?; info!("interrupted; shutting down"); }
+            _ = term.recv() => { info!("terminated; shutting down"); }
             r = dns => { r??; }
             r = api => { r??; }
         }
