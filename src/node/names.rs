@@ -32,6 +32,8 @@ use crate::zonefile::{self, ZoneFile};
 
 /// The snapshot file in a data dir.
 pub const SNAPSHOT_FILE: &str = "dns.snapshot";
+/// The highest SOA serial published, beside it.
+pub const SERIAL_FILE: &str = "dns.serial";
 
 /// Keeps the DNS snapshot in step with the store.
 pub struct StoreNames {
@@ -40,6 +42,10 @@ pub struct StoreNames {
     cell: Arc<SnapshotCell>,
     apex: ApexConfig,
     file: Option<PathBuf>,
+    /// The highest SOA serial ever published from this data dir (also in
+    /// `dns.serial`, rewritten on every change, so a lost or stale snapshot
+    /// file never makes it go back).
+    serial_floor: AtomicU64,
     /// Best block height of the chain, as the indexer last saw it.
     chain_tip: AtomicU64,
 }
@@ -60,9 +66,14 @@ impl StoreNames {
             params,
             cell: Arc::new(SnapshotCell::new(Snapshot::empty())),
             apex,
+            serial_floor: AtomicU64::new(0),
             file,
             chain_tip: AtomicU64::new(0),
         };
+        if let Some(f) = me.serial_file() {
+            let floor = std::fs::read_to_string(f).ok().and_then(|t| t.trim().parse::<u32>().ok()).unwrap_or(0);
+            me.serial_floor.store(u64::from(floor), Ordering::Relaxed);
+        }
         me.load_file();
         me.refresh()?;
         Ok(me)
@@ -143,7 +154,8 @@ impl StoreNames {
             }
         }
         // RFC 1982: the serial never goes back, reorgs included.
-        let serial = u32::try_from(height).unwrap_or(u32::MAX).max(prev.serial.wrapping_add(1));
+        let floor = (self.serial_floor.load(Ordering::Relaxed) as u32).max(prev.serial);
+        let serial = u32::try_from(height).unwrap_or(u32::MAX).max(floor.saturating_add(1));
         let meta = ImageMeta { height, block_hash, zonefile_watermark: watermark, serial };
         // Incremental only from a view on this chain (its block is still
         // ours) with the same namespaces and no namespace op since.
@@ -182,6 +194,7 @@ impl StoreNames {
         };
         let next = if next.overlay_len() > COMPACT_AT { self.compact(&next) } else { next };
         self.cell.publish(next.with_lag(lag));
+        self.record_serial(serial);
         Ok(true)
     }
 
@@ -229,6 +242,22 @@ impl StoreNames {
         }
         let compacted = self.compact(&snap);
         self.cell.publish(compacted);
+    }
+
+    fn serial_file(&self) -> Option<PathBuf> {
+        self.file.as_ref().map(|f| f.with_file_name(SERIAL_FILE))
+    }
+
+    /// Remembers `serial` in `dns.serial` (write and rename: atomic, and it
+    /// survives a kill -9 once written).
+    fn record_serial(&self, serial: u32) {
+        self.serial_floor.fetch_max(u64::from(serial), Ordering::Relaxed);
+        let Some(path) = self.serial_file() else { return };
+        let tmp = path.with_extension("serial.tmp");
+        let done = std::fs::write(&tmp, format!("{serial}\n")).and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = done {
+            warn!(path = %path.display(), error = %e, "cannot record the DNS serial");
+        }
     }
 
     fn write_file(&self, image: &Image) {

@@ -4,6 +4,7 @@
 //! This file: fixtures and answer semantics; `wire.rs`: sizes, protocol
 //! errors, junk, `dig`, binding.
 
+mod consistency;
 mod differential;
 mod resolver;
 mod wire;
