@@ -158,3 +158,27 @@ fn a_locked_store_is_never_answered_as_a_failure() {
     lock.wait().unwrap();
     check_answers(&node);
 }
+
+#[test]
+fn the_apex_announces_a_name_server_bns_answers_and_the_do_bit_is_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Default: the apex is its own name server, at the DNS address.
+    let node = DevNode::start(&data, &support::repo_zones());
+    let ns = dig(node.dns, &["id", "NS"]);
+    assert!(ns.contains("id.\t\t\t300\tIN\tNS\tid.") || ns.contains("IN\tNS\tid."), "{ns}");
+    assert_eq!(dig(node.dns, &["id", "A", "+short"]).trim(), "127.0.0.1");
+    let soa = dig(node.dns, &["id", "SOA", "+short"]);
+    assert!(soa.starts_with("id. hostmaster.bns.invalid. "), "{soa}");
+    // RFC 3225: DO set in the query, DO set in the answer (UDP and TCP).
+    for tcp in ["+notcp", "+tcp"] {
+        let out = dig(node.dns, &["werner.id", "A", "+dnssec", tcp]);
+        assert!(out.contains("flags: do;"), "{out}");
+    }
+    node.kill9();
+    // Configured: an NS name under a namespace is answered by bns, ahead of the chain.
+    let node = DevNode::start_with(&data, &support::repo_zones(), &["--ns-name", "werner.id", "--ns-addr", "192.0.2.53"]);
+    assert_eq!(dig(node.dns, &["id", "NS", "+short"]).trim(), "werner.id.");
+    assert_eq!(dig(node.dns, &["werner.id", "A", "+short"]).trim(), "192.0.2.53");
+    assert_eq!(dig(node.dns, &["hal.btc", "A", "+short"]).trim(), "198.51.100.2");
+}
