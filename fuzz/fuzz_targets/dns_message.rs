@@ -1,6 +1,6 @@
 //! Arbitrary bytes -> a zone file and a DNS query, answered by bns's real
 //! request handler (`bns::dns::fuzz_handler`, built only under `cargo fuzz`)
-//! over an in-memory `NameSource`. Never panics; whatever the handler sends
+//! and by its fast path (`bns::dns::fuzz_fast`) over an in-memory snapshot. Never panics; whatever the handler sends
 //! must decode as a DNS response to the query.
 //!
 //! Input: `[zone length u16 LE][zone file][flags u8][DNS message]`; flag bit 0
@@ -10,7 +10,8 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use bns::dns::{fuzz_handler, Lookup, NameSource};
+use bns::dns::snapshot::{ApexConfig, ImageMeta, NameState, Snapshot, SnapshotCell};
+use bns::dns::{fuzz_fast, fuzz_handler};
 use bns::zonefile::parse;
 use hickory_net::runtime::TokioTime;
 use hickory_net::xfer::Protocol;
@@ -22,32 +23,22 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponse;
 use libfuzzer_sys::fuzz_target;
 
-/// Every name of namespaces `id` and `btc` has the fuzzed zone file, parsed
-/// with the name as default origin; `nx.*` is unregistered, `missing.*` has
-/// no zone file.
-struct Source {
-    zone: Vec<u8>,
-}
-
-impl NameSource for Source {
-    fn is_namespace(&self, ns: &str) -> bool {
-        ns == "id" || ns == "btc"
-    }
-    fn lookup(&self, fqn: &str) -> Lookup {
-        if fqn.starts_with("nx.") {
-            return Lookup::NotRegistered;
+/// A snapshot where names `a`, `b` and `www` of namespaces `id` and `btc`
+/// have the fuzzed zone file (parsed with the name as default origin),
+/// `missing.*` has a file not fetched yet and `nx.*` is unregistered.
+fn snapshot(zone: &[u8]) -> Snapshot {
+    let mut names = Vec::new();
+    for ns in ["id", "btc"] {
+        for n in ["a", "b", "www"] {
+            let fqn = format!("{n}.{ns}");
+            if let Ok(zf) = parse(zone, Some(&fqn)) {
+                names.push((fqn, NameState::Zone(Arc::new(zf)), None));
+            }
         }
-        if fqn.starts_with("missing.") {
-            return Lookup::ZoneFileMissing;
-        }
-        match parse(&self.zone, Some(fqn)) {
-            Ok(zf) => Lookup::Zone(Arc::new(zf)),
-            Err(_) => Lookup::ZoneFileMissing,
-        }
+        names.push((format!("missing.{ns}"), NameState::NotFetched("ab".into()), None));
     }
-    fn serial(&self) -> u32 {
-        42
-    }
+    let meta = ImageMeta { height: 42, serial: 42, ..ImageMeta::default() };
+    Snapshot::build(meta, &["id", "btc"], names, &ApexConfig::default())
 }
 
 /// Encodes the response the way hickory's UDP/TCP handle does and keeps it.
@@ -109,7 +100,15 @@ fuzz_target!(|data: &[u8]| {
     };
     let sent = Arc::new(Mutex::new(Vec::new()));
     let capture = Capture { max_size, sent: sent.clone() };
-    let handler = fuzz_handler(Arc::new(Source { zone }));
+    let snap = snapshot(&zone);
+    // The fast path on the same bytes: never panics, stays within 1232 bytes,
+    // and what it writes decodes as a response to this query.
+    let mut out = [0u8; 1232];
+    if let Some(len) = fuzz_fast(&snap, msg, &mut out) {
+        let r = Message::from_vec(&out[..len]).unwrap_or_else(|e| panic!("fast response does not decode: {e}"));
+        assert_eq!(r.metadata.message_type, MessageType::Response);
+    }
+    let handler = fuzz_handler(Arc::new(SnapshotCell::new(snap)));
     runtime().block_on(handler.handle_request::<_, TokioTime>(&request, capture));
 
     for bytes in sent.lock().expect("lock").iter() {
