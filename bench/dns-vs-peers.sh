@@ -14,13 +14,15 @@
 # query file ($QUERIES lines: 45% A, 45% TXT, 10% NXDOMAIN; fixed seed), a
 # shorter `-v` run ($LAT_SECS) for p50/p99, then stop. CPU per query = utime+stime
 # of the server's whole process tree over queries completed; memory = PSS.
-# Env: SECS [15], LAT_SECS [5], QUERIES [200000], BNS_BIN, BNS_BENCH_DIR,
+# Env: SECS [15], LAT_SECS [5], QUERIES [200000], BNS_BIN, BNS_BENCH_DIR, BNS_FLAGS (more
+# `bns dev` flags, e.g. "--udp-workers 1"),
 # BNS_GEN_TIMEOUT [7200 s for the first bns start, generation included], RUST_LOG
-# (bns's log filter, to $BNS_BENCH_DIR/bns.err; its default, info, logs every query).
+# (bns's log filter, to $BNS_BENCH_DIR/bns.err; the default logs no query).
 # Needs dnsperf, dig (dnsutils), nsd, knotd (knot), unbound, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/sbin:/sbin
+BNS_FLAGS=${BNS_FLAGS:-}
 N=${1:?usage: bench/dns-vs-peers.sh N}
 SECS=${SECS:-15}
 LAT_SECS=${LAT_SECS:-5}
@@ -165,7 +167,7 @@ EOF
 launch() {
   case $1 in
     bns) "$BIN" dev --data-dir "$DATA" --dns-addr 127.0.0.1:$PORT --api-addr 127.0.0.1:0 --atlas-addr 127.0.0.1:0 \
-           --upstream none --block-interval 3600 --generate-names "$N" >>"$WORK/bns.out" 2>"$WORK/bns.err" & SPID=$! ;;
+           --upstream none --block-interval 3600 --generate-names "$N" $BNS_FLAGS >>"$WORK/bns.out" 2>"$WORK/bns.err" & SPID=$! ;;
     nsd) nsd -d -c "$PEERS/nsd/nsd.conf" >>"$PEERS/nsd/out" 2>&1 & SPID=$! ;;
     knot) knotd -c "$PEERS/knot/knot.conf" >>"$PEERS/knot/out" 2>&1 & SPID=$! ;;
     unbound) unbound -c "$PEERS/unbound/unbound.conf" >>"$PEERS/unbound/out" 2>&1 & SPID=$! ;;

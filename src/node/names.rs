@@ -217,6 +217,9 @@ impl StoreNames {
         let image = Arc::new(Image::from_entries(meta, &ns_ids(namespaces), buf));
         info!(height = meta.height, names, ms = started.elapsed().as_millis() as u64, "DNS snapshot built");
         self.write_file(&image);
+        if let Err(e) = store.shrink_memory() {
+            warn!(error = %e, "cannot shrink the snapshot builder's page cache");
+        }
         trim_heap();
         Ok(Snapshot::from_image(image, &self.apex))
     }

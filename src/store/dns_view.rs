@@ -44,4 +44,10 @@ impl Store {
         let names = st.query_map([rowid], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
         Ok(names)
     }
+
+    /// Hands this connection's unused page cache back (after a full scan).
+    pub fn shrink_memory(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("PRAGMA shrink_memory")?;
+        Ok(())
+    }
 }
