@@ -194,6 +194,11 @@ impl Follower {
             });
             let wait = match result {
                 Ok(_) => {
+                    // Caught up: the page cache that bulk indexing wants is
+                    // only resident memory from here on.
+                    if let Err(e) = self.indexer.store().shrink_memory() {
+                        warn!(error = %e, "shrinking the indexer's page cache failed");
+                    }
                     backoff = Duration::ZERO;
                     self.poll
                 }
@@ -288,6 +293,8 @@ async fn start_atlas(
 ) -> anyhow::Result<Atlas> {
     let db = db_path(data_dir);
     let store = Store::open(&db).with_context(|| format!("cannot open {} for Atlas", db.display()))?;
+    // Atlas reads and writes small rows: no bulk-indexing page cache.
+    store.set_cache_size_kib(4096)?;
     let opts = AtlasOptions {
         addr: settings.atlas_addr(),
         peers: settings.atlas_peers.clone(),

@@ -50,4 +50,10 @@ impl Store {
         self.conn.execute_batch("PRAGMA shrink_memory")?;
         Ok(())
     }
+
+    /// Caps this connection's page cache at `kib` KiB.
+    pub fn set_cache_size_kib(&self, kib: i64) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "cache_size", -kib)?;
+        Ok(())
+    }
 }
