@@ -389,7 +389,7 @@ async fn push(state: &Arc<AtlasState>, client: &Client) {
                     .iter()
                     .filter(|h| {
                         let rows = inv.rows_of(h);
-                        let knows = rows.iter().all(|r| (*r as u64) / 8 < p.inv.byte_len());
+                        let knows = { rows }.all(|r| (r as u64) / 8 < p.inv.byte_len());
                         let sent = fanout.entry(**h).or_default();
                         let push = !rows.is_empty() && knows && !p.inv.has_any(rows) && *sent < PUSH_FANOUT;
                         *sent += push as usize;

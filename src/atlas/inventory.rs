@@ -41,18 +41,58 @@ pub fn slice(bits: &[u8], offset: u64, length: u64) -> &[u8] {
 }
 
 /// This node's inventory: the rows the chain announced and which are held.
+///
+/// Each distinct hash gets an id; rows hold ids and link to the next row of
+/// the same hash, so a name costs about 70 bytes here (one id, two rows)
+/// instead of a hash per row plus a vector per hash.
 #[derive(Debug, Default)]
 pub struct Inventory {
-    /// `rows[i]` = hash of inventory row `i + 1`.
-    rows: Vec<ValueHash>,
+    /// Hash id of each row (`rows[i]` is inventory row `i + 1`).
+    rows: Vec<u32>,
+    /// The next row (0-based) announcing the same hash, or [`NONE`].
+    next: Vec<u32>,
+    /// Announced hashes by id.
+    hashes: Vec<ValueHash>,
+    /// First and last row of each id.
+    ends: Vec<(u32, u32)>,
+    ids: HashMap<ValueHash, u32>,
+    /// Held zone files, one bit per id.
+    held_ids: Vec<u64>,
+    /// Held zone files the chain has not announced (yet).
+    held_unannounced: HashSet<ValueHash>,
     /// Presence bits, one per row.
     bits: Vec<u8>,
-    /// Rows (0-based) of each announced hash.
-    rows_of: HashMap<ValueHash, Vec<u32>>,
-    /// Every held zone file's hash, announced in a row or not (yet).
-    held: HashSet<ValueHash>,
     /// Announced hashes not held, by their first row (kept as rows and files come).
     missing: BTreeMap<u32, ValueHash>,
+}
+
+/// End of a row chain.
+const NONE: u32 = u32::MAX;
+
+/// The rows (0-based) announcing one hash, in order.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows<'a> {
+    next: &'a [u32],
+    cur: u32,
+}
+
+impl Rows<'_> {
+    /// True if the hash has no row (was never announced).
+    pub fn is_empty(&self) -> bool {
+        self.cur == NONE
+    }
+}
+
+impl Iterator for Rows<'_> {
+    type Item = u32;
+    fn next(&mut self) -> Option<u32> {
+        if self.cur == NONE {
+            return None;
+        }
+        let r = self.cur;
+        self.cur = self.next.get(r as usize).copied().unwrap_or(NONE);
+        Some(r)
+    }
 }
 
 impl Inventory {
@@ -78,52 +118,88 @@ impl Inventory {
 
     /// Hash of row `row` (0-based).
     pub fn hash_at(&self, row: u64) -> Option<ValueHash> {
-        self.rows.get(usize::try_from(row).ok()?).copied()
+        let id = *self.rows.get(usize::try_from(row).ok()?)?;
+        self.hashes.get(id as usize).copied()
     }
 
     /// Rows (0-based) announcing `hash`.
-    pub fn rows_of(&self, hash: &ValueHash) -> &[u32] {
-        self.rows_of.get(hash).map(|v| v.as_slice()).unwrap_or(&[])
+    pub fn rows_of(&self, hash: &ValueHash) -> Rows<'_> {
+        let cur = self.ids.get(hash).map_or(NONE, |&id| self.ends[id as usize].0);
+        Rows { next: &self.next, cur }
     }
 
     /// True if the chain announced `hash`.
     pub fn is_announced(&self, hash: &ValueHash) -> bool {
-        self.rows_of.contains_key(hash)
+        self.ids.contains_key(hash)
+    }
+
+    fn id_held(&self, id: u32) -> bool {
+        self.held_ids.get(id as usize / 64).is_some_and(|w| w & (1 << (id % 64)) != 0)
+    }
+
+    fn set_id_held(&mut self, id: u32) {
+        let w = id as usize / 64;
+        if self.held_ids.len() <= w {
+            self.held_ids.resize(w + 1, 0);
+        }
+        self.held_ids[w] |= 1 << (id % 64);
     }
 
     /// True if the zone file with `hash` is held.
     pub fn is_held(&self, hash: &ValueHash) -> bool {
-        self.held.contains(hash)
+        match self.ids.get(hash) {
+            Some(&id) => self.id_held(id),
+            None => self.held_unannounced.contains(hash),
+        }
     }
 
     /// Distinct announced hashes held / not held.
     pub fn counts(&self) -> (u64, u64) {
-        ((self.rows_of.len() - self.missing.len()) as u64, self.missing.len() as u64)
+        ((self.ids.len() - self.missing.len()) as u64, self.missing.len() as u64)
     }
 
     /// Appends the next row (its index must be `len() + 1`).
     pub fn push_row(&mut self, hash: ValueHash) {
         let row = self.rows.len() as u32;
-        self.rows.push(hash);
-        let rows = self.rows_of.entry(hash).or_default();
-        if rows.is_empty() && !self.held.contains(&hash) {
-            self.missing.insert(row, hash);
-        }
-        rows.push(row);
-        let held = self.held.contains(&hash);
+        let id = match self.ids.get(&hash) {
+            Some(&id) => {
+                let last = self.ends[id as usize].1;
+                self.next[last as usize] = row;
+                self.ends[id as usize].1 = row;
+                id
+            }
+            None => {
+                let id = self.hashes.len() as u32;
+                self.hashes.push(hash);
+                self.ends.push((row, row));
+                self.ids.insert(hash, id);
+                if self.held_unannounced.remove(&hash) {
+                    self.set_id_held(id);
+                } else {
+                    self.missing.insert(row, hash);
+                }
+                id
+            }
+        };
+        self.rows.push(id);
+        self.next.push(NONE);
+        let held = self.id_held(id);
         set_bit(&mut self.bits, row as u64, held);
     }
 
     /// Records that the zone file `hash` is held; true if that is news.
     pub fn mark_held(&mut self, hash: ValueHash) -> bool {
-        if !self.held.insert(hash) {
+        let Some(&id) = self.ids.get(&hash) else { return self.held_unannounced.insert(hash) };
+        if self.id_held(id) {
             return false;
         }
-        if let Some(rows) = self.rows_of.get(&hash) {
-            self.missing.remove(&rows[0]);
-            for &row in rows {
-                set_bit(&mut self.bits, row as u64, true);
-            }
+        self.set_id_held(id);
+        let first = self.ends[id as usize].0;
+        self.missing.remove(&first);
+        let mut row = first;
+        while row != NONE {
+            set_bit(&mut self.bits, row as u64, true);
+            row = self.next[row as usize];
         }
         true
     }
@@ -152,8 +228,8 @@ impl PeerInventory {
     }
 
     /// True if the peer holds any of `rows`.
-    pub fn has_any(&self, rows: &[u32]) -> bool {
-        rows.iter().any(|r| self.has_row(*r as u64))
+    pub fn has_any(&self, rows: impl IntoIterator<Item = u32>) -> bool {
+        rows.into_iter().any(|r| self.has_row(r as u64))
     }
 
     /// Length of the known vector in bytes.
@@ -171,8 +247,8 @@ impl PeerInventory {
     }
 
     /// Marks rows as held (it took them in a push) or not (it did not send them when asked).
-    pub fn set_rows(&mut self, rows: &[u32], held: bool) {
-        for &r in rows {
+    pub fn set_rows(&mut self, rows: impl IntoIterator<Item = u32>, held: bool) {
+        for r in rows {
             set_bit(&mut self.bits, r as u64, held);
         }
     }
@@ -244,8 +320,8 @@ mod tests {
         p.replace_from(1, &[0x80, 0x01]);
         assert_eq!(p.byte_len(), 3);
         assert!(p.has_row(0) && p.has_row(8) && p.has_row(23));
-        p.set_rows(&[8], false);
-        assert!(!p.has_any(&[8, 9]));
+        p.set_rows([8], false);
+        assert!(!p.has_any([8, 9]));
         p.replace_from(10, &[0xff]); // past the end: bytes 3..10 unknown (clear)
         assert_eq!(p.byte_len(), 11);
         assert!(p.has_row(80) && !p.has_row(79) && p.has_row(23));

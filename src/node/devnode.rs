@@ -274,6 +274,8 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
         })
     };
 
+    // What starting up allocated and freed goes back to the system.
+    super::names::trim_heap();
     let r = faces.serve_until_interrupted().await;
     mine_loop.abort();
     // The next start maps the snapshot instead of catching up.

@@ -167,6 +167,8 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
         }
         None => println!("bns node: ready: serving; the index is empty until the first block syncs (`bns status`)"),
     }
+    // What starting up allocated and freed goes back to the system.
+    super::names::trim_heap();
     let r = faces.serve_until_interrupted().await;
     drop(wake_tx);
     // The next start maps the snapshot instead of catching up.

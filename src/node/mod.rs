@@ -230,7 +230,7 @@ impl Follower {
                 if left.is_zero() {
                     break;
                 }
-                match self.wake.recv_timeout(left.min(self.poll)) {
+                match self.wake.recv_timeout(left.min(self.poll).min(REFRESH_TICK)) {
                     Ok(()) => break,
                     Err(mpsc::RecvTimeoutError::Timeout) => match self.names.refresh() {
                         // A zone file put by another process: the held/missing gauges move.
@@ -277,6 +277,10 @@ pub fn apex_config(settings: &FaceSettings) -> anyhow::Result<crate::dns::ApexCo
     }
     Ok(crate::dns::ApexConfig { ns_name, ns_addrs })
 }
+
+/// How often the follower looks for zone files other processes stored (`bns
+/// zonefile put`, the owner's commands): a cheap check of two store rows.
+const REFRESH_TICK: Duration = Duration::from_millis(200);
 
 /// Blocks behind the tip past which Atlas tells peers it is still indexing.
 const INDEXING_LAG: u64 = 100;

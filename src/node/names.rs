@@ -318,8 +318,9 @@ fn name_state(rec: &NameRecord, content: Option<&[u8]>) -> NameState {
     }
 }
 
-/// Hands freed build memory back to the system (glibc keeps it otherwise).
-fn trim_heap() {
+/// Hands freed memory back to the system (glibc keeps it otherwise): after a
+/// snapshot build and once a node is up.
+pub(crate) fn trim_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free heap pages.
     unsafe {
