@@ -7,8 +7,10 @@
 //!   stored zone file those of the names pointing at it; expiry needs no
 //!   update (each entry carries the height it expires at). A block without
 //!   BNS ops republishes nothing but the height.
-//! - A reorg below the snapshot's height, or a namespace change, rebuilds it
-//!   whole (the old one keeps answering meanwhile).
+//! - A namespace op changes the entries of every name in that namespace (its
+//!   expiry depends on the namespace); the namespace list is re-set.
+//! - A reorg below the snapshot's height rebuilds it whole (the old one keeps
+//!   answering meanwhile).
 //! - Store errors leave the current snapshot in place and are retried on the
 //!   next refresh; they are never turned into answers.
 //! - The overlay of changed names is folded into a new base image past
@@ -157,16 +159,19 @@ impl StoreNames {
         let floor = (self.serial_floor.load(Ordering::Relaxed) as u32).max(prev.serial);
         let serial = u32::try_from(height).unwrap_or(u32::MAX).max(floor.saturating_add(1));
         let meta = ImageMeta { height, block_hash, zonefile_watermark: watermark, serial };
-        // Incremental only from a view on this chain (its block is still
-        // ours) with the same namespaces and no namespace op since.
+        // Incremental only from a view on this chain (its block is still ours).
         let on_chain = prev.height > 0
             && prev.height <= height
             && store.block_at(prev.height)?.is_some_and(|b| b.block_hash.to_byte_array() == prev.block_hash);
         let mut keys = if on_chain { store.history_keys_between(prev.height, height)? } else { Vec::new() };
-        let incremental =
-            on_chain && !keys.iter().any(|k| !k.contains('.')) && ns_ids(&namespaces) == current.namespace_ids();
-        let next = if incremental {
+        let next = if on_chain {
             let started = Instant::now();
+            // A namespace op (reveal, ready) changes the expiry of every name in it.
+            let touched_ns: Vec<String> = keys.iter().filter(|k| !k.contains('.')).cloned().collect();
+            for ns in &touched_ns {
+                keys.extend(store.names_in_namespace(ns, 0, i64::MAX as u64)?);
+            }
+            keys.retain(|k| k.contains('.'));
             keys.extend(store.names_with_zonefiles_after(prev.zonefile_watermark)?);
             keys.sort();
             keys.dedup();
@@ -188,7 +193,12 @@ impl StoreNames {
             if !keys.is_empty() {
                 info!(height, names = keys.len(), ms = started.elapsed().as_millis() as u64, "DNS snapshot updated");
             }
-            current.with_changes(meta, changes)
+            let next = current.with_changes(meta, changes);
+            if ns_ids(&namespaces) == next.namespace_ids() {
+                next
+            } else {
+                next.with_namespaces(ns_ids(&namespaces))
+            }
         } else {
             self.build_full(&store, meta, &namespaces)?
         };
