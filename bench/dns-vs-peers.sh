@@ -16,7 +16,8 @@
 # query file ($QUERIES lines: 45% A, 45% TXT, 10% NXDOMAIN; fixed seed), a
 # shorter `-v` run ($LAT_SECS) for p50/p99, then stop. CPU per query = utime+stime
 # of the server's whole process tree over queries completed; memory = PSS.
-# Env: SECS [15], LAT_SECS [5], QUERIES [200000], BNS_BIN, BNS_BENCH_DIR, BNS_FLAGS (more
+# Env: SECS [15], LAT_SECS [5], QUERIES [200000], SETTLE [2 + N/100000 s between a
+# restart and the measurement], BNS_BIN, BNS_BENCH_DIR, BNS_FLAGS (more
 # `bns dev` flags, e.g. "--udp-workers 1"),
 # BNS_GEN_TIMEOUT [7200 s for the first bns start, generation included], RUST_LOG
 # (bns's log filter, to $BNS_BENCH_DIR/bns.err; the default logs no query).
@@ -25,6 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/sbin:/sbin
 BNS_FLAGS=${BNS_FLAGS:-}
+SETTLE=${SETTLE:-$((2 + ${1:-0} / 100000))}
 N=${1:?usage: bench/dns-vs-peers.sh N}
 SECS=${SECS:-15}
 LAT_SECS=${LAT_SECS:-5}
@@ -219,6 +221,9 @@ measure() {
   start "$([ "$name" = bns ] && echo bnsnode || echo "$name")" 600; restart=$READY
   echo "   ready after ${ready}s, again after a restart ${restart}s"
   check "$name"
+  # Steady state: what a server does once after starting (bns's follower
+  # reading the chain file, Atlas loading its inventory) is not a query's cost.
+  sleep "$SETTLE"
   procs=$(tree "$SPID" | tr '\n' ' ')
   read -r c0 u0 < <(ticks "$procs")
   out=$(timeout $((SECS + 60)) dnsperf -s 127.0.0.1 -p "$PORT" -d "$PEERS/queries" -l "$SECS" -c 4 2>&1)

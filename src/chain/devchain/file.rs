@@ -128,7 +128,8 @@ impl BlockSource for ChainFile {
 pub struct FollowedChainFile {
     path: PathBuf,
     network: Network,
-    inner: std::sync::RwLock<((u64, u128), ChainFile)>,
+    /// The file as last read, with its length and mtime; `None` until first used.
+    inner: std::sync::RwLock<Option<((u64, u128), ChainFile)>>,
 }
 
 impl std::fmt::Debug for FollowedChainFile {
@@ -138,15 +139,32 @@ impl std::fmt::Debug for FollowedChainFile {
 }
 
 impl FollowedChainFile {
-    /// Opens the chain file at `path` and follows it.
+    /// Follows the chain file at `path`. It is read (its txid index built) on
+    /// first use, on the caller's thread, so a node serves before that.
     pub fn open(path: &Path, network: Network) -> Result<FollowedChainFile, ChainError> {
-        let len = file_len(path)?;
-        let inner = ChainFile::open(path, network)?;
-        Ok(FollowedChainFile { path: path.to_owned(), network, inner: std::sync::RwLock::new((len, inner)) })
+        file_len(path)?;
+        Ok(FollowedChainFile { path: path.to_owned(), network, inner: std::sync::RwLock::new(None) })
     }
 
-    fn current(&self) -> std::sync::RwLockReadGuard<'_, ((u64, u128), ChainFile)> {
-        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    /// Runs `f` on the file as it is now (re-read when it grew or changed).
+    fn with<R>(&self, reread: bool, f: impl FnOnce(&ChainFile) -> Result<R, ChainError>) -> Result<R, ChainError> {
+        let stale = {
+            let g = self.inner.read().unwrap_or_else(|e| e.into_inner());
+            match &*g {
+                None => true,
+                Some((len, _)) => reread && *len != file_len(&self.path)?,
+            }
+        };
+        if stale {
+            let len = file_len(&self.path)?;
+            let fresh = ChainFile::open(&self.path, self.network)?;
+            *self.inner.write().unwrap_or_else(|e| e.into_inner()) = Some((len, fresh));
+        }
+        let g = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        match &*g {
+            Some((_, file)) => f(file),
+            None => Err(ChainError::transient(format!("dev chain file {} is not readable", self.path.display()))),
+        }
     }
 }
 
@@ -160,23 +178,18 @@ fn file_len(path: &Path) -> Result<(u64, u128), ChainError> {
 
 impl BlockSource for FollowedChainFile {
     fn tip_height(&self) -> Result<u64, ChainError> {
-        let len = file_len(&self.path)?;
-        if len != self.current().0 {
-            let fresh = ChainFile::open(&self.path, self.network)?;
-            *self.inner.write().unwrap_or_else(|e| e.into_inner()) = (len, fresh);
-        }
-        self.current().1.tip_height()
+        self.with(true, |f| f.tip_height())
     }
 
     fn block_hash(&self, height: u64) -> Result<BlockHash, ChainError> {
-        self.current().1.block_hash(height)
+        self.with(false, |f| f.block_hash(height))
     }
 
     fn block(&self, height: u64) -> Result<Block, ChainError> {
-        self.current().1.block(height)
+        self.with(false, |f| f.block(height))
     }
 
     fn prevout(&self, outpoint: &OutPoint) -> Result<TxOut, ChainError> {
-        self.current().1.prevout(outpoint)
+        self.with(false, |f| f.prevout(outpoint))
     }
 }
