@@ -93,7 +93,10 @@ fn the_snapshot_file_survives_restarts_and_a_damaged_one_is_rebuilt() {
         interrupt(node);
         let again = Image::open(&file).expect("rebuilt and written whole").meta();
         let before = image.meta();
-        assert_eq!((again.height, again.block_hash, again.zonefile_watermark), (before.height, before.block_hash, before.zonefile_watermark));
+        assert_eq!(
+            (again.height, again.block_hash, again.zonefile_watermark),
+            (before.height, before.block_hash, before.zonefile_watermark)
+        );
         // RFC 1982: a rebuild never takes the SOA serial back.
         assert!(again.serial > before.serial, "{} after {}", again.serial, before.serial);
     }
@@ -177,7 +180,8 @@ fn the_apex_announces_a_name_server_bns_answers_and_the_do_bit_is_echoed() {
     }
     node.kill9();
     // Configured: an NS name under a namespace is answered by bns, ahead of the chain.
-    let node = DevNode::start_with(&data, &support::repo_zones(), &["--ns-name", "werner.id", "--ns-addr", "192.0.2.53"]);
+    let node =
+        DevNode::start_with(&data, &support::repo_zones(), &["--ns-name", "werner.id", "--ns-addr", "192.0.2.53"]);
     assert_eq!(dig(node.dns, &["id", "NS", "+short"]).trim(), "werner.id.");
     assert_eq!(dig(node.dns, &["werner.id", "A", "+short"]).trim(), "192.0.2.53");
     assert_eq!(dig(node.dns, &["hal.btc", "A", "+short"]).trim(), "198.51.100.2");

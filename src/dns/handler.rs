@@ -21,10 +21,10 @@ use hickory_server::{
 use tracing::{debug, info};
 
 use super::cache::{AnswerCache, Key, Origin};
-use super::snapshot::SnapshotCell;
-use super::udp::SlowQuery;
 use super::forward::{Forwarder, Policy, ResolverOptions};
 use super::resolve::{resolve, Answer, Resolution};
+use super::snapshot::SnapshotCell;
+use super::udp::SlowQuery;
 use super::DnsStats;
 use crate::metrics::Metrics;
 

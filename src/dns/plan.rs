@@ -13,11 +13,11 @@
 //! (RFC 8482); negative answers carry the namespace SOA with TTL
 //! `min(SOA TTL, MINIMUM)` (RFC 2308).
 
+use super::records::{SOA_MINIMUM, SOA_TTL};
 use super::snapshot::{
     zone::{rdata_target, rr_at, Rr},
     NameView, Namespace, Snapshot,
 };
-use super::records::{SOA_MINIMUM, SOA_TTL};
 
 /// Longest CNAME chain followed inside one zone file.
 pub(crate) const MAX_CNAME_CHAIN: usize = 8;

@@ -174,9 +174,7 @@ fn worker(socket: &Arc<UdpSocket>, cx: &WorkerContext) {
         let mut sent = 0;
         while sent < out {
             // SAFETY: as above; headers [sent, out) are filled.
-            let n = unsafe {
-                libc::sendmmsg(fd, b.hdr_out[sent..].as_mut_ptr(), (out - sent) as libc::c_uint, 0)
-            };
+            let n = unsafe { libc::sendmmsg(fd, b.hdr_out[sent..].as_mut_ptr(), (out - sent) as libc::c_uint, 0) };
             if n <= 0 {
                 debug!(error = %io::Error::last_os_error(), "UDP send failed");
                 // Skip the datagram that failed (e.g. an unreachable sender).

@@ -14,9 +14,9 @@ impl Store {
         &self,
         mut f: impl FnMut(NameRecord, Option<Vec<u8>>),
     ) -> Result<(), StoreError> {
-        let mut st = self.conn.prepare(
-            "SELECT n.record, z.content FROM names n LEFT JOIN zonefiles z ON z.value_hash = n.value_hash",
-        )?;
+        let mut st = self
+            .conn
+            .prepare("SELECT n.record, z.content FROM names n LEFT JOIN zonefiles z ON z.value_hash = n.value_hash")?;
         let mut rows = st.query([])?;
         while let Some(row) = rows.next()? {
             let json: String = row.get(0)?;
@@ -29,8 +29,7 @@ impl Store {
     /// Names and namespace ids with an accepted op in a block above `from`
     /// and at most `to`.
     pub fn history_keys_between(&self, from: u64, to: u64) -> Result<Vec<String>, StoreError> {
-        let mut st =
-            self.conn.prepare_cached("SELECT DISTINCT key FROM history WHERE height > ?1 AND height <= ?2")?;
+        let mut st = self.conn.prepare_cached("SELECT DISTINCT key FROM history WHERE height > ?1 AND height <= ?2")?;
         let keys = st.query_map(params![from as i64, to as i64], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
         Ok(keys)
     }

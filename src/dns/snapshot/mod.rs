@@ -188,10 +188,8 @@ impl Snapshot {
         names: impl IntoIterator<Item = (String, NameState, Option<u64>)>,
         apex: &ApexConfig,
     ) -> Snapshot {
-        let entries: Vec<(Box<[u8]>, Vec<u8>)> = names
-            .into_iter()
-            .map(|(fqn, st, exp)| (fqn.as_bytes().into(), encode_entry(&fqn, &st, exp)))
-            .collect();
+        let entries: Vec<(Box<[u8]>, Vec<u8>)> =
+            names.into_iter().map(|(fqn, st, exp)| (fqn.as_bytes().into(), encode_entry(&fqn, &st, exp))).collect();
         let ids: Vec<Box<[u8]>> = namespaces.iter().map(|n| n.as_bytes().into()).collect();
         let image = Image::build(meta, &ids, entries.iter().map(|(k, v)| (&k[..], &v[..])));
         Snapshot::from_image(Arc::new(image), apex)

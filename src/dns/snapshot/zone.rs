@@ -99,7 +99,9 @@ fn relative_owner(owner: &str, fqn: &str) -> Option<Vec<u8>> {
             return None;
         }
         &[][..]
-    } else if o.len() > f.len() + 1 && o[o.len() - f.len() - 1] == b'.' && o[o.len() - f.len()..].eq_ignore_ascii_case(f)
+    } else if o.len() > f.len() + 1
+        && o[o.len() - f.len() - 1] == b'.'
+        && o[o.len() - f.len()..].eq_ignore_ascii_case(f)
     {
         &o[..o.len() - f.len() - 1]
     } else {

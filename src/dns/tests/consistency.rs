@@ -13,19 +13,21 @@ use hickory_proto::{
     rr::{RData, RecordType},
 };
 
-use super::super::{ede::Ede, excess_lag};
 use super::super::snapshot::{ApexConfig, ImageMeta, NameState, Snapshot, SnapshotCell};
 use super::super::DnsServer;
+use super::super::{ede::Ede, excess_lag};
 use super::{ask, rec, zone, Lookup, Proto};
 use crate::zonefile::RecordData;
 
 /// A view at `height` where `n.id` has TXT `h=<height>` (and `only<height>.id` exists).
 fn at(height: u64, lag: Option<u64>) -> Snapshot {
-    let Lookup::Zone(z) = zone(vec![rec("n.id", 60, RecordData::Txt(vec![format!("h={height}").into_bytes()]))])
-    else {
+    let Lookup::Zone(z) = zone(vec![rec("n.id", 60, RecordData::Txt(vec![format!("h={height}").into_bytes()]))]) else {
         unreachable!()
     };
-    let names = [("n.id".to_string(), NameState::Zone(z.clone()), None), (format!("only{height}.id"), NameState::Zone(z), None)];
+    let names = [
+        ("n.id".to_string(), NameState::Zone(z.clone()), None),
+        (format!("only{height}.id"), NameState::Zone(z), None),
+    ];
     let meta = ImageMeta { height, serial: height as u32, ..ImageMeta::default() };
     Snapshot::build(meta, &["id"], names, &ApexConfig { ns_name: None, ns_addrs: vec![Ipv4Addr::LOCALHOST.into()] })
         .with_lag(lag)

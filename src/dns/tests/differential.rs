@@ -184,7 +184,11 @@ async fn fast_path_bytes_equal_the_slow_path_for_failures_and_random_queries() {
     for _ in 0..4000 {
         let name = match rng.gen_range(0..4) {
             0 => known[rng.gen_range(0..known.len())].to_string(),
-            1 => format!("{}.{}", ["www", "_443._tcp", "mail", "big", "huge", "ext", "x.y"][rng.gen_range(0..7)], known[rng.gen_range(0..2)]),
+            1 => format!(
+                "{}.{}",
+                ["www", "_443._tcp", "mail", "big", "huge", "ext", "x.y"][rng.gen_range(0..7)],
+                known[rng.gen_range(0..2)]
+            ),
             2 => format!("n{}.{}", rng.gen::<u16>(), ["id", "btc"][rng.gen_range(0..2)]),
             _ => ["id", "btc"][rng.gen_range(0..2)].to_string(),
         };

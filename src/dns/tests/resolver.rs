@@ -23,9 +23,7 @@ use tokio::{
 
 use super::wire::query_msg;
 use super::{ask, ask_opts, rec, source, start, zone, MemSource, Running, BOTH};
-use crate::dns::{
-    ede::Ede, forward::parse_policies, DnsServer, DnsStats, ResolverOptions, Upstreams,
-};
+use crate::dns::{ede::Ede, forward::parse_policies, DnsServer, DnsStats, ResolverOptions, Upstreams};
 use crate::zonefile::RecordData;
 
 async fn start_with(addr: &str, src: Arc<MemSource>, opts: ResolverOptions) -> (Running, Arc<DnsStats>) {
@@ -283,4 +281,3 @@ async fn malformed_requests_are_counted() {
     assert_eq!(stats.malformed(), 2);
     srv.stop().await;
 }
-
