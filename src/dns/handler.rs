@@ -300,7 +300,7 @@ pub(crate) async fn serve_slow_udp(handler: Arc<BnsHandler>, mut rx: tokio::sync
 /// What hickory's UDP server does with one datagram: drop responses, FORMERR
 /// what does not decode, hand the rest to the handler.
 async fn slow_udp(handler: &BnsHandler, q: SlowQuery) {
-    let responder = UdpResponder { socket: q.socket.clone(), dst: q.src };
+    let sink = SocketSink { socket: q.socket.clone(), dst: q.src };
     let header = {
         let mut d = BinDecoder::new(&q.packet);
         match Header::read(&mut d) {
@@ -313,7 +313,7 @@ async fn slow_udp(handler: &BnsHandler, q: SlowQuery) {
     }
     match Request::from_bytes(q.packet, q.src, Protocol::Udp) {
         Ok(request) => {
-            handler.handle_request::<_, TokioTime>(&request, responder).await;
+            handler.handle_request::<_, TokioTime>(&request, UdpResponder(sink)).await;
         }
         Err(_) => {
             // As hickory's server: FORMERR, no question echoed.
@@ -329,21 +329,39 @@ async fn slow_udp(handler: &BnsHandler, q: SlowQuery) {
             let mut reply = [0u8; 12];
             reply[..2].copy_from_slice(&m.id.to_be_bytes());
             reply[2..4].copy_from_slice(&flags.to_be_bytes());
-            let _ = responder.socket.send_to(&reply, responder.dst);
+            sink.send(reply.to_vec());
         }
     }
 }
 
-/// Sends a hickory response on a worker's UDP socket, sized as hickory's
-/// own UDP server sizes it (the client's EDNS payload, else 512; TC beyond).
+/// Where an encoded UDP response goes.
+pub(crate) trait UdpSink: Clone + Send + Sync + Unpin + 'static {
+    /// Takes one response datagram.
+    fn send(&self, datagram: Vec<u8>);
+}
+
+/// A worker's socket and the client to answer.
 #[derive(Clone)]
-struct UdpResponder {
+struct SocketSink {
     socket: Arc<std::net::UdpSocket>,
     dst: std::net::SocketAddr,
 }
 
+impl UdpSink for SocketSink {
+    fn send(&self, datagram: Vec<u8>) {
+        if let Err(error) = self.socket.send_to(&datagram, self.dst) {
+            debug!(%error, dst = %self.dst, "UDP send failed");
+        }
+    }
+}
+
+/// Hands a hickory response to a [`UdpSink`], sized as hickory's own UDP
+/// server sizes it (the client's EDNS payload, else 512; TC beyond).
+#[derive(Clone)]
+pub(crate) struct UdpResponder<S: UdpSink>(pub S);
+
 #[async_trait::async_trait]
-impl ResponseHandler for UdpResponder {
+impl<S: UdpSink> ResponseHandler for UdpResponder<S> {
     async fn send_response<'a>(
         &mut self,
         response: hickory_server::zone_handler::MessageResponse<
@@ -356,16 +374,14 @@ impl ResponseHandler for UdpResponder {
         >,
     ) -> Result<ResponseInfo, hickory_net::NetError> {
         let (info, bytes) = encode_udp(response).map_err(hickory_net::NetError::from)?;
-        if let Err(error) = self.socket.send_to(&bytes, self.dst) {
-            debug!(%error, dst = %self.dst, "UDP send failed");
-        }
+        self.0.send(bytes);
         Ok(info)
     }
 }
 
 /// Encodes a response as hickory's UDP server does: at most the client's
 /// EDNS payload (512 without EDNS), truncated (TC) beyond.
-pub(crate) fn encode_udp<'q, 'a, A, N, S, D>(
+fn encode_udp<'q, 'a, A, N, S, D>(
     response: hickory_server::zone_handler::MessageResponse<'q, 'a, A, N, S, D>,
 ) -> Result<(ResponseInfo, Vec<u8>), hickory_proto::ProtoError>
 where

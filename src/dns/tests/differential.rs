@@ -7,40 +7,24 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use hickory_net::{runtime::TokioTime, xfer::Protocol, NetError};
-use hickory_proto::rr::Record;
-use hickory_server::{
-    server::{Request, RequestHandler, ResponseHandler, ResponseInfo},
-    zone_handler::MessageResponse,
-};
+use hickory_net::{runtime::TokioTime, xfer::Protocol};
+use hickory_server::server::{Request, RequestHandler};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use super::super::fast::{answer, Fast};
 use super::super::forward::ResolverOptions;
-use super::super::handler::{encode_udp, BnsHandler};
+use super::super::handler::{BnsHandler, UdpResponder, UdpSink};
 use super::super::snapshot::{zone, ApexConfig, ImageMeta, NameState, Snapshot, SnapshotCell};
 use super::source;
 use crate::zonefile::{self, ZoneFile};
 
+/// Keeps the response the slow path sends.
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Option<Vec<u8>>>>);
 
-#[async_trait::async_trait]
-impl ResponseHandler for Capture {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        let (info, bytes) = encode_udp(response).map_err(NetError::from)?;
-        *self.0.lock().unwrap() = Some(bytes);
-        Ok(info)
+impl UdpSink for Capture {
+    fn send(&self, datagram: Vec<u8>) {
+        *self.0.lock().unwrap() = Some(datagram);
     }
 }
 
@@ -92,7 +76,7 @@ async fn compare(snap: Snapshot, queries: &[Vec<u8>]) -> Counts {
         counts.fast += 1;
         let request = Request::from_bytes(q.clone(), src, Protocol::Udp).expect("request decodes");
         let capture = Capture::default();
-        handler.handle_request::<_, TokioTime>(&request, capture.clone()).await;
+        handler.handle_request::<_, TokioTime>(&request, UdpResponder(capture.clone())).await;
         let slow = capture.0.lock().unwrap().take().expect("slow path answered");
         assert_eq!(
             &out[..len],
