@@ -38,7 +38,11 @@ fn register_on_bcoin_resolve_with_dig_then_transfer() {
 
     let allocation = format!("{}=1000000000000000", owner.address());
     let mut node_args = b.node_args();
-    node_args.extend(["--token-allocation", &allocation, "--poll-interval", "0.1"].map(String::from));
+    // `test` is a special-use name (RFC 6761): answered from the chain only when opted in.
+    node_args.extend(
+        ["--token-allocation", &allocation, "--poll-interval", "0.1", "--namespace-policy", "test=bns"]
+            .map(String::from),
+    );
     let node_args: Vec<&str> = node_args.iter().map(|s| s.as_str()).collect();
     let node = DevNode::node(&data, &node_args);
 

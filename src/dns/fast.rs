@@ -123,9 +123,6 @@ pub(crate) fn answer(snap: &Snapshot, options: &ResolverOptions, forwarder: bool
 }
 
 fn policy_of(options: &ResolverOptions, label: &[u8]) -> Policy {
-    if options.policies.is_empty() {
-        return Policy::Bns;
-    }
     let mut buf = [0u8; 63];
     let Some(b) = buf.get_mut(..label.len()) else { return Policy::Bns };
     b.copy_from_slice(label);

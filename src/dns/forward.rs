@@ -159,7 +159,7 @@ impl Upstreams {
 pub struct ResolverOptions {
     /// Upstream resolvers for names outside BNS.
     pub upstreams: Upstreams,
-    /// Collision policy per namespace (lowercase id); absent = [`Policy::Bns`].
+    /// Collision policy per namespace (lowercase id); absent: see [`ResolverOptions::policy`].
     pub policies: HashMap<String, Policy>,
     /// Bound of the answer cache in bytes (0 disables caching).
     pub cache_size: u64,
@@ -172,9 +172,13 @@ impl Default for ResolverOptions {
 }
 
 impl ResolverOptions {
-    /// The policy of namespace `ns` (lowercase).
+    /// The policy of namespace `ns` (lowercase): as configured, else `icann`
+    /// for an ICANN TLD or special-use name ([`super::tld`]), else `bns`.
     pub fn policy(&self, ns: &str) -> Policy {
-        self.policies.get(ns).copied().unwrap_or_default()
+        match self.policies.get(ns) {
+            Some(p) => *p,
+            None => super::tld::default_policy(ns),
+        }
     }
 }
 

@@ -57,6 +57,7 @@ mod resolve;
 pub mod snapshot;
 #[cfg(test)]
 mod tests;
+pub mod tld;
 pub mod tls;
 mod udp;
 

@@ -39,9 +39,23 @@ pub use devnode::{
 };
 pub use follow::run_node;
 
-/// The namespace policies of `settings` (`--namespace-policy NS=POLICY`).
+/// Namespaces answered from the chain although their ids are reserved outside
+/// BNS (`id` is Indonesia's TLD): opted in unless the user says otherwise.
+pub const DEFAULT_OPT_IN: &[&str] = &["id", "btc"];
+
+/// The namespace policies in effect: [`DEFAULT_OPT_IN`] as `bns`, then
+/// `--namespace-policy NS=POLICY` entries over them. Namespaces in neither
+/// get [`crate::dns::tld::default_policy`]. `localhost` cannot be opted in:
+/// it is always answered locally (RFC 6761).
 pub fn namespace_policies(settings: &FaceSettings) -> anyhow::Result<std::collections::HashMap<String, Policy>> {
-    parse_policies(&settings.namespace_policy).map_err(|e| anyhow!("--namespace-policy: {e}"))
+    let mut out: std::collections::HashMap<String, Policy> =
+        DEFAULT_OPT_IN.iter().map(|ns| (ns.to_string(), Policy::Bns)).collect();
+    let given = parse_policies(&settings.namespace_policy).map_err(|e| anyhow!("--namespace-policy: {e}"))?;
+    if given.contains_key("localhost") {
+        return Err(anyhow!("--namespace-policy: localhost is always answered locally (RFC 6761); remove that entry"));
+    }
+    out.extend(given);
+    Ok(out)
 }
 
 /// Forwarding, namespace policies and cache size for the DNS face. Without
@@ -447,6 +461,17 @@ mod tests {
         assert_eq!(r.upstreams, Upstreams::Servers(vec!["127.0.0.1:5399".parse().unwrap()]));
         assert_eq!(r.policy("id"), Policy::BnsFirst);
         assert_eq!(r.policy("btc"), Policy::Bns);
+        // Reserved ids are forwarded unless opted in; the defaults can be opted out.
+        assert_eq!(r.policy("com"), Policy::Icann);
+        assert_eq!(r.policy("onion"), Policy::Icann);
+        assert_eq!(r.policy("podcast"), Policy::Bns);
+        let d = resolver_options(&FaceSettings::default()).unwrap();
+        assert_eq!((d.policy("id"), d.policy("btc"), d.policy("com")), (Policy::Bns, Policy::Bns, Policy::Icann));
+        let out = FaceSettings { namespace_policy: vec!["id=icann".into(), "com=bns".into()], ..Default::default() };
+        let o = resolver_options(&out).unwrap();
+        assert_eq!((o.policy("id"), o.policy("com")), (Policy::Icann, Policy::Bns));
+        let local = FaceSettings { namespace_policy: vec!["localhost=bns".into()], ..Default::default() };
+        assert!(resolver_options(&local).unwrap_err().to_string().contains("RFC 6761"));
         assert_eq!(r.cache_size, 1000);
         let none = FaceSettings { upstreams: vec!["none".into()], ..Default::default() };
         assert_eq!(resolver_options(&none).unwrap().upstreams, Upstreams::None);

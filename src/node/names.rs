@@ -194,10 +194,10 @@ impl StoreNames {
                 info!(height, names = keys.len(), ms = started.elapsed().as_millis() as u64, "DNS snapshot updated");
             }
             let next = current.with_changes(meta, changes);
-            if ns_ids(&namespaces) == next.namespace_ids() {
+            if ns_ids(&namespaces, height) == next.namespace_ids() {
                 next
             } else {
-                next.with_namespaces(ns_ids(&namespaces))
+                next.with_namespaces(ns_ids(&namespaces, height))
             }
         } else {
             self.build_full(&store, meta, &namespaces)?
@@ -224,7 +224,7 @@ impl StoreNames {
             }
         })?;
         let names = buf.len();
-        let image = Arc::new(Image::from_entries(meta, &ns_ids(namespaces), buf));
+        let image = Arc::new(Image::from_entries(meta, &ns_ids(namespaces, meta.height), buf));
         info!(height = meta.height, names, ms = started.elapsed().as_millis() as u64, "DNS snapshot built");
         self.write_file(&image);
         if let Err(e) = store.shrink_memory() {
@@ -284,8 +284,14 @@ impl StoreNames {
     }
 }
 
-fn ns_ids(namespaces: &HashMap<String, NamespaceRecord>) -> Vec<Box<[u8]>> {
-    let mut ids: Vec<Box<[u8]>> = namespaces.keys().map(|k| k.as_bytes().into()).collect();
+/// The namespaces DNS answers for at `height`: ready, or revealed and inside
+/// the reveal window. An expired reveal never made ready is no TLD.
+fn ns_ids(namespaces: &HashMap<String, NamespaceRecord>, height: u64) -> Vec<Box<[u8]>> {
+    let mut ids: Vec<Box<[u8]>> = namespaces
+        .iter()
+        .filter(|(_, ns)| ns.is_ready() || ns.is_revealed_at(height))
+        .map(|(k, _)| k.as_bytes().into())
+        .collect();
     ids.sort();
     ids
 }
@@ -340,4 +346,47 @@ pub(crate) fn trim_heap() {
 
 fn poisoned() -> StoreError {
     StoreError::Corrupt { table: "-", message: "store lock poisoned".into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bns::epoch::NAMESPACE_REVEAL_EXPIRE;
+
+    fn ns(reveal: u64, ready: Option<u64>) -> NamespaceRecord {
+        NamespaceRecord {
+            namespace_id: String::new(),
+            preorder_hash: Default::default(),
+            version: 1,
+            sender: String::new(),
+            sender_pubkey: None,
+            address: String::new(),
+            recipient: String::new(),
+            recipient_address: String::new(),
+            block_number: reveal,
+            reveal_block: reveal,
+            ready_block: ready,
+            op: "!".into(),
+            txid: String::new(),
+            vtxindex: 0,
+            lifetime: 52595,
+            coeff: 1,
+            base: 1,
+            buckets: [0; 16],
+            nonalpha_discount: 1,
+            no_vowel_discount: 1,
+            op_fee: 0,
+        }
+    }
+
+    #[test]
+    fn an_expired_reveal_is_no_namespace() {
+        let map: HashMap<String, NamespaceRecord> =
+            [("ready".into(), ns(100, Some(110))), ("pending".into(), ns(100, None))].into_iter().collect();
+        let ids = |h| ns_ids(&map, h).into_iter().map(|b| String::from_utf8(b.into()).unwrap()).collect::<Vec<_>>();
+        assert_eq!(ids(99), ["ready"]);
+        assert_eq!(ids(100), ["pending", "ready"]);
+        assert_eq!(ids(100 + NAMESPACE_REVEAL_EXPIRE - 1), ["pending", "ready"]);
+        assert_eq!(ids(100 + NAMESPACE_REVEAL_EXPIRE), ["ready"]);
+    }
 }
