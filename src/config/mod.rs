@@ -77,6 +77,26 @@ pub struct FaceSettings {
     /// UDP sockets and threads answering DNS (SO_REUSEPORT) [default: one per core, at most 4]
     #[arg(long, value_name = "N")]
     pub udp_workers: Option<usize>,
+    /// Clients whose questions outside BNS are forwarded (repeatable CIDR); others get REFUSED [default: 127.0.0.0/8 and ::1]
+    #[arg(long = "allow-recursion", value_name = "CIDR")]
+    #[serde(default, alias = "allow-recursion")]
+    pub allow_recursion: Vec<ipnet::IpNet>,
+    /// UDP responses a second per client network (/24, /56) before rate limiting; 0 turns it off [default: 100]
+    #[arg(long, value_name = "N")]
+    pub rrl_rate: Option<u32>,
+    /// Of the rate-limited UDP responses, every Nth goes out truncated (TC: the client retries over TCP), the rest are dropped; 0 drops all [default: 2]
+    #[arg(long, value_name = "N")]
+    pub rrl_slip: Option<u32>,
+    /// Sources never rate limited (repeatable CIDR) [default: 127.0.0.1/32 and ::1]
+    #[arg(long = "rrl-exempt", value_name = "CIDR")]
+    #[serde(default, alias = "rrl-exempt")]
+    pub rrl_exempt: Vec<ipnet::IpNet>,
+    /// Forwarded questions in flight at most; more get SERVFAIL at once [default: 256]
+    #[arg(long, value_name = "N")]
+    pub max_forwards: Option<usize>,
+    /// Open DNS connections at most, for TCP and for DoT each (16 per client address) [default: 512]
+    #[arg(long, value_name = "N")]
+    pub max_tcp: Option<usize>,
 }
 
 impl FaceSettings {
@@ -106,6 +126,12 @@ impl FaceSettings {
             ns_addrs: if self.ns_addrs.is_empty() { other.ns_addrs } else { self.ns_addrs },
             log_queries: self.log_queries || other.log_queries,
             udp_workers: self.udp_workers.or(other.udp_workers),
+            allow_recursion: if self.allow_recursion.is_empty() { other.allow_recursion } else { self.allow_recursion },
+            rrl_rate: self.rrl_rate.or(other.rrl_rate),
+            rrl_slip: self.rrl_slip.or(other.rrl_slip),
+            rrl_exempt: if self.rrl_exempt.is_empty() { other.rrl_exempt } else { self.rrl_exempt },
+            max_forwards: self.max_forwards.or(other.max_forwards),
+            max_tcp: self.max_tcp.or(other.max_tcp),
         }
     }
 

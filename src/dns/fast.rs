@@ -122,6 +122,27 @@ pub(crate) fn answer(snap: &Snapshot, options: &ResolverOptions, forwarder: bool
     }
 }
 
+/// The response a rate-limited query gets when it slips through: header and
+/// question, TC set, no records (RFC 5452 spirit: a real client retries over
+/// TCP). `None` for a request the fast path does not parse (dropped).
+pub(crate) fn truncated(req: &[u8], out: &mut [u8]) -> Option<usize> {
+    let r = parse(req)?;
+    let len = 12 + r.question.len();
+    let out = out.get_mut(..len)?;
+    let mut flags: u16 = 0x8000 | 0x0200;
+    if r.rd {
+        flags |= 0x0100;
+    }
+    if r.cd {
+        flags |= 0x0010;
+    }
+    out[..2].copy_from_slice(&r.id);
+    out[2..4].copy_from_slice(&flags.to_be_bytes());
+    out[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    out[12..].copy_from_slice(r.question);
+    Some(len)
+}
+
 fn policy_of(options: &ResolverOptions, label: &[u8]) -> Policy {
     let mut buf = [0u8; 63];
     let Some(b) = buf.get_mut(..label.len()) else { return Policy::Bns };

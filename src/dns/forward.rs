@@ -24,6 +24,7 @@ use hickory_resolver::{
     config::{ConnectionConfig, NameServerConfig, ResolverOpts, ServerOrderingStrategy},
     NameServerPool, PoolContext, TlsConfig,
 };
+use ipnet::IpNet;
 use tracing::debug;
 
 use super::ede::Ede;
@@ -163,15 +164,49 @@ pub struct ResolverOptions {
     pub policies: HashMap<String, Policy>,
     /// Bound of the answer cache in bytes (0 disables caching).
     pub cache_size: u64,
+    /// Clients whose questions outside BNS are forwarded; others get REFUSED
+    /// (an open resolver is a reflector for anyone who can reach the port).
+    pub allow_recursion: Vec<IpNet>,
+    /// Forwarded questions in flight at most; beyond, SERVFAIL at once.
+    pub max_forwards: usize,
 }
+
+/// Default of [`ResolverOptions::allow_recursion`]: this host only.
+pub fn loopback_nets() -> Vec<IpNet> {
+    ["127.0.0.0/8", "::1/128"].iter().map(|n| n.parse().expect("constant network parses")).collect()
+}
+
+/// Namespaces answered from the chain although their ids are reserved outside
+/// BNS (`id` is Indonesia's TLD): opted in unless the user says otherwise.
+pub const DEFAULT_OPT_IN: &[&str] = &["id", "btc"];
+
+/// [`DEFAULT_OPT_IN`] as `bns` policies.
+pub fn default_policies() -> HashMap<String, Policy> {
+    DEFAULT_OPT_IN.iter().map(|ns| (ns.to_string(), Policy::Bns)).collect()
+}
+
+/// Default of [`ResolverOptions::max_forwards`].
+pub const DEFAULT_MAX_FORWARDS: usize = 256;
 
 impl Default for ResolverOptions {
     fn default() -> Self {
-        ResolverOptions { upstreams: Upstreams::None, policies: HashMap::new(), cache_size: DEFAULT_CACHE_SIZE }
+        ResolverOptions {
+            upstreams: Upstreams::None,
+            policies: default_policies(),
+            cache_size: DEFAULT_CACHE_SIZE,
+            allow_recursion: loopback_nets(),
+            max_forwards: DEFAULT_MAX_FORWARDS,
+        }
     }
 }
 
 impl ResolverOptions {
+    /// Whether questions from `ip` may be forwarded.
+    pub fn may_recurse(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.allow_recursion.iter().any(|n| n.contains(&ip))
+    }
+
     /// The policy of namespace `ns` (lowercase): as configured, else `icann`
     /// for an ICANN TLD or special-use name ([`super::tld`]), else `bns`.
     pub fn policy(&self, ns: &str) -> Policy {
@@ -194,15 +229,16 @@ pub(crate) struct Forwarded {
     pub answered: bool,
 }
 
-/// Sends questions to the upstream resolvers.
+/// Sends questions to the upstream resolvers, at most `max_forwards` at once.
 pub(crate) struct Forwarder {
     pool: NameServerPool<TokioRuntimeProvider>,
+    in_flight: tokio::sync::Semaphore,
 }
 
 impl Forwarder {
-    /// A forwarder to `servers`, or `None` for no upstreams.
-    pub(crate) fn new(upstreams: &Upstreams) -> Option<Forwarder> {
-        let Upstreams::Servers(servers) = upstreams else { return None };
+    /// A forwarder to the upstreams of `options`, or `None` for no upstreams.
+    pub(crate) fn new(options: &ResolverOptions) -> Option<Forwarder> {
+        let Upstreams::Servers(servers) = &options.upstreams else { return None };
         if servers.is_empty() {
             return None;
         }
@@ -219,11 +255,25 @@ impl Forwarder {
         opts.server_ordering_strategy = ServerOrderingStrategy::UserProvidedOrder;
         let tls = TlsConfig::new().ok()?;
         let cx = Arc::new(PoolContext::new(opts, tls));
-        Some(Forwarder { pool: NameServerPool::from_config(configs, cx, TokioRuntimeProvider::default()) })
+        Some(Forwarder {
+            pool: NameServerPool::from_config(configs, cx, TokioRuntimeProvider::default()),
+            in_flight: tokio::sync::Semaphore::new(options.max_forwards.max(1)),
+        })
     }
 
-    /// Asks the upstreams `query` (recursion desired) and returns what they said.
+    /// Asks the upstreams `query` (recursion desired) and returns what they
+    /// said; SERVFAIL at once (not `answered`) when too many are in flight.
     pub(crate) async fn forward(&self, query: Query, dnssec_ok: bool) -> Forwarded {
+        let Ok(_permit) = self.in_flight.try_acquire() else {
+            return Forwarded {
+                rcode: ResponseCode::ServFail,
+                answers: Vec::new(),
+                authorities: Vec::new(),
+                additionals: Vec::new(),
+                ede: Some(Ede::new(0, "too many forwarded questions in flight")),
+                answered: false,
+            };
+        };
         let mut options = DnsRequestOptions::default();
         options.use_edns = true;
         options.edns_payload_len = super::MAX_UDP_PAYLOAD;

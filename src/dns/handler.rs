@@ -21,6 +21,7 @@ use hickory_server::{
 use tracing::{debug, info};
 
 use super::cache::{AnswerCache, Key, Origin};
+use super::ede::Ede;
 use super::forward::{Forwarder, Policy, ResolverOptions};
 use super::resolve::{resolve, Answer, Resolution};
 use super::snapshot::SnapshotCell;
@@ -48,7 +49,7 @@ impl BnsHandler {
     pub(crate) fn new(cell: Arc<SnapshotCell>, options: &ResolverOptions, stats: Arc<DnsStats>) -> Self {
         BnsHandler {
             cell,
-            forwarder: Forwarder::new(&options.upstreams),
+            forwarder: Forwarder::new(options),
             cache: AnswerCache::new(options.cache_size, stats.clone()),
             options: options.clone(),
             stats,
@@ -61,6 +62,11 @@ impl BnsHandler {
     pub(crate) fn with_query_log(mut self, on: bool) -> Self {
         self.log_queries = on;
         self
+    }
+
+    /// The counters this handler keeps.
+    pub(crate) fn stats(&self) -> &DnsStats {
+        &self.stats
     }
 
     /// True if an upstream resolver is configured.
@@ -90,14 +96,14 @@ impl BnsHandler {
 
     /// Answer from BNS data (the snapshot: nothing to cache); `None` if the
     /// name is unregistered and `policy` says to forward such names.
-    fn bns_answer(&self, qname: &Name, qtype: RecordType, policy: Policy) -> Option<Answer> {
+    fn bns_answer(&self, qname: &Name, qtype: RecordType, policy: Policy, may_forward: bool) -> Option<Answer> {
         let snap = self.cell.load();
         let answer = match resolve(&snap, qname, qtype) {
             Resolution::Answer(answer) => answer,
             // Raced with a namespace change: treat as outside.
             Resolution::Outside => return None,
         };
-        if answer.unregistered && policy == Policy::BnsFirst && self.forwarder.is_some() {
+        if answer.unregistered && policy == Policy::BnsFirst && self.forwarder.is_some() && may_forward {
             return None;
         }
         Some(answer)
@@ -194,24 +200,35 @@ impl BnsHandler {
         }
 
         let question = query.original().clone();
+        let may_forward = self.options.may_recurse(request.src().ip());
         if let Some(policy) = self.route(question.name()) {
-            if let Some(answer) = self.bns_answer(question.name(), qtype, policy) {
+            if let Some(answer) = self.bns_answer(question.name(), qtype, policy, may_forward) {
                 return send_answer(request, answer, edns, response_handle).await;
             }
         }
-        outside_bns(self, request, &question, edns, response_handle).await
+        outside_bns(self, request, &question, edns, response_handle, may_forward).await
     }
 }
 
 /// The single place deciding what happens to names BNS does not answer:
-/// forwarded upstream, or REFUSED when there is no upstream.
+/// forwarded upstream, or REFUSED when there is no upstream or the client is
+/// not in `--allow-recursion` (with EDE 18, Prohibited).
 async fn outside_bns<R: ResponseHandler>(
     handler: &BnsHandler,
     request: &Request,
     question: &Query,
     edns: Option<&Edns>,
     response_handle: R,
+    may_forward: bool,
 ) -> ResponseInfo {
+    if !may_forward && handler.forwarder.is_some() {
+        handler.stats.recursion_refused.fetch_add(1, Ordering::Relaxed);
+        let answer = Answer {
+            ede: Some(Ede::new(18, "recursion not allowed for this client")),
+            ..Answer::new(ResponseCode::Refused, false)
+        };
+        return send_answer(request, answer, edns, response_handle).await;
+    }
     let dnssec_ok = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
     match handler.forwarded_answer(question, dnssec_ok).await {
         Some(answer) => send_answer(request, answer, edns, response_handle).await,
@@ -279,21 +296,20 @@ fn failed(request: &Request) -> ResponseInfo {
     ResponseInfo::from(Header { metadata, counts: HeaderCounts::default() })
 }
 
-/// The handler shared by hickory's server (TCP, DoT) and the UDP slow path.
-pub(crate) struct Shared(pub Arc<BnsHandler>);
-
-#[async_trait::async_trait]
-impl RequestHandler for Shared {
-    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, response_handle: R) -> ResponseInfo {
-        self.0.handle_request::<R, T>(request, response_handle).await
-    }
-}
+/// Slow-path UDP queries answered at once, at most; while that many wait
+/// (e.g. for upstreams), the queue fills and the workers drop new ones.
+const SLOW_IN_FLIGHT: usize = 1024;
 
 /// Answers, one task each, the UDP queries the fast path handed over.
 pub(crate) async fn serve_slow_udp(handler: Arc<BnsHandler>, mut rx: tokio::sync::mpsc::Receiver<SlowQuery>) {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(SLOW_IN_FLIGHT));
     while let Some(q) = rx.recv().await {
+        let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
         let handler = handler.clone();
-        tokio::spawn(async move { slow_udp(&handler, q).await });
+        tokio::spawn(async move {
+            slow_udp(&handler, q).await;
+            drop(permit);
+        });
     }
 }
 
@@ -311,26 +327,66 @@ async fn slow_udp(handler: &BnsHandler, q: SlowQuery) {
     if header.metadata.message_type == MessageType::Response {
         return;
     }
+    let mut head = [0u8; 12];
+    head.copy_from_slice(&q.packet[..12]);
     match Request::from_bytes(q.packet, q.src, Protocol::Udp) {
         Ok(request) => {
             handler.handle_request::<_, TokioTime>(&request, UdpResponder(sink)).await;
         }
-        Err(_) => {
-            // As hickory's server: FORMERR, no question echoed.
-            handler.stats.malformed.fetch_add(1, Ordering::Relaxed);
-            let m = Metadata::response_from_request(&header.metadata);
-            let mut flags: u16 = 0x8000 | (u16::from(u8::from(m.op_code)) << 11) | 1;
-            if m.recursion_desired {
-                flags |= 0x0100;
-            }
-            if m.checking_disabled {
-                flags |= 0x0010;
-            }
-            let mut reply = [0u8; 12];
-            reply[..2].copy_from_slice(&m.id.to_be_bytes());
-            reply[2..4].copy_from_slice(&flags.to_be_bytes());
-            sink.send(reply.to_vec());
-        }
+        Err(_) => sink.send(formerr(handler, &head).to_vec()),
+    }
+}
+
+/// What hickory's servers send for a message that does not decode: FORMERR
+/// with the request's ID, opcode, RD and CD, no question echoed.
+pub(crate) fn formerr(handler: &BnsHandler, packet: &[u8]) -> [u8; 12] {
+    handler.stats.malformed.fetch_add(1, Ordering::Relaxed);
+    let mut reply = [0u8; 12];
+    let Ok(header) = Header::read(&mut BinDecoder::new(packet)) else { return reply };
+    let m = Metadata::response_from_request(&header.metadata);
+    let mut flags: u16 = 0x8000 | (u16::from(u8::from(m.op_code)) << 11) | 1;
+    if m.recursion_desired {
+        flags |= 0x0100;
+    }
+    if m.checking_disabled {
+        flags |= 0x0010;
+    }
+    reply[..2].copy_from_slice(&m.id.to_be_bytes());
+    reply[2..4].copy_from_slice(&flags.to_be_bytes());
+    reply
+}
+
+/// The response a stream connection gets, once the handler sent it.
+#[derive(Clone, Default)]
+pub(crate) struct Collected(Arc<std::sync::Mutex<Option<Vec<u8>>>>);
+
+impl Collected {
+    /// The response, if one was sent.
+    pub(crate) fn take(&self) -> Option<Vec<u8>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// Encodes a hickory response for TCP or TLS: whole, up to 65,535 bytes.
+#[derive(Clone)]
+pub(crate) struct StreamResponder(pub Collected);
+
+#[async_trait::async_trait]
+impl ResponseHandler for StreamResponder {
+    async fn send_response<'a>(
+        &mut self,
+        response: hickory_server::zone_handler::MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, hickory_net::NetError> {
+        let (info, bytes) = encode(response, u16::MAX).map_err(hickory_net::NetError::from)?;
+        *self.0 .0.lock().unwrap_or_else(|p| p.into_inner()) = Some(bytes);
+        Ok(info)
     }
 }
 
@@ -373,16 +429,18 @@ impl<S: UdpSink> ResponseHandler for UdpResponder<S> {
             impl Iterator<Item = &'a Record> + Send + 'a,
         >,
     ) -> Result<ResponseInfo, hickory_net::NetError> {
-        let (info, bytes) = encode_udp(response).map_err(hickory_net::NetError::from)?;
+        let max = response.edns().map_or(512, |e| e.max_payload());
+        let (info, bytes) = encode(response, max).map_err(hickory_net::NetError::from)?;
         self.0.send(bytes);
         Ok(info)
     }
 }
 
-/// Encodes a response as hickory's UDP server does: at most the client's
-/// EDNS payload (512 without EDNS), truncated (TC) beyond.
-fn encode_udp<'q, 'a, A, N, S, D>(
+/// Encodes a response as hickory's servers do: at most `max` bytes (for UDP
+/// the client's EDNS payload, 512 without EDNS), truncated (TC) beyond.
+fn encode<'q, 'a, A, N, S, D>(
     response: hickory_server::zone_handler::MessageResponse<'q, 'a, A, N, S, D>,
+    max: u16,
 ) -> Result<(ResponseInfo, Vec<u8>), hickory_proto::ProtoError>
 where
     A: Iterator<Item = &'a Record> + Send + 'a,
@@ -390,7 +448,6 @@ where
     S: Iterator<Item = &'a Record> + Send + 'a,
     D: Iterator<Item = &'a Record> + Send + 'a,
 {
-    let max = response.edns().map_or(512, |e| e.max_payload());
     let mut bytes = Vec::with_capacity(512);
     let mut encoder = BinEncoder::new(&mut bytes);
     encoder.set_max_size(max);

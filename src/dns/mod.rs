@@ -40,7 +40,6 @@ use std::{
     time::Duration,
 };
 
-use hickory_server::Server;
 use tokio::net::TcpListener;
 use tracing::info;
 
@@ -54,7 +53,9 @@ mod handler;
 mod plan;
 mod records;
 mod resolve;
+pub mod rrl;
 pub mod snapshot;
+mod stream;
 #[cfg(test)]
 mod tests;
 pub mod tld;
@@ -63,6 +64,7 @@ mod udp;
 
 pub use forward::{Policy, ResolverOptions, Upstreams};
 pub use handler::MAX_UDP_PAYLOAD;
+pub use stream::{DEFAULT_MAX_TCP, MAX_TCP_PER_CLIENT};
 
 /// The request handler, for the fuzz targets only: `cargo fuzz` builds every
 /// crate with `--cfg fuzzing`, ordinary builds never see this.
@@ -85,9 +87,6 @@ pub use records::{SOA_EXPIRE, SOA_MINIMUM, SOA_REFRESH, SOA_RETRY, SOA_TTL};
 
 /// A TCP connection idle this long is closed.
 pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Outgoing responses buffered per TCP connection.
-const TCP_RESPONSE_BUFFER: usize = 32;
 
 /// How often [`DnsServer::bind`] retries when it asked for port 0 and the port
 /// the UDP socket got is taken for TCP.
@@ -117,8 +116,16 @@ pub struct DnsStats {
     pub malformed: AtomicU64,
     /// Questions sent to an upstream resolver.
     pub forwarded: AtomicU64,
-    /// Forwarded questions that failed (timeout, no upstream reachable).
+    /// Forwarded questions that failed (timeout, no upstream reachable, too many in flight).
     pub forward_errors: AtomicU64,
+    /// Questions outside BNS refused because the client may not recurse.
+    pub recursion_refused: AtomicU64,
+    /// UDP responses dropped by response-rate limiting.
+    pub rrl_dropped: AtomicU64,
+    /// UDP responses sent truncated by response-rate limiting (slip).
+    pub rrl_slipped: AtomicU64,
+    /// TCP and DoT connections refused: too many open.
+    pub tcp_refused: AtomicU64,
 }
 
 impl crate::metrics::CacheStats for DnsStats {
@@ -187,6 +194,23 @@ pub struct DnsServer {
     log_queries: bool,
     /// DNS over TLS, when [`DnsServer::with_dot`] added it.
     dot: Option<tls::DotListener>,
+    limits: DnsLimits,
+}
+
+/// What the DNS face allows a client: UDP response rate, open connections.
+#[derive(Debug)]
+pub struct DnsLimits {
+    /// Response-rate limiting of UDP.
+    pub rrl: rrl::Rrl,
+    /// Open connections at most, per TCP or DoT listener.
+    pub max_tcp: usize,
+}
+
+impl Default for DnsLimits {
+    /// No rate limit; [`DEFAULT_MAX_TCP`] connections.
+    fn default() -> Self {
+        DnsLimits { rrl: rrl::Rrl::new(0, 0, Vec::new()), max_tcp: DEFAULT_MAX_TCP }
+    }
 }
 
 impl std::fmt::Debug for DnsServer {
@@ -230,6 +254,7 @@ impl DnsServer {
                         metrics: None,
                         log_queries: false,
                         dot: None,
+                        limits: DnsLimits::default(),
                     })
                 }
                 Err(e) if addr.port() == 0 && e.kind() == io::ErrorKind::AddrInUse && attempt < BIND_ATTEMPTS => {
@@ -244,6 +269,12 @@ impl DnsServer {
     /// upstream, so names outside BNS get REFUSED; every namespace `bns`).
     pub fn with_resolver(mut self, resolver: ResolverOptions) -> Self {
         self.resolver = resolver;
+        self
+    }
+
+    /// Sets the UDP rate limit and connection caps (default: no rate limit).
+    pub fn with_limits(mut self, limits: DnsLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -282,19 +313,20 @@ impl DnsServer {
     where
         F: Future<Output = ()>,
     {
-        let DnsServer { udp, tcp, local_addr, cell, resolver, stats, metrics, log_queries, dot } = self;
+        let DnsServer { udp, tcp, local_addr, cell, resolver, stats, metrics, log_queries, dot, limits } = self;
         let handler = Arc::new(
-            handler::BnsHandler::new(cell.clone(), &resolver, stats)
+            handler::BnsHandler::new(cell.clone(), &resolver, stats.clone())
                 .with_metrics(metrics.clone())
                 .with_query_log(log_queries),
         );
-        let mut server = Server::new(handler::Shared(handler.clone()));
-        server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(stream::serve(tcp, handler.clone(), limits.max_tcp, None));
         if let Some(dot) = dot {
-            dot.register(&mut server);
+            let (listener, acceptor) = dot.into_parts();
+            tasks.spawn(stream::serve(listener, handler.clone(), limits.max_tcp, Some(acceptor)));
         }
         let (slow_tx, slow_rx) = tokio::sync::mpsc::channel(udp::SLOW_QUEUE);
-        let slow = tokio::spawn(handler::serve_slow_udp(handler.clone(), slow_rx));
+        tasks.spawn(handler::serve_slow_udp(handler.clone(), slow_rx));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let cx = udp::WorkerContext {
             cell,
@@ -304,32 +336,24 @@ impl DnsServer {
             metrics,
             log_queries,
             stop: stop.clone(),
+            rrl: Arc::new(limits.rrl),
+            stats,
         };
         let workers = udp::spawn(udp, &cx).map_err(|source| DnsError::BindUdp { addr: local_addr, source })?;
         drop(cx);
         info!(%local_addr, workers = workers.len(), "DNS server listening (UDP and TCP)");
 
-        let token = server.shutdown_token().clone();
-        let done = server.block_until_done();
-        tokio::pin!(done);
-        tokio::pin!(shutdown);
-        let result = tokio::select! {
-            result = &mut done => Some(result.map_err(DnsError::Serve)),
-            () = &mut shutdown => None,
-        };
+        shutdown.await;
         info!(%local_addr, "DNS server shutting down");
         stop.store(true, Ordering::Relaxed);
+        // Dropping the tasks closes the listeners and every open connection.
+        tasks.shutdown().await;
         let joined = tokio::task::spawn_blocking(move || {
             for w in workers {
                 let _ = w.join();
             }
         });
         let _ = joined.await;
-        slow.abort();
-        if let Some(result) = result {
-            return result;
-        }
-        token.cancel();
-        done.await.map_err(DnsError::Serve)
+        Ok(())
     }
 }

@@ -20,14 +20,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hickory_server::server::RequestHandler;
-use hickory_server::Server;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 use sha2::{Digest as _, Sha256};
 use tokio::net::TcpListener;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::DnsServer;
 
@@ -136,13 +134,10 @@ impl DotListener {
         &self.fingerprint
     }
 
-    /// Adds this listener to a hickory server.
-    pub(super) fn register<H: RequestHandler>(self, server: &mut Server<H>) {
-        let DotListener { listener, local_addr, config, .. } = self;
-        match server.register_tls_listener_with_tls_config(listener, super::TCP_IDLE_TIMEOUT, config) {
-            Ok(()) => info!(%local_addr, "DNS-over-TLS listening"),
-            Err(e) => warn!(%local_addr, error = %e, "DNS-over-TLS listener not started"),
-        }
+    /// The listener and a TLS acceptor for its connections.
+    pub(super) fn into_parts(self) -> (TcpListener, tokio_rustls::TlsAcceptor) {
+        info!(local_addr = %self.local_addr, "DNS-over-TLS listening");
+        (self.listener, tokio_rustls::TlsAcceptor::from(self.config))
     }
 }
 

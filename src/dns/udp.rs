@@ -23,16 +23,20 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use super::fast::{answer, Fast};
+use super::fast::{answer, truncated, Fast};
 use super::forward::ResolverOptions;
 use super::handler::MAX_UDP_PAYLOAD;
+use super::rrl::{Rrl, Verdict};
 use super::snapshot::SnapshotCell;
+use super::DnsStats;
 use crate::metrics::{DnsCounts, Metrics};
 
 /// Datagrams read or written per system call.
 const BATCH: usize = 32;
 /// Largest request read (larger ones are cut and then fail to parse).
 const MAX_REQUEST: usize = 4096;
+/// Receive buffer asked for per socket.
+const RECV_BUFFER: usize = 4 << 20;
 /// How often a blocked worker wakes to check for shutdown.
 const WAKE: Duration = Duration::from_millis(200);
 /// Requests waiting for the slow path; more are dropped (the client retries).
@@ -55,6 +59,8 @@ pub(crate) struct WorkerContext {
     pub metrics: Option<Arc<Metrics>>,
     pub log_queries: bool,
     pub stop: Arc<AtomicBool>,
+    pub rrl: Arc<Rrl>,
+    pub stats: Arc<DnsStats>,
 }
 
 /// Binds `n` UDP sockets on `addr` (SO_REUSEPORT; with port 0 the first
@@ -65,6 +71,8 @@ pub(crate) fn bind(addr: SocketAddr, n: usize) -> io::Result<Vec<UdpSocket>> {
     for _ in 0..n.max(1) {
         let s = Socket::new(Domain::for_address(at), Type::DGRAM, Some(Protocol::UDP))?;
         s.set_reuse_port(true)?;
+        // Room for bursts (as NSD and Knot ask); the kernel caps it at rmem_max.
+        let _ = s.set_recv_buffer_size(RECV_BUFFER);
         if at.is_ipv6() {
             s.set_only_v6(true)?;
         }
@@ -145,7 +153,25 @@ fn worker(socket: &Arc<UdpSocket>, cx: &WorkerContext) {
         for i in 0..got as usize {
             let len = (b.hdr_in[i].msg_len as usize).min(MAX_REQUEST);
             let req = &b.req[i][..len];
-            match answer(&snap, &cx.options, cx.forwarder, req, &mut b.resp[out]) {
+            let verdict = match sockaddr_to(&b.addrs[i]) {
+                Some(src) if !cx.rrl.is_off() => cx.rrl.check(src.ip()),
+                _ => Verdict::Answer,
+            };
+            let fast = match verdict {
+                Verdict::Answer => answer(&snap, &cx.options, cx.forwarder, req, &mut b.resp[out]),
+                Verdict::Slip => {
+                    cx.stats.rrl_slipped.fetch_add(1, Ordering::Relaxed);
+                    match truncated(req, &mut b.resp[out]) {
+                        Some(len) => Fast::Answered { len, rcode: 0, qtype: 0 },
+                        None => Fast::Drop,
+                    }
+                }
+                Verdict::Drop => {
+                    cx.stats.rrl_dropped.fetch_add(1, Ordering::Relaxed);
+                    Fast::Drop
+                }
+            };
+            match fast {
                 Fast::Answered { len, rcode, qtype } => {
                     if cx.log_queries {
                         log_query(&b.addrs[i], req, qtype, rcode);

@@ -26,9 +26,10 @@ use crate::bns::epoch::ChainKind;
 use crate::bns::ChainParams;
 use crate::chain::{BlockSource, ErrorKind};
 use crate::config::FaceSettings;
-use crate::dns::forward::{parse_policies, DEFAULT_CACHE_SIZE};
+use crate::dns::forward::{default_policies, loopback_nets, parse_policies, DEFAULT_CACHE_SIZE, DEFAULT_MAX_FORWARDS};
+use crate::dns::rrl::{Rrl, DEFAULT_RATE, DEFAULT_SLIP};
 use crate::dns::tls::{CertSource, DotListener};
-use crate::dns::{DnsServer, Policy, ResolverOptions, Upstreams};
+use crate::dns::{DnsLimits, DnsServer, Policy, ResolverOptions, Upstreams, DEFAULT_MAX_TCP};
 use crate::indexer::{Indexer, IndexerError};
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -39,17 +40,12 @@ pub use devnode::{
 };
 pub use follow::run_node;
 
-/// Namespaces answered from the chain although their ids are reserved outside
-/// BNS (`id` is Indonesia's TLD): opted in unless the user says otherwise.
-pub const DEFAULT_OPT_IN: &[&str] = &["id", "btc"];
-
-/// The namespace policies in effect: [`DEFAULT_OPT_IN`] as `bns`, then
+/// The namespace policies in effect: [`crate::dns::forward::DEFAULT_OPT_IN`] as `bns`, then
 /// `--namespace-policy NS=POLICY` entries over them. Namespaces in neither
 /// get [`crate::dns::tld::default_policy`]. `localhost` cannot be opted in:
 /// it is always answered locally (RFC 6761).
 pub fn namespace_policies(settings: &FaceSettings) -> anyhow::Result<std::collections::HashMap<String, Policy>> {
-    let mut out: std::collections::HashMap<String, Policy> =
-        DEFAULT_OPT_IN.iter().map(|ns| (ns.to_string(), Policy::Bns)).collect();
+    let mut out = default_policies();
     let given = parse_policies(&settings.namespace_policy).map_err(|e| anyhow!("--namespace-policy: {e}"))?;
     if given.contains_key("localhost") {
         return Err(anyhow!("--namespace-policy: localhost is always answered locally (RFC 6761); remove that entry"));
@@ -70,7 +66,42 @@ pub fn resolver_options(settings: &FaceSettings) -> anyhow::Result<ResolverOptio
         upstreams,
         policies: namespace_policies(settings)?,
         cache_size: settings.cache_size.unwrap_or(DEFAULT_CACHE_SIZE),
+        allow_recursion: if settings.allow_recursion.is_empty() {
+            loopback_nets()
+        } else {
+            settings.allow_recursion.clone()
+        },
+        max_forwards: settings.max_forwards.unwrap_or(DEFAULT_MAX_FORWARDS),
     })
+}
+
+/// Warns when DNS listens beyond this host: who may recurse and how fast
+/// anyone is answered now matter.
+fn warn_if_exposed(settings: &FaceSettings, dns_addr: std::net::SocketAddr) {
+    let exposed = [Some(dns_addr), settings.dot_addr].into_iter().flatten().filter(|a| !a.ip().is_loopback());
+    for addr in exposed {
+        let recursion = if settings.allow_recursion.is_empty() {
+            "this host only (--allow-recursion)".to_string()
+        } else {
+            settings.allow_recursion.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+        };
+        let rate = settings.rrl_rate.unwrap_or(DEFAULT_RATE);
+        warn!(%addr, %recursion, rrl_rate = rate,
+            "DNS listens on a non-loopback address: anyone who reaches it gets BNS answers; forwarding is allowed for {recursion}; UDP is rate limited to {rate} responses/s per /24 (--rrl-rate)");
+    }
+}
+
+/// Response-rate limiting and connection caps for the DNS face.
+pub fn dns_limits(settings: &FaceSettings) -> DnsLimits {
+    let exempt = if settings.rrl_exempt.is_empty() {
+        ["127.0.0.1/32", "::1/128"].iter().map(|n| n.parse().expect("constant network parses")).collect()
+    } else {
+        settings.rrl_exempt.clone()
+    };
+    DnsLimits {
+        rrl: Rrl::new(settings.rrl_rate.unwrap_or(DEFAULT_RATE), settings.rrl_slip.unwrap_or(DEFAULT_SLIP), exempt),
+        max_tcp: settings.max_tcp.unwrap_or(DEFAULT_MAX_TCP),
+    }
 }
 
 /// File names inside the data directory.
@@ -378,10 +409,12 @@ impl Faces {
                 format!("DNS on {}: pass --dns-addr IP:PORT (port 0 picks a free one)", settings.dns_addr())
             })?
             .with_resolver(resolver)
+            .with_limits(dns_limits(settings))
             .with_metrics(metrics.clone())
             .with_query_log(settings.log_queries);
         metrics.set_cache_stats(server.stats());
         let dns_addr = server.local_addr();
+        warn_if_exposed(settings, dns_addr);
         let dot_files = settings.dot_cert_files()?;
         if dot_files.is_some() && settings.dot_addr.is_none() {
             anyhow::bail!("dot-cert and dot-key need dot-addr (the DNS-over-TLS listen address)");
