@@ -399,6 +399,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs a serving command on a tokio runtime. Blocking work still running
+/// when it returns (e.g. waiting on a dead indexer) gets 5 s, then the
+/// process exits anyway.
+fn serve(node: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let result = rt.block_on(node);
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    result.map(|()| ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dev { config, settings } => {
@@ -407,9 +417,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => config::load(&settings.data_dir().join("bns.toml"), false)?,
             };
             let settings = settings.or(file);
-            let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(bns::node::run_dev(settings))?;
-            Ok(ExitCode::SUCCESS)
+            serve(bns::node::run_dev(settings))
         }
         Command::Node { config, settings } => {
             let dir = settings.data_dir();
@@ -418,9 +426,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => config::load(&dir.join("bns.toml"), false)?,
             };
             let settings = settings.or(file);
-            let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(bns::node::run_node(settings))?;
-            Ok(ExitCode::SUCCESS)
+            serve(bns::node::run_node(settings))
         }
         Command::Status { index, json } => {
             let store = index.open()?;

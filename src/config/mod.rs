@@ -161,6 +161,30 @@ impl FaceSettings {
     }
 }
 
+/// Largest interval a flag in seconds takes (a day).
+pub const MAX_SECONDS: f64 = 86_400.0;
+
+/// Parses a flag in seconds: a finite number from 0.05 to [`MAX_SECONDS`]
+/// (`nan`, `inf`, negatives and zero are errors, not panics).
+pub fn parse_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number of seconds (e.g. 2 or 0.5)"))?;
+    check_seconds(v)
+}
+
+fn check_seconds(v: f64) -> Result<f64, String> {
+    if v.is_finite() && (0.05..=MAX_SECONDS).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} seconds is out of range: give a number from 0.05 to {MAX_SECONDS}"))
+    }
+}
+
+/// [`parse_seconds`]'s check for a TOML value.
+pub(crate) fn de_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v: Option<f64> = Option::deserialize(d)?;
+    v.map(check_seconds).transpose().map_err(serde::de::Error::custom)
+}
+
 /// Settings of `bns dev`. Keys in the TOML file are the flag names
 /// (`dns-addr = "127.0.0.1:5300"`).
 #[derive(Debug, Clone, Default, clap::Args, Deserialize)]
@@ -170,7 +194,8 @@ pub struct DevSettings {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Seconds between dev-chain blocks when idle; blocks are also mined at once when there is work [default: 10]
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    #[serde(default, deserialize_with = "de_seconds")]
     pub block_interval: Option<f64>,
     /// Directory of zone files (`<name>.zone`) and `namespaces.toml` to register [default: ./zones]
     #[arg(long, value_name = "DIR")]

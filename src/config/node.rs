@@ -142,7 +142,8 @@ pub struct NodeSettings {
     #[arg(long, value_name = "FILE")]
     pub dev_chain: Option<PathBuf>,
     /// Seconds between polls of the node's tip [default: 2]
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = super::parse_seconds)]
+    #[serde(default, deserialize_with = "super::de_seconds")]
     pub poll_interval: Option<f64>,
     #[command(flatten)]
     #[serde(flatten)]

@@ -64,16 +64,11 @@ pub const DEV_TOKEN_ALLOCATION: u64 = 1_000_000_000_000_000;
 
 /// Writes a dev chain's parameters into `data_dir`.
 pub fn save_dev_params(data_dir: &Path, params: &ChainParams) -> anyhow::Result<()> {
-    // Written to a temporary file and renamed into place: a kill leaves the old file or the new one.
+    // Temp file, fsync, rename, directory fsync: a crash leaves the old file or the new one.
     let path = data_dir.join(DEV_PARAMS_FILE);
-    let tmp = data_dir.join(format!("{DEV_PARAMS_FILE}.tmp"));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        std::io::Write::write_all(&mut f, serde_json::to_string_pretty(params)?.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    };
-    write().with_context(|| format!("cannot write {}", path.display()))
+    let text = serde_json::to_string_pretty(params)?;
+    crate::fsutil::write_durable(&path, text.as_bytes(), None)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Reads the dev chain's parameters, creating them (with a token account for
@@ -202,7 +197,7 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     let (wake_tx, wake_rx) = mpsc::channel();
     let (height_tx, height_rx) = watch::channel(0u64);
     let metrics = Arc::new(Metrics::new());
-    Follower {
+    let indexer = Follower {
         indexer,
         source: chain.clone() as Arc<dyn BlockSource>,
         names: names.clone(),
@@ -276,7 +271,7 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
 
     // What starting up allocated and freed goes back to the system.
     super::names::trim_heap();
-    let r = faces.serve_until_interrupted().await;
+    let r = faces.serve_until_interrupted(indexer).await;
     mine_loop.abort();
     // The next start maps the snapshot instead of catching up.
     tokio::task::spawn_blocking(move || names.persist()).await?;

@@ -148,7 +148,7 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     let (height_tx, _height_rx) = watch::channel(0u64);
     let metrics = Arc::new(Metrics::new());
     let source_name = source.name.split(" (").next().unwrap_or_default().to_string();
-    Follower {
+    let indexer = Follower {
         indexer,
         source: source.blocks,
         names: names.clone(),
@@ -169,7 +169,7 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     }
     // What starting up allocated and freed goes back to the system.
     super::names::trim_heap();
-    let r = faces.serve_until_interrupted().await;
+    let r = faces.serve_until_interrupted(indexer).await;
     drop(wake_tx);
     // The next start maps the snapshot instead of catching up.
     tokio::task::spawn_blocking(move || names.persist()).await?;

@@ -211,6 +211,7 @@ impl Follower {
             // Every step (at most 500 blocks) proves the source answers: health
             // and tip are current during a long sync, not only at its end.
             let result = self.indexer.catch_up_with(&*self.source, &mut |store, r| {
+                fault_point(r.height);
                 metrics.source_ok();
                 metrics.record_reorg(r.undone);
                 names.set_chain_tip(r.tip);
@@ -292,6 +293,40 @@ impl Follower {
                 }
             }
         }
+    }
+}
+
+/// Test builds only: `BNS_FAULT_INDEXER_PANIC_AT=H` makes the indexer thread
+/// panic once it has indexed past height H, so tests can check that a dead
+/// indexer stops the node instead of leaving it serving a frozen index.
+#[cfg(debug_assertions)]
+fn fault_point(height: Option<u64>) {
+    let at = std::env::var("BNS_FAULT_INDEXER_PANIC_AT").ok().and_then(|v| v.parse::<u64>().ok());
+    if let (Some(at), Some(h)) = (at, height) {
+        assert!(h <= at, "fault injected at height {h} (BNS_FAULT_INDEXER_PANIC_AT)");
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn fault_point(_: Option<u64>) {}
+
+/// A face task's outcome as one error.
+fn flatten<E: std::error::Error + Send + Sync + 'static>(
+    r: Result<Result<(), E>, tokio::task::JoinError>,
+) -> anyhow::Result<()> {
+    Ok(r??)
+}
+
+/// Waits for the indexer thread to end, and says why it did.
+async fn indexer_ended(handle: std::thread::JoinHandle<()>) -> String {
+    match tokio::task::spawn_blocking(move || handle.join()).await {
+        Ok(Ok(())) => "it returned".to_string(),
+        Ok(Err(panic)) => {
+            let msg =
+                panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+            format!("it panicked: {}", msg.unwrap_or_else(|| "no message".into()))
+        }
+        Err(e) => format!("cannot join it: {e}"),
     }
 }
 
@@ -463,18 +498,24 @@ impl Faces {
         Ok(Faces { dns_addr, api_addr, atlas_addr: atlas.local_addr, stop, dns, api })
     }
 
-    /// Serves until Ctrl-C or SIGTERM (or a face fails), then stops the faces.
-    pub async fn serve_until_interrupted(self) -> anyhow::Result<()> {
+    /// Serves until Ctrl-C or SIGTERM (or a face fails, or the `indexer`
+    /// thread dies: answers would freeze at its last block, so the node stops
+    /// with an error instead), then stops the faces.
+    pub async fn serve_until_interrupted(self, indexer: std::thread::JoinHandle<()>) -> anyhow::Result<()> {
         let Faces { stop, dns, api, .. } = self;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => { r?; info!("interrupted; shutting down"); }
-            _ = term.recv() => { info!("terminated; shutting down"); }
-            r = dns => { r??; }
-            r = api => { r??; }
-        }
+        let result = tokio::select! {
+            r = tokio::signal::ctrl_c() => { r.map_err(Into::into).map(|()| info!("interrupted; shutting down")) }
+            _ = term.recv() => { info!("terminated; shutting down"); Ok(()) }
+            r = dns => flatten(r),
+            r = api => flatten(r),
+            why = indexer_ended(indexer) => {
+                error!(%why, "the indexer thread stopped; stopping the node");
+                Err(anyhow!("the indexer thread stopped ({why}); DNS would have kept answering from block it last indexed. Restart bns: the index keeps its place"))
+            }
+        };
         let _ = stop.send(true);
-        Ok(())
+        result
     }
 }
 

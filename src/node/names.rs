@@ -261,14 +261,15 @@ impl StoreNames {
         self.file.as_ref().map(|f| f.with_file_name(SERIAL_FILE))
     }
 
-    /// Remembers `serial` in `dns.serial` (write and rename: atomic, and it
-    /// survives a kill -9 once written).
+    /// Remembers `serial` in `dns.serial` (durably: the serial must never go
+    /// back, crashes included).
     fn record_serial(&self, serial: u32) {
-        self.serial_floor.fetch_max(u64::from(serial), Ordering::Relaxed);
+        let before = self.serial_floor.fetch_max(u64::from(serial), Ordering::Relaxed);
         let Some(path) = self.serial_file() else { return };
-        let tmp = path.with_extension("serial.tmp");
-        let done = std::fs::write(&tmp, format!("{serial}\n")).and_then(|()| std::fs::rename(&tmp, &path));
-        if let Err(e) = done {
+        if before == u64::from(serial) && path.exists() {
+            return;
+        }
+        if let Err(e) = crate::fsutil::write_durable(&path, format!("{serial}\n").as_bytes(), None) {
             warn!(path = %path.display(), error = %e, "cannot record the DNS serial");
         }
     }

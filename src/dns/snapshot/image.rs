@@ -16,11 +16,7 @@
 //! length before the image is used, and lookups bounds-check again, so a torn
 //! or hostile file is rejected or answers nothing; it never panics.
 
-use std::{
-    fs::{self, File},
-    io::{self, Write},
-    path::Path,
-};
+use std::{fs::File, io, path::Path};
 
 const MAGIC: &[u8; 8] = b"BNSSNAP\x01";
 const HEADER: usize = 96;
@@ -323,19 +319,7 @@ impl Image {
     /// fsynced, then renamed over it (and the directory fsynced), so a crash
     /// leaves either the old file or the new one, never a mix.
     pub fn write_to(&self, path: &Path) -> Result<(), ImageError> {
-        let tmp = path.with_extension("snapshot.tmp");
-        {
-            let mut f = File::create(&tmp)?;
-            f.write_all(self.raw())?;
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
+        Ok(crate::fsutil::write_durable(path, self.raw(), None)?)
     }
 
     /// Maps the image file at `path` and checks it whole (length, checksum).
