@@ -337,6 +337,7 @@ impl Image {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn sample() -> Image {
         let keys: Vec<(Vec<u8>, Vec<u8>)> =
