@@ -174,3 +174,23 @@ fn tcp_connections_are_capped_per_client() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(ask(&mut connect("127.0.0.9")).is_some(), "closed connections still counted");
 }
+
+/// A new user's first run: `bns dev` outside the repository (no ./zones)
+/// registers the built-in example zones; `localhost.` names are this host
+/// (RFC 6761), answered locally even with no upstream.
+#[test]
+fn bns_dev_runs_anywhere_and_answers_localhost_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start_in(dir.path(), &dir.path().join("data"), &["--upstream", "none"]);
+    assert!(node.output.iter().any(|l| l.contains("example zones built into bns")), "{:?}", node.output);
+    assert!(!dig(node.dns, &["werner.id", "TXT", "+short"]).trim().is_empty());
+    assert_eq!(dig(node.dns, &["werner.id", "A", "+short"]).trim(), "192.0.2.10");
+    for (name, ty, want) in
+        [("localhost", "A", "127.0.0.1"), ("app.LOCALHOST", "AAAA", "::1"), ("x.y.localhost.", "A", "127.0.0.1")]
+    {
+        let out = dig(node.dns, &[name, ty]);
+        assert!(out.contains("status: NOERROR") && out.contains(" aa") && out.contains(want), "{out}");
+    }
+    let out = dig(node.dns, &["localhost", "MX", "+tcp"]);
+    assert!(out.contains("status: NOERROR") && out.contains("ANSWER: 0") && out.contains("SOA"), "{out}");
+}

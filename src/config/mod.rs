@@ -197,7 +197,7 @@ pub struct DevSettings {
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     #[serde(default, deserialize_with = "de_seconds")]
     pub block_interval: Option<f64>,
-    /// Directory of zone files (`<name>.zone`) and `namespaces.toml` to register [default: ./zones]
+    /// Directory of zone files (`<name>.zone`) and `namespaces.toml` to register [default: ./zones, else the example zones built into bns]
     #[arg(long, value_name = "DIR")]
     pub zones: Option<PathBuf>,
     /// Registers N synthetic names `n0.gen` .. `n{N-1}.gen` (A + TXT zone files) at first start, for benchmarks [default: 0]
@@ -231,9 +231,10 @@ impl DevSettings {
         std::time::Duration::from_secs_f64(self.block_interval.unwrap_or(10.0).clamp(0.05, 86_400.0))
     }
 
-    /// The zones directory in effect.
-    pub fn zones(&self) -> PathBuf {
-        self.zones.clone().unwrap_or_else(|| PathBuf::from("zones"))
+    /// The zones directory in effect: `--zones`, else `./zones` if it exists;
+    /// `None` means the zones built into the binary.
+    pub fn zones(&self) -> Option<PathBuf> {
+        self.zones.clone().or_else(|| Some(PathBuf::from("zones")).filter(|d| d.is_dir()))
     }
 
     /// Synthetic names to generate (0 = none).

@@ -23,7 +23,7 @@ use tracing::{debug, info};
 use super::cache::{AnswerCache, Key, Origin};
 use super::ede::Ede;
 use super::forward::{Forwarder, Policy, ResolverOptions};
-use super::resolve::{resolve, Answer, Resolution};
+use super::resolve::{localhost, resolve, Answer, Resolution};
 use super::snapshot::SnapshotCell;
 use super::udp::SlowQuery;
 use super::DnsStats;
@@ -200,6 +200,9 @@ impl BnsHandler {
         }
 
         let question = query.original().clone();
+        if let Some(answer) = localhost(question.name(), qtype) {
+            return send_answer(request, answer, edns, response_handle).await;
+        }
         let may_forward = self.options.may_recurse(request.src().ip());
         if let Some(policy) = self.route(question.name()) {
             if let Some(answer) = self.bns_answer(question.name(), qtype, policy, may_forward) {

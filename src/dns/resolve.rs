@@ -53,6 +53,36 @@ impl Answer {
     }
 }
 
+/// TTL of the answers for `localhost.` names.
+const LOCALHOST_TTL: u32 = 3600;
+
+/// RFC 6761 section 6.3: `localhost.` and every name under it is this host,
+/// answered here and never forwarded: A 127.0.0.1, AAAA ::1 (both for ANY),
+/// other types NODATA with a SOA. `None` for other names.
+pub(crate) fn localhost(qname: &Name, qtype: RecordType) -> Option<Answer> {
+    let last = qname.iter().next_back()?;
+    if !last.eq_ignore_ascii_case(b"localhost") {
+        return None;
+    }
+    use hickory_proto::rr::rdata::{A, AAAA, SOA};
+    use hickory_proto::rr::RData;
+    let mut answer = Answer::new(ResponseCode::NoError, true);
+    let rr = |rdata: RData| Record::from_rdata(qname.clone(), LOCALHOST_TTL, rdata);
+    if matches!(qtype, RecordType::A | RecordType::ANY) {
+        answer.answers.push(rr(RData::A(A::new(127, 0, 0, 1))));
+    }
+    if matches!(qtype, RecordType::AAAA | RecordType::ANY) {
+        answer.answers.push(rr(RData::AAAA(AAAA::new(0, 0, 0, 0, 0, 0, 0, 1))));
+    }
+    if answer.answers.is_empty() {
+        let apex = Name::from_ascii("localhost.").ok()?;
+        let rname = Name::from_ascii("nobody.invalid.").ok()?;
+        let soa = SOA::new(apex.clone(), rname, 1, 3600, 1200, 604_800, LOCALHOST_TTL);
+        answer.authorities.push(Record::from_rdata(apex, LOCALHOST_TTL, RData::SOA(soa)));
+    }
+    Some(answer)
+}
+
 /// Resolves one question against `snap`.
 ///
 /// `qname` keeps the case the client used; answers at `qname` echo it.

@@ -36,28 +36,56 @@ pub struct Plan {
     pub zones: Vec<ZoneSpec>,
 }
 
+/// The repository's zones/, built into the binary: what `bns dev` registers
+/// when neither `--zones` nor `./zones` exists (so it runs anywhere).
+pub const BUILTIN_ZONES: &[(&str, &str)] = &[
+    ("namespaces.toml", include_str!("../../zones/namespaces.toml")),
+    ("0.id.zone", include_str!("../../zones/0.id.zone")),
+    ("hal.btc.zone", include_str!("../../zones/hal.btc.zone")),
+    ("muneeb.id.zone", include_str!("../../zones/muneeb.id.zone")),
+    ("satoshi.btc.zone", include_str!("../../zones/satoshi.btc.zone")),
+    ("werner.id.zone", include_str!("../../zones/werner.id.zone")),
+];
+
 /// Reads `dir/namespaces.toml` and every `dir/*.zone`.
 pub fn load_plan(dir: &Path) -> anyhow::Result<Plan> {
     let ns_path = dir.join("namespaces.toml");
     let text = std::fs::read_to_string(&ns_path).with_context(|| {
-        format!("cannot read {}; pass --zones DIR pointing at the repo's zones/", ns_path.display())
+        format!("cannot read {}; pass --zones DIR with a namespaces.toml and <name>.zone files", ns_path.display())
     })?;
-    let namespaces: BTreeMap<String, RevealParams> =
-        toml::from_str(&text).with_context(|| format!("bad {}", ns_path.display()))?;
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "zone"))
         .collect();
     paths.sort();
-    let mut zones = Vec::new();
+    let mut files = Vec::new();
     for p in paths {
-        let name = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_ascii_lowercase();
+        let content = std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
+        files.push((p, content));
+    }
+    plan_from(&ns_path, &text, files)
+}
+
+/// The plan of [`BUILTIN_ZONES`].
+pub fn builtin_plan() -> anyhow::Result<Plan> {
+    let (ns, zones) = BUILTIN_ZONES.split_first().expect("namespaces.toml comes first");
+    let files = zones.iter().map(|(f, c)| (Path::new("(built in)").join(f), c.as_bytes().to_vec())).collect();
+    plan_from(Path::new("(built in)/namespaces.toml"), ns.1, files)
+}
+
+/// Checks namespaces and zone files (named `<name>.zone`) into a plan.
+fn plan_from(ns_path: &Path, ns_text: &str, files: Vec<(PathBuf, Vec<u8>)>) -> anyhow::Result<Plan> {
+    let namespaces: BTreeMap<String, RevealParams> =
+        toml::from_str(ns_text).with_context(|| format!("bad {}", ns_path.display()))?;
+    let mut zones = Vec::new();
+    for (p, content) in files {
+        let file = p.file_name().and_then(|s| s.to_str()).unwrap_or_default();
+        let name = file.strip_suffix(".zone").unwrap_or(file).to_ascii_lowercase();
         let (_, ns) = split_fqn(&name).ok_or_else(|| anyhow!("{}: file name is not a valid BNS name", p.display()))?;
         if !namespaces.contains_key(ns) {
             bail!("{}: namespace {ns:?} is not in {}", p.display(), ns_path.display());
         }
-        let content = std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
         let zf = crate::zonefile::check_with_origin(&content, None, Some(&name))
             .map_err(|e| anyhow!("{}: {e}", p.display()))?;
         if !zf.warnings.is_empty() {
@@ -226,5 +254,28 @@ impl Registrar<'_> {
             self.store.put_zonefile(&z.content, "zones/")?;
         }
         Ok(to_register.len() + to_update.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The built-in zones are the repository's zones/, file for file.
+    #[test]
+    fn builtin_zones_are_the_repository_zones() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
+        let mut on_disk: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        on_disk.sort();
+        let mut built: Vec<String> = BUILTIN_ZONES.iter().map(|(f, _)| f.to_string()).collect();
+        built.sort();
+        assert_eq!(built, on_disk, "add the new file of zones/ to BUILTIN_ZONES");
+        let (a, b) = (builtin_plan().unwrap(), load_plan(&dir).unwrap());
+        assert_eq!(
+            a.zones.iter().map(|z| (&z.name, &z.content)).collect::<Vec<_>>(),
+            b.zones.iter().map(|z| (&z.name, &z.content)).collect::<Vec<_>>()
+        );
+        assert_eq!(a.namespaces.keys().collect::<Vec<_>>(), b.namespaces.keys().collect::<Vec<_>>());
     }
 }

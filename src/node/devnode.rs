@@ -172,7 +172,15 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     let network = Network::Regtest;
     let started = Instant::now();
 
-    let plan = dev::load_plan(&settings.zones())?;
+    let plan = match settings.zones() {
+        Some(dir) => dev::load_plan(&dir)?,
+        None => {
+            println!(
+                "bns dev: no ./zones here: registering the example zones built into bns (--zones DIR for your own)"
+            );
+            dev::builtin_plan()?
+        }
+    };
     let chain = Arc::new(DevChain::open(&data_dir.join("devchain.dat"), network)?);
     let wallet = Wallet::load_or_create(&data_dir.join("dev-wallet.wif"), network)?;
     let params = load_or_create_dev_params(&data_dir, &wallet)?;

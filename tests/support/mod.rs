@@ -83,6 +83,13 @@ impl DevNode {
         DevNode::spawn(cmd, "bns dev", data_dir, extra)
     }
 
+    /// `bns dev` run from `cwd` without `--zones`, as a new user runs it.
+    pub fn start_in(cwd: &Path, data_dir: &Path, extra: &[&str]) -> DevNode {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bns"));
+        cmd.current_dir(cwd).args(["dev", "--block-interval", "3600"]);
+        DevNode::spawn(cmd, "bns dev", data_dir, extra)
+    }
+
     /// Starts `bns node` (following a Bitcoin node; `extra` gives network,
     /// URL and credentials) on free ports with no upstream resolver, and
     /// waits until it serves.
