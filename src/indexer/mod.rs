@@ -39,6 +39,15 @@ pub enum IndexerError {
     /// The chain forked below the first processed block.
     #[error("reorg deeper than the first processed block {0}; delete the data dir and resync")]
     ReorgTooDeep(u64),
+    /// Block 0 (the genesis block, processed with `first_block` 0) changed:
+    /// the source follows another chain.
+    #[error("the source's genesis block is {now}, the index's is {indexed}: it is another chain; point the node at the right one, or delete the data dir")]
+    OtherGenesis {
+        /// Genesis block hash in the index.
+        indexed: String,
+        /// Genesis block hash the source gives.
+        now: String,
+    },
 }
 
 /// What one sync step did.
@@ -201,8 +210,14 @@ impl Indexer {
                 break;
             }
             if h <= self.params.first_block {
+                if let (0, Some(stored)) = (self.params.first_block, stored) {
+                    // `first_block` 0 (h is 0): a genesis block never reorganises.
+                    let now = on_chain.map(|c| c.to_string()).unwrap_or_else(|| "missing".into());
+                    return Err(IndexerError::OtherGenesis { indexed: stored.to_string(), now });
+                }
                 if h == self.params.first_block && stored.is_some() {
-                    // Even the first block changed: start over from scratch.
+                    // Even the first block changed: start over from scratch
+                    // (`first_block` >= 1 here).
                     let undone = self.store.rollback_to(self.params.first_block - 1)?;
                     warn!(undone, "reorg replaced the first processed block; replaying from it");
                     return Ok(undone);
@@ -287,3 +302,5 @@ fn prevouts(source: &dyn BlockSource, recent: &RecentTxs, tx: &Transaction) -> R
 }
 
 pub mod progress;
+#[cfg(test)]
+mod tests;
