@@ -33,7 +33,7 @@ struct Node {
 impl Node {
     fn start() -> Node {
         let bcoin = Bcoin::start();
-        let rpc = RpcSource::new(&bcoin.url, RpcAuth::UserPass("x".into(), bcoin.key.clone())).unwrap();
+        let rpc = RpcSource::new(&bcoin.url, RpcAuth::UserPass("x".into(), bcoin.key.clone().into())).unwrap();
         let w = Wallet::generate(NET);
         bcoin.mine_to(101, &w.pubkey_hash().to_byte_array());
         let dir = tempfile::tempdir().unwrap();

@@ -56,7 +56,7 @@ impl Env {
         store.set_meta("network", "regtest").unwrap();
         store.set_meta("chain_params", &serde_json::to_string(&params).unwrap()).unwrap();
         let mut indexer = Indexer::new(store, params.clone(), NET, 1);
-        let rpc = RpcSource::new(&bcoin.url, RpcAuth::UserPass("x".into(), bcoin.key.clone())).unwrap();
+        let rpc = RpcSource::new(&bcoin.url, RpcAuth::UserPass("x".into(), bcoin.key.clone().into())).unwrap();
         indexer.catch_up(&rpc).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let mining = Arc::new(AtomicBool::new(true));

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{home, FaceSettings, NODE_DATA_DIR};
 use crate::bns::ChainParams;
-use crate::chain::bitcoind::RpcAuth;
+use crate::chain::bitcoind::{redacted, RpcAuth, RpcUrl, Secret};
 
 /// Which Bitcoin network `bns node` follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
@@ -62,11 +62,11 @@ impl NetworkName {
 }
 
 /// How to reach bitcoind's JSON-RPC. Also flattened into the transaction
-/// commands, which send through the same node.
-#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+/// commands, which send through the same node. `Debug` shows no secret.
+#[derive(Clone, Default, clap::Args, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct RpcSettings {
-    /// bitcoind JSON-RPC URL [default: http://127.0.0.1:8332, 18332 on testnet, 18443 on regtest]
+    /// bitcoind JSON-RPC URL, credentials in it allowed (http://USER:PASSWORD@HOST:PORT) [default: http://127.0.0.1:8332, 18332 on testnet, 18443 on regtest]
     #[arg(long, value_name = "URL")]
     pub bitcoind_url: Option<String>,
     /// RPC user (rpcuser); bcoin takes any user with its API key as password
@@ -74,10 +74,21 @@ pub struct RpcSettings {
     pub rpc_user: Option<String>,
     /// RPC password (rpcpassword); also read from $BNS_RPC_PASSWORD, which `ps` does not show
     #[arg(long, value_name = "PASSWORD", env = "BNS_RPC_PASSWORD", hide_env_values = true)]
-    pub rpc_password: Option<String>,
+    pub rpc_password: Option<Secret>,
     /// bitcoind's cookie file [default: ~/.bitcoin/[testnet3/|regtest/].cookie if no user is set and it exists]
     #[arg(long, value_name = "FILE")]
     pub rpc_cookie: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for RpcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcSettings")
+            .field("bitcoind_url", &self.bitcoind_url.as_deref().map(redacted))
+            .field("rpc_user", &self.rpc_user)
+            .field("rpc_password", &self.rpc_password)
+            .field("rpc_cookie", &self.rpc_cookie)
+            .finish()
+    }
 }
 
 impl RpcSettings {
@@ -91,14 +102,25 @@ impl RpcSettings {
         }
     }
 
-    /// The URL in effect on `network`.
+    /// The URL in effect on `network`, as given (it may hold credentials:
+    /// show it only through [`redacted`]).
     pub fn url(&self, network: NetworkName) -> String {
         self.bitcoind_url.clone().unwrap_or_else(|| format!("http://127.0.0.1:{}", network.rpc_port()))
     }
 
-    /// The credentials in effect: user/password, else the cookie file given,
-    /// else Bitcoin Core's default cookie if present, else none.
+    /// The credentials in effect: those in the URL, else user/password, else
+    /// the cookie file given, else Bitcoin Core's default cookie if present,
+    /// else none.
     pub fn auth(&self, network: NetworkName) -> anyhow::Result<RpcAuth> {
+        let url = RpcUrl::parse(&self.url(network)).map_err(|e| anyhow::anyhow!(e))?;
+        if let Some((user, pass)) = url.credentials() {
+            if self.rpc_user.is_some() || self.rpc_password.is_some() || self.rpc_cookie.is_some() {
+                anyhow::bail!(
+                    "bitcoind-url {url} has credentials: do not also set rpc-user, rpc-password or rpc-cookie"
+                );
+            }
+            return Ok(RpcAuth::UserPass(user.clone(), pass.clone()));
+        }
         match (&self.rpc_user, &self.rpc_password, &self.rpc_cookie) {
             (Some(_), _, Some(_)) | (None, Some(_), Some(_)) => {
                 Err(anyhow::anyhow!("rpc-cookie and rpc-user/rpc-password are alternatives: set one"))
@@ -259,6 +281,18 @@ mod tests {
         assert_eq!(t.chain_params().unwrap(), ChainParams::test(7, *b"xx").with_allocation("mxyz", 1000));
         let t = NodeSettings { token_allocation: vec!["nope".into()], ..t };
         assert!(t.chain_params().is_err());
+    }
+
+    #[test]
+    fn credentials_in_the_url_count_and_are_never_shown() {
+        let n = NetworkName::Regtest;
+        let s = RpcSettings { bitcoind_url: Some("http://bob:hunter2@127.0.0.1:1".into()), ..Default::default() };
+        assert_eq!(s.auth(n).unwrap(), RpcAuth::UserPass("bob".into(), "hunter2".into()));
+        let both = RpcSettings { rpc_password: Some("hunter3".into()), ..s.clone() };
+        let e = both.auth(n).unwrap_err().to_string();
+        assert!(e.contains("has credentials") && !e.contains("hunter"), "{e}");
+        let shown = format!("{:?}", NodeSettings { rpc: both, ..Default::default() });
+        assert!(shown.contains("bob:***@127.0.0.1:1") && !shown.contains("hunter"), "{shown}");
     }
 
     #[test]

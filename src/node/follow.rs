@@ -5,7 +5,6 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use bitcoincore_rpc::RpcApi;
 use serde_json::json;
 use tokio::sync::watch;
 use tracing::warn;
@@ -15,7 +14,7 @@ use super::{
     check_meta, check_params, db_path, lock_data_dir, Faces, Follower, META_CONFIRMATIONS, META_NETWORK,
     META_SOURCE_ERROR, META_SOURCE_TIP,
 };
-use crate::chain::bitcoind::{RpcAuth, RpcSource};
+use crate::chain::bitcoind::{ChainCheck, RpcSource};
 use crate::chain::devchain::FollowedChainFile;
 use crate::chain::BlockSource;
 use crate::config::{NetworkName, NodeSettings};
@@ -33,26 +32,39 @@ pub fn chain_matches(chain: &str, network: NetworkName) -> bool {
     }
 }
 
-/// Asks the node which chain it is on; an error if it is not `network`.
-/// `Ok(None)` when the node cannot be reached now (the follower retries).
-fn probe(rpc: &RpcSource, url: &str, network: NetworkName) -> anyhow::Result<Option<(String, u64)>> {
-    let info: serde_json::Value = match rpc.client().call("getblockchaininfo", &[]) {
-        Ok(v) => v,
-        Err(e) => {
-            warn!(url, error = %e, "bitcoind is not answering yet; will keep trying");
-            return Ok(None);
-        }
+/// What `bitcoind` must answer in `getblockchaininfo.chain` for `network`.
+fn chain_check(network: NetworkName) -> ChainCheck {
+    let matches: fn(&str) -> bool = match network {
+        NetworkName::Mainnet => |c| chain_matches(c, NetworkName::Mainnet),
+        NetworkName::Testnet => |c| chain_matches(c, NetworkName::Testnet),
+        NetworkName::Regtest => |c| chain_matches(c, NetworkName::Regtest),
     };
-    let chain = info.get("chain").and_then(|c| c.as_str()).unwrap_or_default().to_string();
-    if !chain_matches(&chain, network) {
-        anyhow::bail!(
-            "bitcoind at {url} is on chain {chain:?}, but this node follows {}: pass --network, or point --bitcoind-url at a {} node",
-            network.as_str(),
-            network.as_str()
-        );
+    ChainCheck { network: network.as_str(), matches }
+}
+
+/// Asks the node which chain it is on; an error if it is not the one the
+/// source expects. `Ok(None)` when the node cannot be reached now: the
+/// source checks again when it first answers, before reading any block.
+fn probe(rpc: &RpcSource) -> anyhow::Result<Option<u64>> {
+    if let Err(e) = rpc.check_chain().and_then(|_| rpc.tip_height()) {
+        if let Some(wrong) = rpc.wrong_chain() {
+            anyhow::bail!(wrong);
+        }
+        warn!(url = %rpc.url(), error = %e, "bitcoind is not answering yet; will keep trying");
+        return Ok(None);
     }
-    let blocks = info.get("blocks").and_then(|b| b.as_u64()).unwrap_or(0);
-    Ok(Some((chain, blocks)))
+    Ok(rpc.tip_height().ok())
+}
+
+/// Resolves once `rpc` (if any) answered on the wrong chain, with that error.
+async fn wrong_chain(rpc: Option<Arc<RpcSource>>) -> anyhow::Error {
+    let Some(rpc) = rpc else { return std::future::pending().await };
+    loop {
+        if let Some(wrong) = rpc.wrong_chain() {
+            return anyhow::anyhow!(wrong);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// Where `bns node` reads blocks from.
@@ -66,7 +78,7 @@ struct Source {
     bitcoin: bitcoin::Network,
     confirmations: u64,
     /// bitcoind, to ask which chain it is on.
-    rpc: Option<(Arc<RpcSource>, String)>,
+    rpc: Option<Arc<RpcSource>>,
 }
 
 fn open_source(settings: &NodeSettings) -> anyhow::Result<Source> {
@@ -94,22 +106,16 @@ fn open_source(settings: &NodeSettings) -> anyhow::Result<Source> {
         });
     }
     let network = settings.network();
-    let url = settings.rpc.url(network);
     let auth = settings.rpc.auth(network)?;
-    let auth_text = match &auth {
-        RpcAuth::None => "no credentials".to_string(),
-        RpcAuth::UserPass(u, _) => format!("user {u:?}"),
-        RpcAuth::Cookie(p) => format!("cookie {}", p.display()),
-    };
-    let rpc = Arc::new(RpcSource::new(&url, auth)?);
+    let rpc = Arc::new(RpcSource::new(&settings.rpc.url(network), auth)?.expect_chain(chain_check(network)));
     Ok(Source {
         blocks: rpc.clone(),
-        name: format!("bitcoind at {url} ({auth_text})"),
+        name: format!("bitcoind at {} ({})", rpc.url(), rpc.auth().describe()),
         params: settings.chain_params()?,
         label: network.as_str(),
         bitcoin: network.bitcoin(),
         confirmations: settings.confirmations(),
-        rpc: Some((rpc, url)),
+        rpc: Some(rpc),
     })
 }
 
@@ -135,9 +141,9 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
         "bns node: following {}, {} network, {confirmations} confirmation(s), from block {from}",
         source.name, source.label
     );
-    if let Some((rpc, url)) = source.rpc.clone() {
-        if let Some((chain, blocks)) = tokio::task::spawn_blocking(move || probe(&rpc, &url, network)).await?? {
-            println!("bns node: bitcoind is on chain {chain:?} at block {blocks}");
+    if let Some(rpc) = source.rpc.clone() {
+        if let Some(blocks) = tokio::task::spawn_blocking(move || probe(&rpc)).await?? {
+            println!("bns node: bitcoind is on the {} chain at block {blocks}", network.as_str());
         }
     }
 
@@ -169,7 +175,11 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     }
     // What starting up allocated and freed goes back to the system.
     super::names::trim_heap();
-    let r = faces.serve_until_interrupted(indexer).await;
+    // bitcoind down at start, then up on another chain: stop with its error.
+    let r = tokio::select! {
+        r = faces.serve_until_interrupted(indexer) => r,
+        e = wrong_chain(source.rpc.clone()) => Err(e),
+    };
     drop(wake_tx);
     // The next start maps the snapshot instead of catching up.
     tokio::task::spawn_blocking(move || names.persist()).await?;

@@ -22,7 +22,7 @@ pub const MAGIC: [u8; 2] = *b"id";
 
 /// An RPC block source for `b`.
 pub fn rpc(b: &Bcoin) -> RpcSource {
-    RpcSource::new(&b.url, RpcAuth::UserPass("x".into(), b.key.clone())).unwrap()
+    RpcSource::new(&b.url, RpcAuth::UserPass("x".into(), b.key.clone().into())).unwrap()
 }
 
 /// Mature coinbase outputs paying `script` (read from the raw blocks).

@@ -151,7 +151,9 @@ impl Owner {
                     eprintln!("note: the node has no fee estimate; using {FALLBACK_FEE_RATE} sat/vB (set --fee-rate)");
                     FALLBACK_FEE_RATE
                 }
-                Err(e) => bail!("cannot reach the node at {url} ({e}); check --bitcoind-url and the RPC credentials"),
+                Err(e) => {
+                    bail!("cannot reach the node at {} ({e}); check --bitcoind-url and the RPC credentials", rpc.url())
+                }
             },
         };
         let owner = Owner {
@@ -389,11 +391,7 @@ impl Owner {
             let _ = std::fs::remove_file(&path);
             return Ok(None);
         };
-        let known = bitcoincore_rpc::RpcApi::call::<serde_json::Value>(
-            self.rpc.client(),
-            "getrawtransaction",
-            &[txid.to_string().into()],
-        );
+        let known = self.rpc.call::<serde_json::Value>("getrawtransaction", &[txid.to_string().into()]);
         match known {
             Ok(_) => Ok(Some(txid)),
             Err(bitcoincore_rpc::Error::JsonRpc(bitcoincore_rpc::jsonrpc::Error::Rpc(e))) if e.code == -5 => {
