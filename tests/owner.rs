@@ -109,6 +109,22 @@ impl Env {
 
     /// Runs an owner's command with the node, index and `key`.
     fn run(&self, key: &Path, args: &[&str]) -> (bool, String, String) {
+        self.raw(&self.args(&self.bcoin.url, key, args).iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// Starts an owner's command reaching the node at `url`, its output piped.
+    fn spawn(&self, url: &str, key: &Path, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_bns"))
+            .args(self.args(url, key, args))
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// `args` plus the index, the node at `url`, its credentials and `key`.
+    fn args(&self, url: &str, key: &Path, args: &[&str]) -> Vec<String> {
         let dir = self.data_dir().display().to_string();
         let key = key.display().to_string();
         let mut all: Vec<&str> = args.to_vec();
@@ -116,7 +132,7 @@ impl Env {
             "--data-dir",
             &dir,
             "--bitcoind-url",
-            &self.bcoin.url,
+            url,
             "--rpc-user",
             "x",
             "--rpc-password",
@@ -127,7 +143,7 @@ impl Env {
         if !args.contains(&"--wait-timeout") {
             all.extend(["--wait-timeout", "120"]);
         }
-        self.raw(&all)
+        all.into_iter().map(String::from).collect()
     }
 
     fn ok(&self, key: &Path, args: &[&str]) -> String {
@@ -359,4 +375,133 @@ fn refuses_an_index_not_made_by_bns_node() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("BNS_NO_SUCH_VAR is not set"), "{err}");
+}
+
+/// A TCP proxy in front of bcoin that passes everything through until a
+/// request holding `sendrawtransaction` passes; that connection then never
+/// answers. With `forward` bcoin gets the transaction and only its reply is
+/// lost (an RPC timeout, or a crash right after broadcasting); without it
+/// the transaction never reaches bcoin.
+struct HoldingProxy {
+    port: u16,
+    saw_send: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl HoldingProxy {
+    fn start(target_url: &str, forward: bool) -> HoldingProxy {
+        let target = target_url.trim_start_matches("http://").to_string();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let (saw_send, stop) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (saw, st) = (saw_send.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !st.load(Ordering::SeqCst) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                client.set_nonblocking(false).unwrap();
+                let server = std::net::TcpStream::connect(&target).unwrap();
+                let held = Arc::new(AtomicBool::new(false));
+                let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (held_in, saw) = (held.clone(), saw.clone());
+                std::thread::spawn(move || {
+                    use std::io::{Read, Write};
+                    let (mut buf, mut seen) = ([0u8; 65536], Vec::new());
+                    while let Ok(n @ 1..) = c_in.read(&mut buf) {
+                        seen.extend_from_slice(&buf[..n]);
+                        if seen.windows(18).any(|w| w == b"sendrawtransaction") {
+                            held_in.store(true, Ordering::SeqCst);
+                            saw.store(true, Ordering::SeqCst);
+                            if !forward {
+                                continue;
+                            }
+                        }
+                        if s_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = s_out.shutdown(std::net::Shutdown::Both);
+                });
+                let (mut s_in, mut c_out) = (server, client);
+                std::thread::spawn(move || {
+                    use std::io::{Read, Write};
+                    let mut buf = [0u8; 65536];
+                    while let Ok(n @ 1..) = s_in.read(&mut buf) {
+                        if !held.load(Ordering::SeqCst) && c_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    if !held.load(Ordering::SeqCst) {
+                        let _ = c_out.shutdown(std::net::Shutdown::Both);
+                    }
+                });
+            }
+        });
+        HoldingProxy { port, saw_send, stop }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for HoldingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// `bns name register` killed between handing the preorder to the node and
+/// hearing back (the reply lost, or the transaction never arriving): the
+/// rerun finds the note written before sending, waits for that transaction
+/// (or sends the same one again) and never pays for a second preorder.
+#[test]
+fn a_register_killed_while_sending_never_pays_twice() {
+    let env = Env::start();
+    let a = env.key_file("a", &env.a);
+    env.ok(&a, &["namespace", "preorder", "kill"]);
+    let reveal = ["namespace", "reveal", "kill", "--lifetime", "52595", "--coeff", "250", "--base", "4"];
+    let buckets = ["--buckets", "6,5,4,3,2,1,0,0,0,0,0,0,0,0,0,0", "--nonalpha-discount", "10"];
+    env.ok(&a, &[&reveal[..], &buckets[..], &["--no-vowel-discount", "10"]].concat());
+    env.ok(&a, &["namespace", "ready", "kill"]);
+    let from = env.store().last_block().unwrap().unwrap().height + 1;
+    for (name, forward) in [("held.kill", true), ("lost.kill", false)] {
+        env.mining.store(false, Ordering::SeqCst);
+        let proxy = HoldingProxy::start(&env.bcoin.url, forward);
+        let mut first = env.spawn(&proxy.url(), &a, &["name", "register", name]);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !proxy.saw_send.load(Ordering::SeqCst) {
+            assert!(first.try_wait().unwrap().is_none(), "{name}: the command ended before sending");
+            assert!(Instant::now() < deadline, "{name}: no sendrawtransaction within 60 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if forward {
+            while env.bcoin.client().call::<Vec<bitcoin::Txid>>("getrawmempool", &[]).unwrap().is_empty() {
+                assert!(Instant::now() < deadline, "{name}: the preorder never reached bcoin");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        first.kill().unwrap();
+        first.wait().unwrap();
+        // Rerun while nothing is mined: it must not build a second preorder.
+        let rerun = env.spawn(&env.bcoin.url, &a, &["name", "register", name]);
+        std::thread::sleep(Duration::from_secs(4));
+        env.mining.store(true, Ordering::SeqCst);
+        let out = rerun.wait_with_output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{name}: rerun failed:\n{stdout}\n{stderr}");
+        assert!(stdout.contains("was sent before") && !stdout.contains("sent NAME_PREORDER"), "{name}: {stdout}");
+        if !forward {
+            assert!(stdout.contains("sent the same transaction again"), "{name}: {stdout}");
+        }
+        assert_eq!(env.store().name(name).unwrap().unwrap().address, env.a.address().to_string());
+    }
+    let store = env.store();
+    let tip = store.last_block().unwrap().unwrap().height;
+    let preorders: Vec<_> = (from..=tip).flat_map(|h| store.ops_at(h).unwrap()).filter(|o| o.op == "?").collect(); // Core's op string of NAME_PREORDER
+    assert_eq!(preorders.len(), 2, "one preorder per name, none paid twice: {preorders:?}");
+    assert!(preorders.iter().all(|o| o.accepted), "{preorders:?}");
 }

@@ -30,6 +30,7 @@ use crate::tx::{TxError, Wallet};
 mod args;
 mod name;
 mod namespace;
+mod pending;
 mod register;
 
 pub use args::{KeyArgs, OwnerArgs, RevealArgs};
@@ -373,51 +374,6 @@ impl Owner {
             }
             (None, _) => Ok(()),
         }
-    }
-
-    /// A note per (owner address, op, name): another key never picks it up.
-    fn pending_path(&self, op: &str, key: &str) -> PathBuf {
-        self.data_dir.join("pending").join(format!("{}-{op}-{key}.txid", self.me()))
-    }
-
-    /// The txid noted for (`op`, `key`), if the node still knows it
-    /// (mempool or chain). A note is removed only when the node says it has
-    /// no such transaction (RPC error -5); any other failure is an error, so
-    /// a flaky connection never makes a rerun pay twice.
-    fn pending(&self, op: &str, key: &str) -> anyhow::Result<Option<Txid>> {
-        let path = self.pending_path(op, key);
-        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
-        let Ok(txid) = text.trim().parse::<Txid>() else {
-            let _ = std::fs::remove_file(&path);
-            return Ok(None);
-        };
-        let known = self.rpc.call::<serde_json::Value>("getrawtransaction", &[txid.to_string().into()]);
-        match known {
-            Ok(_) => Ok(Some(txid)),
-            Err(bitcoincore_rpc::Error::JsonRpc(bitcoincore_rpc::jsonrpc::Error::Rpc(e))) if e.code == -5 => {
-                let _ = std::fs::remove_file(&path);
-                Ok(None)
-            }
-            Err(e) => bail!(
-                "cannot ask the node about the transaction noted in {} ({e}); check the node and rerun",
-                path.display()
-            ),
-        }
-    }
-
-    /// Notes `txid` as the unconfirmed (`op`, `key`), so a rerun after a crash
-    /// waits for it instead of paying twice.
-    fn note_pending(&self, op: &str, key: &str, txid: &Txid) {
-        let path = self.pending_path(op, key);
-        let write = std::fs::create_dir_all(path.parent().unwrap_or(&self.data_dir))
-            .and_then(|_| std::fs::write(&path, format!("{txid}\n")));
-        if let Err(e) = write {
-            eprintln!("note: cannot record the pending transaction in {}: {e}", path.display());
-        }
-    }
-
-    fn clear_pending(&self, op: &str, key: &str) {
-        let _ = std::fs::remove_file(self.pending_path(op, key));
     }
 }
 

@@ -60,7 +60,7 @@ pub fn zonefile_put(data_dir: &Path, file: &Path) -> anyhow::Result<ValueHash> {
 
 impl Owner {
     /// One resumable step: waits for a transaction noted as sent before, or
-    /// builds, sends and notes a new one, then waits for the index to accept
+    /// builds, notes and sends a new one, then waits for the index to accept
     /// it. `Ok(false)` when the flow must stop here (dry run, --no-wait).
     fn step(
         &self,
@@ -77,8 +77,8 @@ impl Owner {
             }
         }
         let tx = build()?;
-        let Some(txid) = self.emit(what, &tx)? else { return Ok(false) };
-        self.note_pending(op, fqn, &txid);
+        // Noted durably before it is sent: a rerun never pays twice.
+        let Some(txid) = self.emit_noted(op, fqn, what, &tx)? else { return Ok(false) };
         if !self.wait {
             println!("not waiting (--no-wait); rerun the same command to continue");
             return Ok(false);
