@@ -263,27 +263,30 @@ fn home() -> PathBuf {
     std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// Reads a settings file (default: absent is empty unless `required`).
-/// Every key must be the name of one of `T`'s flags (or of its field), so a
-/// typo is an error rather than a silently ignored setting.
+/// Reads a settings file (default: absent is empty unless `required`) with [`from_toml`].
 pub fn load<T: for<'de> Deserialize<'de> + Default + clap::Args>(path: &Path, required: bool) -> anyhow::Result<T> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(T::default()),
         Err(e) => return Err(anyhow::anyhow!("cannot read config {}: {e}", path.display())),
     };
-    let bad = |e: &dyn std::fmt::Display| {
-        anyhow::anyhow!("config {}: {e}\nfix the file or pass --config with another one", path.display())
-    };
-    let table: toml::Table = toml::from_str(&text).map_err(|e| bad(&e))?;
+    from_toml(&text)
+        .map_err(|e| anyhow::anyhow!("config {}: {e}\nfix the file or pass --config with another one", path.display()))
+}
+
+/// Parses settings from TOML text. Every top-level key must be one of
+/// [`known_keys`] of `T`, so a typo is an error rather than a silently
+/// ignored setting. Never panics on any text.
+pub fn from_toml<T: for<'de> Deserialize<'de> + Default + clap::Args>(text: &str) -> Result<T, String> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
     let known = known_keys::<T>();
     if let Some(key) = table.keys().find(|k| !known.contains(&k[..])) {
         let mut keys: Vec<&String> = known.iter().collect();
         keys.sort();
         let list = keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ");
-        return Err(bad(&format!("unknown key `{key}` (known keys: {list})")));
+        return Err(format!("unknown key `{key}` (known keys: {list})"));
     }
-    toml::from_str(&text).map_err(|e| bad(&e))
+    toml::from_str(text).map_err(|e| e.to_string())
 }
 
 /// Reads only the face settings (DNS, API, resolver) of a `bns dev` or
@@ -302,7 +305,7 @@ pub fn load_faces(path: &Path, required: bool) -> anyhow::Result<FaceSettings> {
 }
 
 /// The TOML keys `T` accepts: its long flag names and its field names in kebab case.
-fn known_keys<T: clap::Args>() -> std::collections::HashSet<String> {
+pub fn known_keys<T: clap::Args>() -> std::collections::HashSet<String> {
     let cmd = T::augment_args(clap::Command::new("config"));
     let mut keys = std::collections::HashSet::new();
     for arg in cmd.get_arguments() {
