@@ -211,3 +211,204 @@ fn hostile_http_gets_4xx_and_the_server_stays_up() {
     assert_eq!(r.status, 200, "still serving");
     assert_eq!(http_get(node.api, "/v1/resolve/werner.id").status, 200);
 }
+
+/// Reads from `s` until the server closes it (EOF or reset); the bytes read, and when.
+fn wait_closed(s: &mut std::net::TcpStream, limit: Duration) -> (Vec<u8>, Duration) {
+    use std::io::Read;
+    let start = Instant::now();
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                panic!("still open after {:?}; read {:?}", start.elapsed(), String::from_utf8_lossy(&got))
+            }
+            Err(_) => break, // reset: closed too
+        }
+    }
+    (got, start.elapsed())
+}
+
+#[test]
+fn half_sent_request_is_closed_within_the_header_timeout() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &repo_zones());
+    let mut stalled = std::net::TcpStream::connect(node.api).unwrap();
+    stalled.write_all(b"GET /v1/node/pi").unwrap();
+    let mut headers_only = std::net::TcpStream::connect(node.api).unwrap();
+    headers_only.write_all(b"GET /v1/node/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n").unwrap();
+    // Meanwhile the server answers others.
+    assert_eq!(http_get(node.api, "/v1/node/ping").status, 200);
+    // Default header timeout: 10 s (a little more for a loaded machine).
+    for s in [&mut stalled, &mut headers_only] {
+        let (_, after) = wait_closed(s, Duration::from_secs(20));
+        assert!(after <= Duration::from_secs(13), "closed only after {after:?}");
+    }
+    assert_eq!(http_get(node.api, "/v1/node/ping").status, 200, "still serving");
+}
+
+#[test]
+fn host_header_guards_against_dns_rebinding() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &repo_zones());
+    let port = node.api.port();
+    let get = |host: Option<&str>, path: &str| {
+        let host = host.map(|h| format!("Host: {h}\r\n")).unwrap_or_default();
+        let req = format!("GET {path} HTTP/1.1\r\n{host}Connection: close\r\n\r\n");
+        http_raw(node.api, req.as_bytes()).unwrap_or_else(|| panic!("no answer for {host:?}"))
+    };
+    for host in ["evil.example", &format!("evil.example:{port}"), "localhost.evil.example", "127.0.0.1.nip.example"] {
+        for path in ["/v1/node/ping", "/v1/names/werner.id", "/metrics", "/nope"] {
+            let r = get(Some(host), path);
+            assert_eq!(r.status, 403, "Host {host} {path}: {}", r.body);
+            assert!(r.json()["error"].is_string(), "{}", r.body);
+            assert!(!r.body.contains("werner") && !r.body.contains("bns_"), "{}", r.body);
+        }
+    }
+    for host in [
+        format!("127.0.0.1:{port}"),
+        "127.0.0.1".to_string(),
+        format!("localhost:{port}"),
+        "LocalHost".to_string(),
+        format!("[::1]:{port}"),
+    ] {
+        let r = get(Some(&host), "/v1/names/werner.id");
+        assert_eq!(r.status, 200, "Host {host}: {}", r.body);
+        assert_eq!(r.json()["name"], "werner.id");
+    }
+    // HTTP/1.0 without a Host header (no browser sends that).
+    let r = http_raw(node.api, b"GET /v1/node/ping HTTP/1.0\r\n\r\n").expect("an answer");
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// An API server of this process over a fresh store (chain parameters, no
+/// names), with `options`; serves until dropped.
+struct InProcess {
+    addr: std::net::SocketAddr,
+    db: std::path::PathBuf,
+    _rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+impl InProcess {
+    fn start(options: bns::api::ApiOptions, prepare: impl FnOnce(&std::path::Path)) -> InProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("bns.sqlite");
+        let store = bns::store::Store::open(&db).unwrap();
+        let params = serde_json::to_string(&bns::bns::ChainParams::test(1, *b"id")).unwrap();
+        store.set_meta("chain_params", &params).unwrap();
+        drop(store);
+        prepare(&db);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let metrics = std::sync::Arc::new(bns::metrics::Metrics::new());
+        let server = rt
+            .block_on(bns::api::ApiServer::bind_with("127.0.0.1:0".parse().unwrap(), &db, metrics, None, options))
+            .unwrap();
+        let addr = server.local_addr();
+        rt.spawn(server.run(std::future::pending()));
+        InProcess { addr, db, _rt: rt, _dir: dir }
+    }
+}
+
+#[test]
+fn store_errors_do_not_leak_sql() {
+    // A store whose tables are not what the API expects: every read fails in SQLite.
+    let api = InProcess::start(bns::api::ApiOptions::default(), |db| {
+        let c = rusqlite::Connection::open(db).unwrap();
+        c.execute_batch("ALTER TABLE names RENAME TO gone_names; ALTER TABLE zonefiles RENAME TO gone_zonefiles;")
+            .unwrap();
+    });
+    let hash = "ab".repeat(20);
+    for path in
+        ["/v1/names/werner.id".to_string(), "/v1/resolve/www.werner.id".to_string(), format!("/v1/zonefiles/{hash}")]
+    {
+        let r = http_get(api.addr, &path);
+        assert_eq!(r.status, 500, "{path}: {}", r.body);
+        assert_eq!(r.json(), serde_json::json!({ "error": "internal error" }), "{path}");
+        let lower = r.body.to_ascii_lowercase();
+        for leak in ["sql", "table", "names", "zonefiles", "bns.sqlite", api.db.to_str().unwrap()] {
+            assert!(!lower.contains(leak), "{path}: {leak:?} in {}", r.body);
+        }
+    }
+    assert_eq!(http_get(api.addr, "/v1/node/ping").status, 200);
+}
+
+/// `n` GETs of `path` at once, each on its own connection; (status, seconds) of each.
+fn parallel_gets(addr: std::net::SocketAddr, path: &str, n: usize) -> Vec<std::thread::JoinHandle<(u16, f64)>> {
+    (0..n)
+        .map(|_| {
+            let path = path.to_string();
+            std::thread::spawn(move || {
+                let t = Instant::now();
+                (http_get(addr, &path).status, t.elapsed().as_secs_f64())
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn slow_reads_run_in_parallel_and_do_not_block_others() {
+    let options = bns::api::ApiOptions { readers: 4, read_delay: Duration::from_millis(1500), ..Default::default() };
+    let api = InProcess::start(options, |_| {});
+    let start = Instant::now();
+    let slow = parallel_gets(api.addr, "/v1/names/someone.id", 4);
+    std::thread::sleep(Duration::from_millis(200));
+    let t = Instant::now();
+    assert_eq!(http_get(api.addr, "/v1/node/ping").status, 200);
+    assert!(t.elapsed() < Duration::from_millis(500), "ping waited {:?} behind slow reads", t.elapsed());
+    for h in slow {
+        let (status, _) = h.join().unwrap();
+        assert_eq!(status, 404, "an available name");
+    }
+    // One connection behind a lock would take 4 x 1.5 s.
+    assert!(start.elapsed() < Duration::from_millis(2900), "4 slow reads took {:?}: serialized", start.elapsed());
+}
+
+#[test]
+fn requests_beyond_the_caps_wait_or_get_503() {
+    // In flight: two slow reads fill the cap; a third request gets 503 at once.
+    let options =
+        bns::api::ApiOptions { max_in_flight: 2, read_delay: Duration::from_millis(1500), ..Default::default() };
+    let api = InProcess::start(options, |_| {});
+    let slow = parallel_gets(api.addr, "/v1/names/someone.id", 2);
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    let r = http_get(api.addr, "/v1/node/ping");
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.json()["error"].is_string());
+    assert!(t.elapsed() < Duration::from_millis(500), "the 503 took {:?}", t.elapsed());
+    for h in slow {
+        assert_eq!(h.join().unwrap().0, 404);
+    }
+    assert_eq!(http_get(api.addr, "/v1/node/ping").status, 200, "free again");
+
+    // Request timeout: a read slower than it gets 503.
+    let options = bns::api::ApiOptions {
+        request_timeout: Duration::from_millis(300),
+        read_delay: Duration::from_millis(1500),
+        ..Default::default()
+    };
+    let api = InProcess::start(options, |_| {});
+    let t = Instant::now();
+    let r = http_get(api.addr, "/v1/names/someone.id");
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json()["error"], "request timed out");
+    assert!(t.elapsed() < Duration::from_millis(1200), "timed out only after {:?}", t.elapsed());
+
+    // Connections: with two open (idle), a third waits until one closes.
+    let options = bns::api::ApiOptions { max_connections: 2, ..Default::default() };
+    let api = InProcess::start(options, |_| {});
+    let idle: Vec<_> = (0..2).map(|_| std::net::TcpStream::connect(api.addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let waiting = parallel_gets(api.addr, "/v1/node/ping", 1).pop().unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(!waiting.is_finished(), "a third connection was served while two were open");
+    drop(idle);
+    let (status, secs) = waiting.join().unwrap();
+    assert_eq!(status, 200);
+    assert!(secs < 5.0, "served {secs} s after asking");
+}

@@ -10,17 +10,30 @@
 //! | `GET /v1/zonefiles/{hash}`, `/v1/names/{name}/zonefile/{hash}`, `/v1/atlas/status`, `/v1/atlas/peers` | see [`zonefiles`] |
 //!
 //! Every error is JSON (`{"error": ...}`) with a 4xx/5xx status; request
-//! bodies are capped at [`MAX_BODY`]. Store reads run on the blocking pool
-//! over one read-only SQLite connection.
+//! bodies are capped at [`MAX_BODY`]. A failed store read is logged and
+//! answered `500 {"error": "internal error"}`: SQL and SQLite text never
+//! reaches a client. Store reads run on the blocking pool over a pool of
+//! read-only SQLite connections ([`ApiOptions::readers`]).
+//!
+//! Hostile clients ([`ApiOptions`]): headers must arrive within
+//! `header_timeout`, a request is answered within `request_timeout`, a
+//! connection lives at most `connection_lifetime`, at most `max_connections`
+//! are open and `max_in_flight` requests handled at once (503 beyond), and
+//! a `Host` that is not an IP literal, `localhost` or one of
+//! `allowed_hosts` gets 403 (DNS rebinding, see [`host`]).
 
 pub mod explain;
+mod host;
 pub mod inspect;
+mod readers;
+mod serve;
 mod zonefiles;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
@@ -31,6 +44,9 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
+
+use self::host::AllowedHosts;
+use self::readers::{ReadError, Readers};
 
 use crate::atlas::AtlasState;
 use crate::bns::names::split_fqn;
@@ -64,9 +80,46 @@ pub enum ApiError {
     Serve(#[source] std::io::Error),
 }
 
+/// How the API face guards itself against slow, many or hostile clients.
+#[derive(Debug, Clone)]
+pub struct ApiOptions {
+    /// Time allowed for a request's headers (also the keep-alive idle limit).
+    pub header_timeout: Duration,
+    /// Time allowed for answering a request, from its headers on (503 beyond).
+    pub request_timeout: Duration,
+    /// Longest a connection stays open.
+    pub connection_lifetime: Duration,
+    /// Most connections open at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Most requests handled at once; more get 503 at once.
+    pub max_in_flight: usize,
+    /// Read-only SQLite connections, that is store reads running at once.
+    pub readers: usize,
+    /// Host names served besides IP literals and `localhost` (DNS rebinding guard).
+    pub allowed_hosts: Vec<String>,
+    /// Test hook: every store read first sleeps this long. Zero in production.
+    #[doc(hidden)]
+    pub read_delay: Duration,
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        ApiOptions {
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            connection_lifetime: Duration::from_secs(120),
+            max_connections: 256,
+            max_in_flight: 64,
+            readers: readers::default_size(),
+            allowed_hosts: Vec::new(),
+            read_delay: Duration::ZERO,
+        }
+    }
+}
+
 #[derive(Clone)]
 struct Ctx {
-    store: Arc<Mutex<Store>>,
+    readers: Arc<Readers>,
     metrics: Arc<Metrics>,
     /// The node's Atlas state and listen address, when it runs one.
     atlas: Option<(Arc<AtlasState>, String)>,
@@ -77,6 +130,7 @@ pub struct ApiServer {
     listener: TcpListener,
     local_addr: SocketAddr,
     router: Router,
+    options: ApiOptions,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -87,18 +141,28 @@ impl std::fmt::Debug for ApiServer {
 
 impl ApiServer {
     /// Binds `addr` (port 0 picks a free port) and opens a read-only view of the database at `db`.
-    /// `atlas`: the node's Atlas (state, listen address) for `/v1/atlas/...`.
+    /// `atlas`: the node's Atlas (state, listen address) for `/v1/atlas/...`. Default [`ApiOptions`].
     pub async fn bind(
         addr: SocketAddr,
         db: &Path,
         metrics: Arc<Metrics>,
         atlas: Option<(Arc<AtlasState>, String)>,
     ) -> Result<ApiServer, ApiError> {
-        let store = Store::open_readonly(db)?;
+        ApiServer::bind_with(addr, db, metrics, atlas, ApiOptions::default()).await
+    }
+
+    /// [`ApiServer::bind`] with these options.
+    pub async fn bind_with(
+        addr: SocketAddr,
+        db: &Path,
+        metrics: Arc<Metrics>,
+        atlas: Option<(Arc<AtlasState>, String)>,
+        options: ApiOptions,
+    ) -> Result<ApiServer, ApiError> {
+        let router = router(db, metrics, atlas, &options)?;
         let listener = TcpListener::bind(addr).await.map_err(|source| ApiError::Bind { addr, source })?;
         let local_addr = listener.local_addr().map_err(|source| ApiError::Bind { addr, source })?;
-        let router = router(Ctx { store: Arc::new(Mutex::new(store)), metrics, atlas });
-        Ok(ApiServer { listener, local_addr, router })
+        Ok(ApiServer { listener, local_addr, router, options })
     }
 
     /// The address bound (with the real port when 0 was asked).
@@ -112,11 +176,26 @@ impl ApiServer {
         F: Future<Output = ()> + Send + 'static,
     {
         info!(addr = %self.local_addr, "API server listening");
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await.map_err(ApiError::Serve)
+        serve::serve(self.listener, self.router, self.options, shutdown).await;
+        Ok(())
     }
 }
 
-fn router(ctx: Ctx) -> Router {
+/// The API's routes over the database at `db` (read-only), with the `Host`
+/// check but without the connection guards of [`ApiServer::run`]: what the
+/// server calls per request (and what a test or fuzzer can call directly).
+pub fn router(
+    db: &Path,
+    metrics: Arc<Metrics>,
+    atlas: Option<(Arc<AtlasState>, String)>,
+    options: &ApiOptions,
+) -> Result<Router, ApiError> {
+    let readers = Arc::new(Readers::open(db, options.readers, options.read_delay)?);
+    let hosts = AllowedHosts::new(&options.allowed_hosts);
+    Ok(routes(Ctx { readers, metrics, atlas }).layer(axum::middleware::from_fn_with_state(hosts, host::check)))
+}
+
+fn routes(ctx: Ctx) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/v1/node/ping", get(ping))
@@ -178,25 +257,20 @@ fn path_name(path: Result<UrlPath<String>, PathRejection>) -> Result<String, Fai
     }
 }
 
-/// Runs `f` on the store on the blocking pool; failures become a JSON 500.
+/// Runs `f` on a pooled read-only connection; a failure is logged and becomes
+/// a JSON 500 that says only "internal error" (no SQL, table or file names).
 async fn with_store<T, F>(ctx: &Ctx, f: F) -> Result<T, Failure>
 where
     T: Send + 'static,
     F: FnOnce(&Store) -> anyhow::Result<T> + Send + 'static,
 {
-    let store = ctx.store.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        let store = store.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
-        f(&store)
-    })
-    .await;
-    match result {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => {
+    match ctx.readers.read(f).await {
+        Ok(v) => Ok(v),
+        Err(ReadError::Failed(e)) => {
             warn!(error = %format!("{e:#}"), "API store read failed");
-            Err(fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))
+            Err(fail(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
         }
-        Err(e) => {
+        Err(ReadError::Lost(e)) => {
             warn!(error = %e, "API store task failed");
             Err(fail(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
         }
