@@ -15,7 +15,7 @@ ROOT=$PWD
 SECS=${1:-600}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(op_decode tx_scan zonefile_parse dns_message)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(op_decode tx_scan zonefile_parse dns_message config_toml atlas_xmlrpc api_request)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/fuzz-target}
 WORK=${FUZZ_WORK:-/work/fuzz-work}
 export RUSTC_BOOTSTRAP=1
