@@ -119,7 +119,9 @@ async fn cache_hit_rate_and_ttl_decrease() {
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let r = ask(srv.addr, super::Proto::Udp, "werner.id.", RecordType::A).await;
     assert!(r.answers[0].ttl <= 298, "TTL decreases in the cache: {}", r.answers[0].ttl);
-    // 1,000 questions over 10 names (half forwarded answers, half NXDOMAIN).
+    // 1,000 questions over 10 names (half forwarded answers, half NXDOMAIN). Name and type
+    // both follow i, so these are 10 distinct questions asked 100 times each: each misses at
+    // most once. That shows the cache works; it is no real-world hit rate.
     let names: Vec<String> =
         (0..10).map(|i| if i % 2 == 0 { "werner.id.".into() } else { format!("n{i}.id.") }).collect();
     let types = [RecordType::A, RecordType::AAAA, RecordType::TXT, RecordType::MX, RecordType::A];
@@ -131,9 +133,8 @@ async fn cache_hit_rate_and_ttl_decrease() {
     }
     let (hits, misses) = stats.cache_stats();
     let (hits, misses) = (hits - before.0, misses - before.1);
-    let rate = hits as f64 / (hits + misses) as f64;
-    eprintln!("cache: {hits} hits, {misses} misses over 1000 questions: hit rate {:.1}%", rate * 100.0);
-    assert!(rate > 0.9, "{rate}");
+    assert_eq!(hits + misses, 1000);
+    assert!(misses <= 10, "10 distinct questions, each a miss once at most: {hits} hits, {misses} misses");
     srv.stop().await;
     upstream.stop().await;
 }
@@ -256,10 +257,9 @@ async fn tcp_pipelining() {
 
 #[tokio::test]
 async fn ipv6_listener() {
-    if std::net::UdpSocket::bind("[::1]:0").is_err() {
-        eprintln!("no ::1 here; skipping");
-        return;
-    }
+    std::net::UdpSocket::bind("[::1]:0").expect(
+        "this test needs the IPv6 loopback address ::1 (enable IPv6 on lo: sysctl net.ipv6.conf.lo.disable_ipv6=0)",
+    );
     let (srv, _) = start_with("[::1]:0", source(), ResolverOptions::default()).await;
     assert!(srv.addr.is_ipv6());
     for p in BOTH {
