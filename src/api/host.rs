@@ -38,7 +38,7 @@ impl AllowedHosts {
             return true;
         }
         let host = normalize(host);
-        host == "localhost" || host.ends_with(".localhost") || self.names.iter().any(|n| *n == host)
+        host == "localhost" || host.ends_with(".localhost") || self.names.contains(&host)
     }
 }
 
