@@ -233,7 +233,7 @@ fn wait_closed(s: &mut std::net::TcpStream, limit: Duration) -> (Vec<u8>, Durati
 }
 
 #[test]
-fn half_sent_request_is_closed_within_the_header_timeout() {
+fn half_sent_and_idle_connections_are_closed_within_the_header_timeout() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let node = DevNode::start(dir.path(), &repo_zones());
@@ -241,10 +241,21 @@ fn half_sent_request_is_closed_within_the_header_timeout() {
     stalled.write_all(b"GET /v1/node/pi").unwrap();
     let mut headers_only = std::net::TcpStream::connect(node.api).unwrap();
     headers_only.write_all(b"GET /v1/node/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n").unwrap();
+    let mut silent = std::net::TcpStream::connect(node.api).unwrap();
+    // Kept alive after one answer, then idle.
+    let mut kept = std::net::TcpStream::connect(node.api).unwrap();
+    kept.write_all(b"GET /v1/node/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    {
+        use std::io::Read;
+        let mut buf = [0u8; 512];
+        kept.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let n = kept.read(&mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&buf[..n]));
+    }
     // Meanwhile the server answers others.
     assert_eq!(http_get(node.api, "/v1/node/ping").status, 200);
-    // Default header timeout: 10 s (a little more for a loaded machine).
-    for s in [&mut stalled, &mut headers_only] {
+    // Default header timeout and idle limit: 10 s (a little more for a loaded machine).
+    for s in [&mut stalled, &mut headers_only, &mut silent, &mut kept] {
         let (_, after) = wait_closed(s, Duration::from_secs(20));
         assert!(after <= Duration::from_secs(13), "closed only after {after:?}");
     }

@@ -1,8 +1,9 @@
 //! The API's HTTP/1.1 connection loop (hyper), with the guards `axum::serve`
-//! does not have: a header-read timeout (a half-sent request is dropped), a
-//! whole-request timeout, a connection lifetime, a cap on open connections
-//! (more wait in the kernel's backlog) and on requests being handled (more get
-//! 503 with a JSON error at once).
+//! does not have: a header-read timeout (hyper's: it also closes a connection
+//! that sends nothing, fresh or kept alive after an answer), a whole-request
+//! timeout, a connection lifetime, a cap on open connections (more wait in the
+//! kernel's backlog) and on requests being handled (more get 503 with a JSON
+//! error at once).
 
 use std::convert::Infallible;
 use std::future::Future;
