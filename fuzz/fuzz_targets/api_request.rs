@@ -86,18 +86,15 @@ fuzz_target!(|data: &[u8]| {
     let app = &*APP;
     let resp = app.rt.block_on(app.router.clone().oneshot(req)).expect("the router is infallible");
     let status = resp.status();
-    let bytes = app
-        .rt
-        .block_on(axum::body::to_bytes(resp.into_body(), 1 << 20))
-        .expect("answers are small");
+    let bytes = app.rt.block_on(axum::body::to_bytes(resp.into_body(), 1 << 20)).expect("answers are small");
     let text = String::from_utf8_lossy(&bytes);
     assert!(!status.is_server_error(), "{method} {uri:?}: {status} {text}");
     if foreign {
         assert_eq!(status, 403, "{method} {uri:?} with a foreign Host: {status}");
     }
     if status.is_client_error() && method != Method::HEAD {
-        let v: serde_json::Value =
-            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{method} {uri:?}: {status} body not JSON ({e}): {text}"));
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("{method} {uri:?}: {status} body not JSON ({e}): {text}"));
         assert!(v["error"].is_string() || v["status"] == "available", "{method} {uri:?}: {status} {text}");
     }
     // SQLite's error phrases, unless the path itself carried them (answers quote a bad name).
