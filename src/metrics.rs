@@ -1,5 +1,5 @@
-//! Node metrics: a small registry of atomics rendered in the Prometheus text
-//! exposition format (version 0.0.4), served at `/metrics` on the API port.
+//! Node metrics, served at `/metrics` on the API port in the Prometheus text format
+//! (version 0.0.4), encoded by `prometheus-client`.
 //!
 //! A leaf module (it imports nothing of the crate), so every layer that has
 //! something to count can hold an `Arc<Metrics>`: the DNS face records each
@@ -8,15 +8,22 @@
 //!
 //! Label sets are fixed and small: query types outside [`QTYPES`] count as
 //! `OTHER`, response codes outside [`RCODES`] as `OTHER`, so a client sending
-//! every type number cannot grow the output.
+//! every type number cannot grow the output. Every counter of a label set exists from
+//! [`Metrics::new`] on and is held by index, so counting takes no lock and no lookup.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
 mod atlas;
+mod collect;
 pub use atlas::{AtlasMetrics, REJECT_REASONS, STORED_SOURCES};
+use collect::{CounterTable, DnsFace, Latency};
 
 /// Query types with their own label (type number, name); others are `OTHER`.
 pub const QTYPES: &[(u16, &str)] = &[
@@ -68,9 +75,7 @@ impl DnsCounts {
     /// Counts one answered query.
     pub fn record(&mut self, qtype: u16, rcode: u16, elapsed: Duration) {
         self.queries[index_of(QTYPES, qtype)][index_of(RCODES, rcode)] += 1;
-        let secs = elapsed.as_secs_f64();
-        let bucket = LATENCY_BUCKETS.iter().position(|le| secs <= *le).unwrap_or(LATENCY_BUCKETS.len());
-        self.latency[bucket] += 1;
+        self.latency[Latency::bucket(elapsed.as_secs_f64())] += 1;
         self.nanos += u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.total += 1;
     }
@@ -88,26 +93,30 @@ pub trait CacheStats: Send + Sync {
     }
 }
 
+/// A gauge of a count.
+type CountGauge = Gauge<u64, AtomicU64>;
+
 /// The node's metrics registry. Cheap to update from any thread.
 pub struct Metrics {
-    queries: [[AtomicU64; NR]; NQ],
-    /// Per bucket (not cumulative); the last one is `+Inf`.
-    latency: [AtomicU64; LATENCY_BUCKETS.len() + 1],
-    latency_sum_nanos: AtomicU64,
-    malformed: AtomicU64,
-    cache: RwLock<Option<Arc<dyn CacheStats>>>,
-    chain_height: AtomicU64,
-    chain_tip: AtomicU64,
-    names: AtomicU64,
-    zonefiles_held: AtomicU64,
-    zonefiles_missing: AtomicU64,
-    source_up: AtomicU64,
-    source_errors: AtomicU64,
-    source_retry_secs: AtomicU64,
-    blocks_undone: AtomicU64,
-    reorgs: AtomicU64,
+    /// Handles to the counters of `bns_dns_queries_total`, by (qtype, rcode) index.
+    queries: [[Counter; NR]; NQ],
+    latency: Arc<Latency>,
+    malformed: Counter,
+    cache: Arc<RwLock<Option<Arc<dyn CacheStats>>>>,
+    chain_height: CountGauge,
+    chain_tip: CountGauge,
+    chain_lag: CountGauge,
+    names: CountGauge,
+    zonefiles_held: CountGauge,
+    zonefiles_missing: CountGauge,
+    source_up: CountGauge,
+    source_errors: Counter,
+    source_retry_secs: CountGauge,
+    blocks_undone: Counter,
+    reorgs: Counter,
     /// Zone-file replication (Atlas).
     pub atlas: AtlasMetrics,
+    registry: Registry,
 }
 
 impl Default for Metrics {
@@ -133,34 +142,74 @@ fn label(table: &[(u16, &'static str)], i: usize) -> &'static str {
 impl Metrics {
     /// An empty registry.
     pub fn new() -> Self {
+        let queries: [[Counter; NR]; NQ] = Default::default();
+        let latency = Arc::new(Latency::new());
+        let malformed = Counter::default();
+        let cache = Arc::new(RwLock::new(None));
+        let mut registry = Registry::default();
+        let rows = (0..NQ)
+            .flat_map(|q| (0..NR).map(move |r| (q, r)))
+            .map(|(q, r)| (vec![("qtype", label(QTYPES, q)), ("rcode", label(RCODES, r))], queries[q][r].clone()))
+            .collect();
+        registry.register_collector(Box::new(CounterTable {
+            name: "bns_dns_queries",
+            help: "DNS queries answered, by query type and response code.",
+            rows,
+            skip_zero: true,
+        }));
+        registry.register_collector(Box::new(latency.clone()));
+        registry.register_collector(Box::new(DnsFace { cache: cache.clone(), malformed: malformed.clone() }));
+        let mut gauge = |name: &str, help: &str| {
+            let g = CountGauge::default();
+            registry.register(name, help, g.clone());
+            g
+        };
+        let chain_height = gauge("bns_chain_height", "Highest block processed into the index");
+        let chain_tip = gauge("bns_chain_tip", "Chain tip reported by the block source");
+        let chain_lag = gauge("bns_chain_lag_blocks", "Blocks the index is behind the chain tip");
+        let names = gauge("bns_names", "Name records in the index");
+        let zonefiles_held = gauge("bns_zonefiles_held", "Zone files held for current names");
+        let zonefiles_missing =
+            gauge("bns_zonefiles_missing", "Zone-file hashes of current names whose zone file is not held");
+        let source_up = gauge("bns_chain_source_up", "1 if the last call to the block source (bitcoind) succeeded");
+        let source_retry_secs =
+            gauge("bns_chain_source_retry_seconds", "Back-off before the next attempt after a failure (0 when up)");
+        let mut counter = |name: &str, help: &str| {
+            let c = Counter::default();
+            registry.register(name, help, c.clone());
+            c
+        };
+        let source_errors = counter("bns_chain_source_errors", "Failed attempts to read the block source");
+        let reorgs = counter("bns_chain_reorgs", "Reorgs that undid processed blocks");
+        let blocks_undone = counter("bns_chain_blocks_undone", "Processed blocks undone by reorgs");
+        let atlas = AtlasMetrics::new(&mut registry);
         Metrics {
-            queries: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
-            latency: std::array::from_fn(|_| AtomicU64::new(0)),
-            latency_sum_nanos: AtomicU64::new(0),
-            malformed: AtomicU64::new(0),
-            cache: RwLock::new(None),
-            chain_height: AtomicU64::new(0),
-            chain_tip: AtomicU64::new(0),
-            names: AtomicU64::new(0),
-            zonefiles_held: AtomicU64::new(0),
-            zonefiles_missing: AtomicU64::new(0),
-            source_up: AtomicU64::new(0),
-            source_errors: AtomicU64::new(0),
-            source_retry_secs: AtomicU64::new(0),
-            blocks_undone: AtomicU64::new(0),
-            reorgs: AtomicU64::new(0),
-            atlas: AtlasMetrics::default(),
+            queries,
+            latency,
+            malformed,
+            cache,
+            chain_height,
+            chain_tip,
+            chain_lag,
+            names,
+            zonefiles_held,
+            zonefiles_missing,
+            source_up,
+            source_errors,
+            source_retry_secs,
+            blocks_undone,
+            reorgs,
+            atlas,
+            registry,
         }
     }
 
     /// Records one answered DNS query: its type number, the response code
     /// sent, and the time from receipt to answer.
     pub fn record_dns_query(&self, qtype: u16, rcode: u16, elapsed: Duration) {
-        self.queries[index_of(QTYPES, qtype)][index_of(RCODES, rcode)].fetch_add(1, Relaxed);
-        let secs = elapsed.as_secs_f64();
-        let bucket = LATENCY_BUCKETS.iter().position(|le| secs <= *le).unwrap_or(LATENCY_BUCKETS.len());
-        self.latency[bucket].fetch_add(1, Relaxed);
-        self.latency_sum_nanos.fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+        self.queries[index_of(QTYPES, qtype)][index_of(RCODES, rcode)].inc();
+        self.latency.buckets[Latency::bucket(elapsed.as_secs_f64())].inc();
+        self.latency.sum_nanos.inc_by(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
     }
 
     /// Adds a worker's local counts and zeroes them (the UDP fast path keeps
@@ -172,25 +221,25 @@ impl Metrics {
         for (q, row) in local.queries.iter_mut().enumerate() {
             for (r, n) in row.iter_mut().enumerate() {
                 if *n > 0 {
-                    self.queries[q][r].fetch_add(*n, Relaxed);
+                    self.queries[q][r].inc_by(*n);
                     *n = 0;
                 }
             }
         }
         for (b, n) in local.latency.iter_mut().enumerate() {
             if *n > 0 {
-                self.latency[b].fetch_add(*n, Relaxed);
+                self.latency.buckets[b].inc_by(*n);
                 *n = 0;
             }
         }
-        self.latency_sum_nanos.fetch_add(local.nanos, Relaxed);
+        self.latency.sum_nanos.inc_by(local.nanos);
         local.nanos = 0;
         local.total = 0;
     }
 
     /// Counts one DNS message that could not be parsed or was not a well-formed query.
     pub fn record_malformed(&self) {
-        self.malformed.fetch_add(1, Relaxed);
+        self.malformed.inc();
     }
 
     /// Plugs in the DNS cache's counters (replacing any earlier ones).
@@ -202,147 +251,53 @@ impl Metrics {
 
     /// Sets the processed height and the source's tip.
     pub fn set_chain(&self, height: u64, tip: u64) {
-        self.chain_height.store(height, Relaxed);
-        self.chain_tip.store(tip, Relaxed);
+        self.chain_height.set(height);
+        self.chain_tip.set(tip);
+        self.chain_lag.set(tip.saturating_sub(height));
     }
 
     /// Sets the store gauges: names, and zone files held / missing among current names' hashes.
     pub fn set_store_counts(&self, names: u64, zonefiles_held: u64, zonefiles_missing: u64) {
-        self.names.store(names, Relaxed);
-        self.zonefiles_held.store(zonefiles_held, Relaxed);
-        self.zonefiles_missing.store(zonefiles_missing, Relaxed);
+        self.names.set(names);
+        self.zonefiles_held.set(zonefiles_held);
+        self.zonefiles_missing.set(zonefiles_missing);
     }
 
     /// The block source answered: up, nothing to retry.
     pub fn source_ok(&self) {
-        self.source_up.store(1, Relaxed);
-        self.source_retry_secs.store(0, Relaxed);
+        self.source_up.set(1);
+        self.source_retry_secs.set(0);
     }
 
     /// The block source failed; the next attempt is in `retry_in`.
     pub fn source_failed(&self, retry_in: Duration) {
-        self.source_up.store(0, Relaxed);
-        self.source_errors.fetch_add(1, Relaxed);
-        self.source_retry_secs.store(retry_in.as_secs(), Relaxed);
+        self.source_up.set(0);
+        self.source_errors.inc();
+        self.source_retry_secs.set(retry_in.as_secs());
     }
 
     /// Counts a reorg that undid `blocks` processed blocks.
     pub fn record_reorg(&self, blocks: u64) {
         if blocks > 0 {
-            self.reorgs.fetch_add(1, Relaxed);
-            self.blocks_undone.fetch_add(blocks, Relaxed);
+            self.reorgs.inc();
+            self.blocks_undone.inc_by(blocks);
         }
     }
 
     /// Total DNS queries recorded of type `qtype` answered with `rcode`.
     pub fn dns_queries(&self, qtype: u16, rcode: u16) -> u64 {
-        self.queries[index_of(QTYPES, qtype)][index_of(RCODES, rcode)].load(Relaxed)
+        self.queries[index_of(QTYPES, qtype)][index_of(RCODES, rcode)].get()
     }
 
-    /// Renders every metric in the Prometheus text format.
+    /// Renders every metric in the Prometheus text format (version 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        // Writing to a String cannot fail.
-        let o = &mut out;
-        header(o, "bns_dns_queries_total", "counter", "DNS queries answered, by query type and response code.");
-        for (qi, row) in self.queries.iter().enumerate() {
-            for (ri, n) in row.iter().enumerate() {
-                let n = n.load(Relaxed);
-                if n > 0 {
-                    let _ = writeln!(
-                        o,
-                        "bns_dns_queries_total{{qtype=\"{}\",rcode=\"{}\"}} {n}",
-                        label(QTYPES, qi),
-                        label(RCODES, ri)
-                    );
-                }
-            }
+        // Encoding into a String fails only if a collector does, and ours do not.
+        if let Err(e) = prometheus_text::encode(&mut out, &self.registry) {
+            tracing::warn!("encoding the metrics failed: {e}");
         }
-
-        let name = "bns_dns_query_duration_seconds";
-        header(o, name, "histogram", "Time from receiving a DNS query to sending its answer.");
-        let mut cumulative = 0u64;
-        for (i, n) in self.latency.iter().enumerate() {
-            cumulative += n.load(Relaxed);
-            match LATENCY_BUCKETS.get(i) {
-                Some(le) => {
-                    let _ = writeln!(o, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
-                }
-                None => {
-                    let _ = writeln!(o, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
-                }
-            }
-        }
-        let sum = self.latency_sum_nanos.load(Relaxed) as f64 / 1e9;
-        let _ = writeln!(o, "{name}_sum {sum}");
-        let _ = writeln!(o, "{name}_count {cumulative}");
-
-        let cache = self.cache.read().ok().and_then(|c| c.clone());
-        let (hits, misses, dns_malformed) = cache.map(|c| (c.hits(), c.misses(), c.malformed())).unwrap_or((0, 0, 0));
-        counter(o, "bns_dns_cache_hits_total", "DNS answers served from the cache.", hits);
-        counter(o, "bns_dns_cache_misses_total", "DNS lookups the cache could not answer.", misses);
-        counter(
-            o,
-            "bns_dns_malformed_total",
-            "DNS messages dropped or refused as malformed.",
-            self.malformed.load(Relaxed) + dns_malformed,
-        );
-
-        let height = self.chain_height.load(Relaxed);
-        let tip = self.chain_tip.load(Relaxed);
-        gauge(o, "bns_chain_height", "Highest block processed into the index.", height);
-        gauge(o, "bns_chain_tip", "Chain tip reported by the block source.", tip);
-        gauge(o, "bns_chain_lag_blocks", "Blocks the index is behind the chain tip.", tip.saturating_sub(height));
-        gauge(o, "bns_names", "Name records in the index.", self.names.load(Relaxed));
-        gauge(o, "bns_zonefiles_held", "Zone files held for current names.", self.zonefiles_held.load(Relaxed));
-        gauge(
-            o,
-            "bns_zonefiles_missing",
-            "Zone-file hashes of current names whose zone file is not held.",
-            self.zonefiles_missing.load(Relaxed),
-        );
-        gauge(
-            o,
-            "bns_chain_source_up",
-            "1 if the last call to the block source (bitcoind) succeeded.",
-            self.source_up.load(Relaxed),
-        );
-        counter(
-            o,
-            "bns_chain_source_errors_total",
-            "Failed attempts to read the block source.",
-            self.source_errors.load(Relaxed),
-        );
-        gauge(
-            o,
-            "bns_chain_source_retry_seconds",
-            "Back-off before the next attempt after a failure (0 when up).",
-            self.source_retry_secs.load(Relaxed),
-        );
-        counter(o, "bns_chain_reorgs_total", "Reorgs that undid processed blocks.", self.reorgs.load(Relaxed));
-        counter(
-            o,
-            "bns_chain_blocks_undone_total",
-            "Processed blocks undone by reorgs.",
-            self.blocks_undone.load(Relaxed),
-        );
-        self.atlas.render(o);
         out
     }
-}
-
-fn header(o: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-fn counter(o: &mut String, name: &str, help: &str, v: u64) {
-    header(o, name, "counter", help);
-    let _ = writeln!(o, "{name} {v}");
-}
-
-fn gauge(o: &mut String, name: &str, help: &str, v: u64) {
-    header(o, name, "gauge", help);
-    let _ = writeln!(o, "{name} {v}");
 }
 
 #[cfg(test)]
@@ -358,6 +313,35 @@ mod tests {
             3
         }
     }
+
+    const EXPECTED_TYPES: &[&str] = &[
+        "# TYPE bns_atlas_bytes_in_total counter",
+        "# TYPE bns_atlas_bytes_out_total counter",
+        "# TYPE bns_atlas_inventory_rows gauge",
+        "# TYPE bns_atlas_peers gauge",
+        "# TYPE bns_atlas_peers_healthy gauge",
+        "# TYPE bns_atlas_rejected_total counter",
+        "# TYPE bns_atlas_requests_total counter",
+        "# TYPE bns_atlas_zonefiles_held gauge",
+        "# TYPE bns_atlas_zonefiles_missing gauge",
+        "# TYPE bns_atlas_zonefiles_stored_total counter",
+        "# TYPE bns_chain_blocks_undone_total counter",
+        "# TYPE bns_chain_height gauge",
+        "# TYPE bns_chain_lag_blocks gauge",
+        "# TYPE bns_chain_reorgs_total counter",
+        "# TYPE bns_chain_source_errors_total counter",
+        "# TYPE bns_chain_source_retry_seconds gauge",
+        "# TYPE bns_chain_source_up gauge",
+        "# TYPE bns_chain_tip gauge",
+        "# TYPE bns_dns_cache_hits_total counter",
+        "# TYPE bns_dns_cache_misses_total counter",
+        "# TYPE bns_dns_malformed_total counter",
+        "# TYPE bns_dns_queries_total counter",
+        "# TYPE bns_dns_query_duration_seconds histogram",
+        "# TYPE bns_names gauge",
+        "# TYPE bns_zonefiles_held gauge",
+        "# TYPE bns_zonefiles_missing gauge",
+    ];
 
     #[test]
     fn renders_counters_histogram_and_gauges() {
@@ -386,6 +370,17 @@ mod tests {
         let text = m.render();
         assert!(text.contains("bns_dns_cache_hits_total 7\n"));
         assert!(text.contains("bns_dns_cache_misses_total 3\n"));
+        // The families, their types and help texts, as before the port to prometheus-client.
+        let mut types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE ")).collect();
+        types.sort();
+        assert_eq!(types, EXPECTED_TYPES, "{text}");
+        assert!(text.contains("# HELP bns_chain_height Highest block processed into the index.\n"), "{text}");
+        assert!(text.contains("# HELP bns_dns_queries_total DNS queries answered, by query type and response code.\n"));
+        assert!(!text.contains(".."), "{text}");
+        assert!(text.contains("bns_atlas_rejected_total{reason=\"timeout\"} 0\n"), "{text}");
+        m.atlas.stored(2, "http");
+        m.atlas.stored(1, "nowhere");
+        assert!(m.render().contains("bns_atlas_zonefiles_stored_total{source=\"http\"} 2\n"));
         // Every sample line is `name{labels} value` or `name value`.
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (_, v) = line.rsplit_once(' ').unwrap();
