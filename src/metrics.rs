@@ -91,6 +91,12 @@ pub trait CacheStats: Send + Sync {
     fn malformed(&self) -> u64 {
         0
     }
+    /// What the DNS face's limits turned away: (questions refused recursion,
+    /// UDP responses dropped by RRL, sent truncated by RRL, TCP/DoT
+    /// connections refused over the cap).
+    fn limited(&self) -> [u64; 4] {
+        [0; 4]
+    }
 }
 
 /// A gauge of a count.

@@ -186,4 +186,18 @@ fn flood_from_several_sources_is_limited_and_allowed_clients_still_answered() {
     // probe below works once the holders let go.
     assert!(held > 0);
     assert_eq!(dig(node.dns, &["werner.id", "A", "+short", "+tcp"]).trim(), "192.0.2.10");
+    // /metrics counts what each limit turned away.
+    let metrics = support::http_get(node.api, "/metrics").body;
+    let value = |name: &str| -> u64 {
+        let line = metrics.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in {metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    eprintln!(
+        "limits: rrl dropped {}, slipped {}, tcp refused {}",
+        value("bns_dns_rrl_dropped_total"),
+        value("bns_dns_rrl_slipped_total"),
+        value("bns_dns_tcp_refused_total")
+    );
+    assert!(value("bns_dns_rrl_dropped_total") > 0 && value("bns_dns_rrl_slipped_total") > 0);
+    assert!(value("bns_dns_tcp_refused_total") > 0);
 }

@@ -76,3 +76,21 @@ fn a_dead_indexer_stops_the_node() {
     assert!(!status.success(), "{err}");
     assert!(err.contains("the indexer thread stopped") && err.contains("fault injected"), "{err}");
 }
+
+/// `--api-host` names the REST API answers to; any other name is refused
+/// (a page at evil.example whose name resolves to 127.0.0.1 reads nothing).
+#[test]
+fn the_api_answers_only_its_own_host_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let node =
+        DevNode::start_args(dir.path(), &support::repo_zones(), &["--upstream", "none", "--api-host", "bns.example"]);
+    let get = |host: &str| {
+        let req = format!("GET /v1/names/werner.id HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        support::http_raw(node.api, req.as_bytes()).unwrap().status
+    };
+    assert_eq!(get("bns.example"), 200);
+    assert_eq!(get(&format!("bns.example:{}", node.api.port())), 200);
+    assert_eq!(get(&node.api.to_string()), 200);
+    assert_eq!(get("localhost"), 200);
+    assert_eq!(get("evil.example"), 403);
+}

@@ -94,6 +94,10 @@ pub struct FaceSettings {
     /// Forwarded questions in flight at most; more get SERVFAIL at once [default: 256]
     #[arg(long, value_name = "N")]
     pub max_forwards: Option<usize>,
+    /// Host name the REST API answers to besides IP literals and localhost (repeatable; others get 403, against DNS rebinding)
+    #[arg(long = "api-host", value_name = "NAME")]
+    #[serde(default, alias = "api-host")]
+    pub api_hosts: Vec<String>,
     /// Open DNS connections at most, for TCP and for DoT each (16 per client address) [default: 512]
     #[arg(long, value_name = "N")]
     pub max_tcp: Option<usize>,
@@ -132,6 +136,7 @@ impl FaceSettings {
             rrl_exempt: if self.rrl_exempt.is_empty() { other.rrl_exempt } else { self.rrl_exempt },
             max_forwards: self.max_forwards.or(other.max_forwards),
             max_tcp: self.max_tcp.or(other.max_tcp),
+            api_hosts: if self.api_hosts.is_empty() { other.api_hosts } else { self.api_hosts },
         }
     }
 

@@ -138,6 +138,10 @@ impl crate::metrics::CacheStats for DnsStats {
     fn malformed(&self) -> u64 {
         self.malformed.load(Ordering::Relaxed)
     }
+    fn limited(&self) -> [u64; 4] {
+        [&self.recursion_refused, &self.rrl_dropped, &self.rrl_slipped, &self.tcp_refused]
+            .map(|c| c.load(Ordering::Relaxed))
+    }
 }
 
 impl DnsStats {

@@ -85,11 +85,21 @@ impl std::fmt::Debug for DnsFace {
 impl Collector for DnsFace {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let cache = self.cache.read().ok().and_then(|c| c.clone());
-        let (hits, misses, malformed) = cache.map(|c| (c.hits(), c.misses(), c.malformed())).unwrap_or((0, 0, 0));
+        let (hits, misses, malformed) =
+            cache.as_ref().map(|c| (c.hits(), c.misses(), c.malformed())).unwrap_or((0, 0, 0));
+        let [refused, dropped, slipped, tcp] = cache.map(|c| c.limited()).unwrap_or([0; 4]);
         for (name, help, v) in [
             ("bns_dns_cache_hits", "DNS answers served from the cache.", hits),
             ("bns_dns_cache_misses", "DNS lookups the cache could not answer.", misses),
             ("bns_dns_malformed", "DNS messages dropped or refused as malformed.", self.malformed.get() + malformed),
+            (
+                "bns_dns_recursion_refused",
+                "Questions outside BNS refused: the client is not in --allow-recursion.",
+                refused,
+            ),
+            ("bns_dns_rrl_dropped", "UDP responses dropped by response-rate limiting.", dropped),
+            ("bns_dns_rrl_slipped", "UDP responses sent truncated by response-rate limiting.", slipped),
+            ("bns_dns_tcp_refused", "TCP and DoT connections closed at once: too many open.", tcp),
         ] {
             ConstCounter::new(v).encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)?;
         }

@@ -20,7 +20,7 @@ use anyhow::{anyhow, Context as _};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use crate::api::ApiServer;
+use crate::api::{ApiOptions, ApiServer};
 use crate::atlas::{Atlas, AtlasOptions};
 use crate::bns::epoch::ChainKind;
 use crate::bns::ChainParams;
@@ -475,10 +475,13 @@ impl Faces {
         };
         let atlas = start_atlas(settings, data_dir, chain, names.clone(), metrics.clone(), stop_rx.clone()).await?;
         let atlas_view = Some((atlas.state.clone(), atlas.local_addr.to_string()));
+        let options = ApiOptions { allowed_hosts: settings.api_hosts.clone(), ..ApiOptions::default() };
         let api_server =
-            ApiServer::bind(settings.api_addr(), &db_path(data_dir), metrics.clone(), atlas_view).await.with_context(
-                || format!("API on {}: pass --api-addr IP:PORT (port 0 picks a free one)", settings.api_addr()),
-            )?;
+            ApiServer::bind_with(settings.api_addr(), &db_path(data_dir), metrics.clone(), atlas_view, options)
+                .await
+                .with_context(|| {
+                format!("API on {}: pass --api-addr IP:PORT (port 0 picks a free one)", settings.api_addr())
+            })?;
         println!("{who}: forwarding to {upstreams}");
         println!("{who}: DNS listening on {dns_addr} (UDP and TCP)");
         let api_addr = api_server.local_addr();

@@ -120,6 +120,13 @@ impl Store {
         Ok(store)
     }
 
+    /// Makes every later commit of this connection durable against power loss
+    /// too (`synchronous=FULL`: the WAL is fsynced at each commit), for
+    /// commands whose write must be on disk when they return.
+    pub fn sync_commits(&self) -> Result<(), StoreError> {
+        Ok(self.conn.pragma_update(None, "synchronous", "FULL")?)
+    }
+
     /// Opens an existing database read-only (for the faces).
     pub fn open_readonly(path: &Path) -> Result<Store, StoreError> {
         let conn =

@@ -46,6 +46,8 @@ pub(super) fn store_zonefile(data_dir: &Path, bytes: &[u8]) -> anyhow::Result<Va
              (`bns name register NAME --zonefile FILE` or `bns name update NAME --zonefile FILE`)"
         );
     }
+    // Stored means on disk when this returns (fsynced commit).
+    store.sync_commits()?;
     store.put_zonefiles([bytes], "cli")?;
     println!("stored zone file {hash} in the index");
     Ok(hash)
