@@ -60,6 +60,8 @@ fn node_args(b: &Bcoin, c: &NameChain, extra: &[&str]) -> Vec<String> {
     for (addr, amount) in &c.params.token_allocations {
         args.extend(["--token-allocation".to_string(), format!("{addr}={amount}")]);
     }
+    // `test` is a special-use name (RFC 6761): DNS answers it from the chain only when opted in.
+    args.extend(["--namespace-policy".to_string(), "test=bns".to_string()]);
     args.extend(extra.iter().map(|s| s.to_string()));
     args
 }
