@@ -242,36 +242,39 @@ impl NameRecord {
     }
 }
 
+/// A namespace `id` revealed at `reveal` (and ready at `ready`), for tests.
+#[cfg(test)]
+pub(crate) fn test_namespace(lifetime: u32, reveal: u64, ready: Option<u64>) -> NamespaceRecord {
+    NamespaceRecord {
+        namespace_id: "id".into(),
+        preorder_hash: Default::default(),
+        version: 1,
+        sender: String::new(),
+        sender_pubkey: None,
+        address: String::new(),
+        recipient: String::new(),
+        recipient_address: String::new(),
+        block_number: reveal,
+        reveal_block: reveal,
+        ready_block: ready,
+        op: "!".into(),
+        txid: String::new(),
+        vtxindex: 0,
+        lifetime,
+        coeff: 1,
+        base: 1,
+        buckets: [0; 16],
+        nonalpha_discount: 1,
+        no_vowel_discount: 1,
+        op_fee: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_namespace as ns;
     use super::*;
     use crate::bns::epoch::ChainParams;
-
-    fn ns(lifetime: u32, reveal: u64, ready: Option<u64>) -> NamespaceRecord {
-        NamespaceRecord {
-            namespace_id: "id".into(),
-            preorder_hash: Default::default(),
-            version: 1,
-            sender: String::new(),
-            sender_pubkey: None,
-            address: String::new(),
-            recipient: String::new(),
-            recipient_address: String::new(),
-            block_number: reveal,
-            reveal_block: reveal,
-            ready_block: ready,
-            op: "!".into(),
-            txid: String::new(),
-            vtxindex: 0,
-            lifetime,
-            coeff: 1,
-            base: 1,
-            buckets: [0; 16],
-            nonalpha_discount: 1,
-            no_vowel_discount: 1,
-            op_fee: 0,
-        }
-    }
 
     fn name(registered: u64, renewed: u64) -> NameRecord {
         NameRecord {

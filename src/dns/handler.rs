@@ -334,7 +334,7 @@ async fn slow_udp(handler: &BnsHandler, q: SlowQuery) {
     head.copy_from_slice(&q.packet[..12]);
     match Request::from_bytes(q.packet, q.src, Protocol::Udp) {
         Ok(request) => {
-            handler.handle_request::<_, TokioTime>(&request, UdpResponder(sink)).await;
+            handler.handle_request::<_, TokioTime>(&request, Responder(sink)).await;
         }
         Err(_) => sink.send(formerr(handler, &head).to_vec()),
     }
@@ -359,7 +359,34 @@ pub(crate) fn formerr(handler: &BnsHandler, packet: &[u8]) -> [u8; 12] {
     reply
 }
 
-/// The response a stream connection gets, once the handler sent it.
+/// Where an encoded response goes, and how big it may be.
+pub(crate) trait ResponseSink: Clone + Send + Sync + Unpin + 'static {
+    /// Takes one encoded response.
+    fn send(&self, datagram: Vec<u8>);
+    /// The largest response for a client that advertised `edns_payload`:
+    /// over UDP that payload (512 without EDNS), TC beyond.
+    fn max_size(&self, edns_payload: Option<u16>) -> u16 {
+        edns_payload.unwrap_or(512)
+    }
+}
+
+/// A worker's socket and the client to answer.
+#[derive(Clone)]
+struct SocketSink {
+    socket: Arc<std::net::UdpSocket>,
+    dst: std::net::SocketAddr,
+}
+
+impl ResponseSink for SocketSink {
+    fn send(&self, datagram: Vec<u8>) {
+        if let Err(error) = self.socket.send_to(&datagram, self.dst) {
+            debug!(%error, dst = %self.dst, "UDP send failed");
+        }
+    }
+}
+
+/// The response a TCP or TLS connection gets, once the handler sent it:
+/// whole, up to 65,535 bytes.
 #[derive(Clone, Default)]
 pub(crate) struct Collected(Arc<std::sync::Mutex<Option<Vec<u8>>>>);
 
@@ -370,12 +397,22 @@ impl Collected {
     }
 }
 
-/// Encodes a hickory response for TCP or TLS: whole, up to 65,535 bytes.
+impl ResponseSink for Collected {
+    fn send(&self, response: Vec<u8>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(response);
+    }
+    fn max_size(&self, _: Option<u16>) -> u16 {
+        u16::MAX
+    }
+}
+
+/// Hands a hickory response to a [`ResponseSink`], sized as hickory's own servers
+/// size it ([`ResponseSink::max_size`]).
 #[derive(Clone)]
-pub(crate) struct StreamResponder(pub Collected);
+pub(crate) struct Responder<S: ResponseSink>(pub S);
 
 #[async_trait::async_trait]
-impl ResponseHandler for StreamResponder {
+impl<S: ResponseSink> ResponseHandler for Responder<S> {
     async fn send_response<'a>(
         &mut self,
         response: hickory_server::zone_handler::MessageResponse<
@@ -387,52 +424,7 @@ impl ResponseHandler for StreamResponder {
             impl Iterator<Item = &'a Record> + Send + 'a,
         >,
     ) -> Result<ResponseInfo, hickory_net::NetError> {
-        let (info, bytes) = encode(response, u16::MAX).map_err(hickory_net::NetError::from)?;
-        *self.0 .0.lock().unwrap_or_else(|p| p.into_inner()) = Some(bytes);
-        Ok(info)
-    }
-}
-
-/// Where an encoded UDP response goes.
-pub(crate) trait UdpSink: Clone + Send + Sync + Unpin + 'static {
-    /// Takes one response datagram.
-    fn send(&self, datagram: Vec<u8>);
-}
-
-/// A worker's socket and the client to answer.
-#[derive(Clone)]
-struct SocketSink {
-    socket: Arc<std::net::UdpSocket>,
-    dst: std::net::SocketAddr,
-}
-
-impl UdpSink for SocketSink {
-    fn send(&self, datagram: Vec<u8>) {
-        if let Err(error) = self.socket.send_to(&datagram, self.dst) {
-            debug!(%error, dst = %self.dst, "UDP send failed");
-        }
-    }
-}
-
-/// Hands a hickory response to a [`UdpSink`], sized as hickory's own UDP
-/// server sizes it (the client's EDNS payload, else 512; TC beyond).
-#[derive(Clone)]
-pub(crate) struct UdpResponder<S: UdpSink>(pub S);
-
-#[async_trait::async_trait]
-impl<S: UdpSink> ResponseHandler for UdpResponder<S> {
-    async fn send_response<'a>(
-        &mut self,
-        response: hickory_server::zone_handler::MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-            impl Iterator<Item = &'a Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, hickory_net::NetError> {
-        let max = response.edns().map_or(512, |e| e.max_payload());
+        let max = self.0.max_size(response.edns().map(|e| e.max_payload()));
         let (info, bytes) = encode(response, max).map_err(hickory_net::NetError::from)?;
         self.0.send(bytes);
         Ok(info)

@@ -20,7 +20,7 @@ use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
-use super::handler::{BnsHandler, Collected, StreamResponder};
+use super::handler::{BnsHandler, Collected, Responder};
 use super::TCP_IDLE_TIMEOUT;
 
 /// Default cap on open connections, per listener.
@@ -154,7 +154,7 @@ async fn answer(handler: &BnsHandler, msg: Vec<u8>, src: SocketAddr, proto: Prot
     match Request::from_bytes(msg.clone(), src, proto) {
         Ok(request) => {
             let out = Collected::default();
-            handler.handle_request::<_, TokioTime>(&request, StreamResponder(out.clone())).await;
+            handler.handle_request::<_, TokioTime>(&request, Responder(out.clone())).await;
             out.take()
         }
         Err(_) => Some(super::handler::formerr(handler, &msg).to_vec()),

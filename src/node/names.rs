@@ -355,29 +355,7 @@ mod tests {
     use crate::bns::epoch::NAMESPACE_REVEAL_EXPIRE;
 
     fn ns(reveal: u64, ready: Option<u64>) -> NamespaceRecord {
-        NamespaceRecord {
-            namespace_id: String::new(),
-            preorder_hash: Default::default(),
-            version: 1,
-            sender: String::new(),
-            sender_pubkey: None,
-            address: String::new(),
-            recipient: String::new(),
-            recipient_address: String::new(),
-            block_number: reveal,
-            reveal_block: reveal,
-            ready_block: ready,
-            op: "!".into(),
-            txid: String::new(),
-            vtxindex: 0,
-            lifetime: 52595,
-            coeff: 1,
-            base: 1,
-            buckets: [0; 16],
-            nonalpha_discount: 1,
-            no_vowel_discount: 1,
-            op_fee: 0,
-        }
+        crate::bns::records::test_namespace(52595, reveal, ready)
     }
 
     #[test]

@@ -13,7 +13,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use super::super::fast::{answer, Fast};
 use super::super::forward::ResolverOptions;
-use super::super::handler::{BnsHandler, UdpResponder, UdpSink};
+use super::super::handler::{BnsHandler, Responder, ResponseSink};
 use super::super::snapshot::{zone, ApexConfig, ImageMeta, NameState, Snapshot, SnapshotCell};
 use super::source;
 use crate::zonefile::{self, ZoneFile};
@@ -22,7 +22,7 @@ use crate::zonefile::{self, ZoneFile};
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Option<Vec<u8>>>>);
 
-impl UdpSink for Capture {
+impl ResponseSink for Capture {
     fn send(&self, datagram: Vec<u8>) {
         *self.0.lock().unwrap() = Some(datagram);
     }
@@ -76,7 +76,7 @@ async fn compare(snap: Snapshot, queries: &[Vec<u8>]) -> Counts {
         counts.fast += 1;
         let request = Request::from_bytes(q.clone(), src, Protocol::Udp).expect("request decodes");
         let capture = Capture::default();
-        handler.handle_request::<_, TokioTime>(&request, UdpResponder(capture.clone())).await;
+        handler.handle_request::<_, TokioTime>(&request, Responder(capture.clone())).await;
         let slow = capture.0.lock().unwrap().take().expect("slow path answered");
         assert_eq!(
             &out[..len],
