@@ -477,7 +477,7 @@ fn glue<'a>(blob: &'a [u8], q: &QName<'_>, s: usize, e: usize, p: &mut Plan<'a>)
 /// The `*.<closest encloser>` run for a missing `rel` (RFC 4592): strip
 /// labels from the left until an owner exists (or the name itself is
 /// reached), then look for the wildcard directly below it.
-fn wildcard<'a>(blob: &'a [u8], rel: &[u8]) -> Option<(usize, usize)> {
+fn wildcard(blob: &[u8], rel: &[u8]) -> Option<(usize, usize)> {
     let mut i = 0;
     while i < rel.len() {
         i += 1 + usize::from(rel[i]);

@@ -142,11 +142,14 @@ pub(crate) struct Namespace {
     pub apex: Vec<u8>,
 }
 
+/// An overlay entry: the name's encoded entry, or `None` for a name removed.
+pub type Entry = Option<Box<[u8]>>;
+
 /// One published view.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     base: Arc<Image>,
-    overlay: Arc<HashMap<Box<[u8]>, Option<Box<[u8]>>>>,
+    overlay: Arc<HashMap<Box<[u8]>, Entry>>,
     namespaces: Arc<[Namespace]>,
     /// Packed A/AAAA of a configured NS name under a BNS namespace (owner: the
     /// NS name's wire form, lowercase, with root byte).
@@ -197,7 +200,7 @@ impl Snapshot {
 
     /// The same view with `changes` applied on top (`None` removes a name),
     /// at `meta`'s height and serial. The base stays shared.
-    pub fn with_changes(&self, meta: ImageMeta, changes: Vec<(Box<[u8]>, Option<Box<[u8]>>)>) -> Snapshot {
+    pub fn with_changes(&self, meta: ImageMeta, changes: Vec<(Box<[u8]>, Entry)>) -> Snapshot {
         let mut overlay = (*self.overlay).clone();
         overlay.extend(changes);
         let mut s = Snapshot { overlay: Arc::new(overlay), meta, ..self.clone() };

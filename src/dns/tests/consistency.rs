@@ -91,7 +91,7 @@ async fn a_reorg_while_queries_run_never_answers_from_two_heights() {
             let (a, b) = (at(100, Some(5)), at(99, Some(6)));
             let mut i = 0u64;
             while !done.load(Ordering::Relaxed) {
-                cell.publish(if i % 2 == 0 { b.clone() } else { a.clone() });
+                cell.publish(if i.is_multiple_of(2) { b.clone() } else { a.clone() });
                 i += 1;
                 std::thread::sleep(Duration::from_micros(50));
             }
