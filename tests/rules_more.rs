@@ -16,8 +16,11 @@ use support::harness::*;
 const PRICE: u64 = 2_500;
 
 impl Harness {
+    /// The consensus serialization of `op`, which must be in the last block mined.
     fn line(&self, op: &OpRow) -> String {
-        self.store().consensus_line(op.height, op.vtxindex).unwrap().unwrap()
+        let outcome = self.indexer.last_block_outcome().expect("a block was mined");
+        let found = outcome.ops.iter().find(|o| o.meta.height == op.height && o.meta.vtxindex == op.vtxindex);
+        found.expect("op is in the last block").result.clone().expect("op was accepted")
     }
 
     fn balance(&self, w: &Wallet) -> Option<u64> {

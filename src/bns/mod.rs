@@ -58,7 +58,7 @@ pub trait StateStore: StateView {
     /// Applies one effect of an accepted op.
     fn apply(&mut self, effect: &Effect, op: &OpMeta) -> Result<(), ViewError>;
     /// Appends history entries for the names and namespaces `effects` wrote.
-    fn record_history(&mut self, effects: &[Effect], op: &OpMeta, extra: &serde_json::Value) -> Result<(), ViewError>;
+    fn record_history(&mut self, effects: &[Effect], op: &OpMeta, extra: &HistoryExtra) -> Result<(), ViewError>;
 }
 
 /// A change to BNS state made by an accepted op.
@@ -114,8 +114,40 @@ pub struct Accepted {
     /// Fields of the consensus record, in Core's order. Empty for a
     /// stateless op (ANNOUNCE), which contributes nothing to the consensus hash.
     pub fields: Vec<Field>,
-    /// Fields a history entry adds beyond the stored record (JSON object).
-    pub history_extra: serde_json::Value,
+    /// Fields a history entry adds beyond the stored record.
+    pub history_extra: HistoryExtra,
+}
+
+/// The op's own fields a history entry carries beyond the record it left
+/// (Core's history rows have them; `None` = not part of this op).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoryExtra {
+    /// NAME_UPDATE: the name consensus hash the op carried.
+    pub name_consensus_hash: Option<crate::hash::NameConsensusHash>,
+    /// NAME_UPDATE and NAME_TRANSFER: the consensus hash the op was checked against.
+    pub consensus_hash: Option<ConsensusHash>,
+    /// NAME_TRANSFER: the name's hash128 the op carried.
+    pub name_hash128: Option<crate::hash::NameHash128>,
+    /// NAME_TRANSFER: whether the zone-file hash was kept.
+    pub keep_data: Option<bool>,
+}
+
+impl HistoryExtra {
+    /// Adds these fields to a history entry's JSON object.
+    pub fn add_to(&self, obj: &mut serde_json::Map<String, serde_json::Value>) {
+        if let Some(h) = self.name_consensus_hash {
+            obj.insert("name_consensus_hash".into(), h.to_hex().into());
+        }
+        if let Some(h) = self.consensus_hash {
+            obj.insert("consensus_hash".into(), h.to_hex().into());
+        }
+        if let Some(h) = self.name_hash128 {
+            obj.insert("name_hash128".into(), h.to_hex().into());
+        }
+        if let Some(k) = self.keep_data {
+            obj.insert("keep_data".into(), k.into());
+        }
+    }
 }
 
 /// Why an op was rejected. Stored with the op.

@@ -155,6 +155,13 @@ pub struct NodeSettings {
     /// Blocks processed only this deep below the node's tip (1 = the tip itself) [default: 10, 1 on regtest]
     #[arg(long, value_name = "N")]
     pub confirmations: Option<u64>,
+    /// Blocks below the tip whose undo data is kept: a reorg deeper than this is refused (it needs --reindex) [default: 144]
+    #[arg(long, value_name = "BLOCKS")]
+    pub reorg_depth: Option<u64>,
+    /// Drop the chain state and replay the chain from the first block (zone files and Atlas peers are kept)
+    #[arg(long)]
+    #[serde(skip)]
+    pub reindex: bool,
     /// Token account created at the first block, ADDRESS=MICRO_STX (repeatable; testnet and regtest only: namespace fees are paid in STX from epoch 4)
     #[arg(long = "token-allocation", value_name = "ADDRESS=MICRO_STX")]
     #[serde(default)]
@@ -186,6 +193,8 @@ impl NodeSettings {
             first_block: self.first_block.or(other.first_block),
             magic: self.magic.or(other.magic),
             confirmations: self.confirmations.or(other.confirmations),
+            reorg_depth: self.reorg_depth.or(other.reorg_depth),
+            reindex: self.reindex || other.reindex,
             token_allocation: if self.token_allocation.is_empty() {
                 other.token_allocation
             } else {
@@ -211,6 +220,18 @@ impl NodeSettings {
     /// Confirmations in effect.
     pub fn confirmations(&self) -> u64 {
         self.confirmations.unwrap_or(if self.network() == NetworkName::Regtest { 1 } else { 10 }).max(1)
+    }
+
+    /// Reorg depth in effect (undo rows kept for this many blocks below the tip).
+    pub fn reorg_depth(&self) -> anyhow::Result<u64> {
+        match self.reorg_depth {
+            None => Ok(crate::store::DEFAULT_REORG_DEPTH),
+            Some(d) if d < self.confirmations() => anyhow::bail!(
+                "reorg-depth {d} is less than confirmations {}: give at least that many blocks",
+                self.confirmations()
+            ),
+            Some(d) => Ok(d),
+        }
     }
 
     /// Poll interval in effect.

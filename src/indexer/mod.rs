@@ -11,7 +11,7 @@ use std::time::Instant;
 use bitcoin::{Block, Network, OutPoint, Transaction, TxOut, Txid};
 use tracing::{debug, info, warn};
 
-use crate::bns::block::process_block;
+use crate::bns::block::{process_block, BlockOutcome};
 use crate::bns::rules::Ctx;
 use crate::bns::ChainParams;
 use crate::chain::{BlockSource, ChainError};
@@ -70,6 +70,8 @@ pub struct Indexer {
     network: Network,
     confirmations: u64,
     recent: RecentTxs,
+    /// What the rules made of the last block connected.
+    last_outcome: Option<BlockOutcome>,
 }
 
 /// Blocks whose transactions [`RecentTxs`] keeps: the one being processed
@@ -105,7 +107,14 @@ impl Indexer {
     /// An indexer writing to `store`. `confirmations` >= 1: a block is
     /// processed once it has that many confirmations (1 = the tip itself).
     pub fn new(store: Store, params: ChainParams, network: Network, confirmations: u64) -> Self {
-        Self { store, params, network, confirmations: confirmations.max(1), recent: RecentTxs::default() }
+        Self {
+            store,
+            params,
+            network,
+            confirmations: confirmations.max(1),
+            recent: RecentTxs::default(),
+            last_outcome: None,
+        }
     }
 
     /// The store, for reads between steps.
@@ -116,6 +125,12 @@ impl Indexer {
     /// The store, for writes between steps (an operator's rollback; tests).
     pub fn store_mut(&mut self) -> &mut Store {
         &mut self.store
+    }
+
+    /// What the rules made of the last block this indexer connected (each
+    /// op's verdict and consensus serialization), if any.
+    pub fn last_block_outcome(&self) -> Option<&BlockOutcome> {
+        self.last_outcome.as_ref()
     }
 
     /// Chain parameters in use.
@@ -285,6 +300,7 @@ impl Indexer {
         }
         writer.commit(&outcome, &bad)?;
         debug!(height, consensus_hash = %outcome.consensus_hash, ops = outcome.ops.len(), "block processed");
+        self.last_outcome = Some(outcome);
         Ok(())
     }
 }

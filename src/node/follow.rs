@@ -130,7 +130,12 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     let params = source.params.clone();
 
     let db = db_path(&data_dir);
-    let store = Store::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
+    let mut store = Store::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
+    store.set_reorg_depth(settings.reorg_depth()?);
+    if settings.reindex {
+        store.reindex().context("cannot drop the chain state for --reindex")?;
+        println!("bns node: --reindex: chain state dropped; replaying from the first block (zone files kept)");
+    }
     check_params(&store, &params)?;
     check_meta(&store, META_NETWORK, source.label)?;
     let confirmations = source.confirmations;

@@ -59,9 +59,14 @@ fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-fn hash_col(table: &'static str, text: String) -> Result<ValueHash, StoreError> {
-    text.parse().map_err(|_| StoreError::Corrupt { table, message: format!("bad value hash {text:?}") })
+fn hash_col(table: &'static str, b: &[u8]) -> Result<ValueHash, StoreError> {
+    ValueHash::from_slice(b)
+        .map_err(|_| StoreError::Corrupt { table, message: format!("bad value hash {}", hex::encode(b)) })
 }
+
+/// The columns [`Store::inventory_query`] reads, with the name and txid joined in.
+const INVENTORY_SELECT: &str = "SELECT i.inv_index, n.name, i.value_hash, o.txid, i.height FROM atlas_inventory i
+     JOIN names n ON n.id = i.name_id JOIN ops o ON o.height = i.height AND o.vtxindex = i.vtxindex";
 
 impl Store {
     /// SQLite's `PRAGMA data_version`: changes when another connection commits.
@@ -85,10 +90,21 @@ impl Store {
     /// Up to `limit` inventory rows with `index > after`, in order.
     pub fn inventory_rows(&self, after: u64, limit: u64) -> Result<Vec<InventoryRow>, StoreError> {
         self.inventory_query(
-            "SELECT inv_index, name, value_hash, txid, height FROM atlas_inventory
-             WHERE inv_index > ?1 ORDER BY inv_index LIMIT ?2",
+            &format!("{INVENTORY_SELECT} WHERE i.inv_index > ?1 ORDER BY i.inv_index LIMIT ?2"),
             &[after, limit],
         )
+    }
+
+    /// The inventory length after the highest processed block at or below `height`.
+    fn inventory_end_at(&self, height: Option<u64>) -> Result<u64, StoreError> {
+        let Some(h) = height else { return Ok(0) };
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COALESCE((SELECT inv_end FROM blocks WHERE height <= ?1 ORDER BY height DESC LIMIT 1), 0)",
+            )?
+            .query_row([h.min(i64::MAX as u64) as i64], |r| r.get(0))?;
+        Ok(n as u64)
     }
 
     /// Core's `get_zonefiles_by_block`: rows of blocks `from..=to`, in
@@ -100,10 +116,15 @@ impl Store {
         offset: u64,
         count: u64,
     ) -> Result<Vec<InventoryRow>, StoreError> {
+        if to < from {
+            return Ok(Vec::new());
+        }
+        // Rows are numbered in block order: a block range is an index range.
+        let lo = self.inventory_end_at(from.checked_sub(1))?;
+        let hi = self.inventory_end_at(Some(to))?;
         self.inventory_query(
-            "SELECT inv_index, name, value_hash, txid, height FROM atlas_inventory
-             WHERE height >= ?1 AND height <= ?2 ORDER BY inv_index LIMIT ?3 OFFSET ?4",
-            &[from, to, count, offset],
+            &format!("{INVENTORY_SELECT} WHERE i.inv_index > ?1 AND i.inv_index <= ?2 ORDER BY i.inv_index LIMIT ?3 OFFSET ?4"),
+            &[lo, hi, count, offset],
         )
     }
 
@@ -116,8 +137,8 @@ impl Store {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get(3)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
                     r.get::<_, i64>(4)?,
                 ))
             })?
@@ -127,8 +148,8 @@ impl Store {
                 Ok(InventoryRow {
                     index: i as u64,
                     name,
-                    hash: hash_col("atlas_inventory", h)?,
-                    txid,
+                    hash: hash_col("atlas_inventory", &h)?,
+                    txid: hex::encode(txid),
                     height: height as u64,
                 })
             })
@@ -142,10 +163,10 @@ impl Store {
             .prepare_cached("SELECT rowid, value_hash FROM zonefiles WHERE rowid > ?1 ORDER BY rowid LIMIT ?2")?;
         let rows = st
             .query_map(params![after, limit.min(i64::MAX as u64) as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(|(id, h)| Ok((id, hash_col("zonefiles", h)?))).collect()
+        rows.into_iter().map(|(id, h)| Ok((id, hash_col("zonefiles", &h)?))).collect()
     }
 
     /// Stores many zone files in one SQL transaction, each checked on its own
@@ -168,7 +189,7 @@ impl Store {
                 .prepare_cached(
                     "INSERT OR IGNORE INTO zonefiles(value_hash, content, source, received_at) VALUES (?1, ?2, ?3, ?4)",
                 )?
-                .execute(params![hash.to_hex(), content, source, now])?;
+                .execute(params![&hash.0[..], content, source, now])?;
             out.push(if n == 1 { PutOutcome::Stored(hash) } else { PutOutcome::AlreadyHeld(hash) });
         }
         tx.commit()?;
@@ -212,8 +233,11 @@ impl Store {
     pub fn inventory_name_of(&self, hash: &ValueHash) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
-            .prepare_cached("SELECT name FROM atlas_inventory WHERE value_hash = ?1 ORDER BY inv_index DESC LIMIT 1")?
-            .query_row([hash.to_hex()], |r| r.get(0))
+            .prepare_cached(
+                "SELECT n.name FROM atlas_inventory i JOIN names n ON n.id = i.name_id
+                 WHERE i.value_hash = ?1 ORDER BY i.inv_index DESC LIMIT 1",
+            )?
+            .query_row([&hash.0[..]], |r| r.get(0))
             .optional()?)
     }
 }

@@ -1,21 +1,39 @@
 //! Writing one block, and undoing blocks on a reorg.
 //!
-//! Every row a block changes first gets an undo row holding its prior value
-//! (NULL = did not exist), in the same SQL transaction. Rolling back to a
-//! fork point replays those undo rows newest first and deletes everything
-//! the undone blocks added.
+//! Every row a block changes first gets an undo row holding its prior image
+//! (NULL = did not exist), in the same SQL transaction. Undo rows are kept
+//! for the blocks above the reorg horizon (`depth` blocks below the tip) and
+//! deleted as blocks commit; rolling back replays them newest first and
+//! deletes everything the undone blocks added. A rollback below the horizon
+//! is refused ([`StoreError::BelowReorgHorizon`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use bitcoin::hashes::Hash as _;
 use bitcoin::BlockHash;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::rows::{decode, encode, Rows};
+use super::codec::{self, put_bytes, put_varint, Reader};
+use super::rows::{encode, hash128_key, NameRow, Rows};
 use super::StoreError;
 use crate::bns::block::BlockOutcome;
-use crate::bns::{Effect, NameRecord, NamespaceRecord, OpMeta, PreorderRecord, StateStore, StateView, ViewError};
+use crate::bns::{
+    Effect, HistoryExtra, NameRecord, NamespaceRecord, OpMeta, PreorderRecord, StateStore, StateView, ViewError,
+};
 use crate::hash::{ConsensusHash, NameHash128, PreorderHash};
+
+/// Undo row tables.
+const UNDO_PREORDER: i64 = 1;
+const UNDO_NAMESPACE: i64 = 2;
+const UNDO_NAME: i64 = 3;
+const UNDO_ACCOUNT: i64 = 4;
+const UNDO_KEYRING: i64 = 5;
+
+/// Meta keys the block writer keeps current.
+pub(super) const META_NAMES_TOTAL: &str = "names_total";
+pub(super) const META_PRUNED_TO: &str = "undo_pruned_to";
+pub(super) const META_INVENTORY_RESETS: &str = "atlas_inventory_resets";
 
 /// The open SQL transaction of one block. Dropping it without
 /// [`BlockWriter::commit`] discards everything.
@@ -23,7 +41,16 @@ pub struct BlockWriter<'c> {
     tx: Transaction<'c>,
     height: u64,
     block_hash: BlockHash,
+    reorg_depth: u64,
     undo_seq: i64,
+    /// Inventory length so far (rows are numbered in block, vtxindex order).
+    inv_end: i64,
+    /// Names created by this block.
+    names_added: i64,
+    /// Ops whose `ops` row (with its history) is already written.
+    written: std::collections::HashSet<(u64, u32)>,
+    /// The last name written: its id and its record before the write.
+    last_put: Option<(String, i64, Option<NameRecord>)>,
     /// Consensus hashes of earlier blocks read during this block (they
     /// cannot change while it is open): the rules ask for the same 24 per op.
     consensus_hashes: RefCell<HashMap<u64, Option<ConsensusHash>>>,
@@ -35,23 +62,28 @@ pub struct BlockWriter<'c> {
     owned: RefCell<HashMap<String, Vec<NameRecord>>>,
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct PreorderRow {
-    consumed: bool,
-    record: PreorderRecord,
-}
-
 impl<'c> BlockWriter<'c> {
-    pub(super) fn begin(conn: &'c mut Connection, height: u64, block_hash: BlockHash) -> Result<Self, StoreError> {
+    pub(super) fn begin(
+        conn: &'c mut Connection,
+        height: u64,
+        block_hash: BlockHash,
+        reorg_depth: u64,
+    ) -> Result<Self, StoreError> {
         // IMMEDIATE: take the write lock up front. A deferred transaction that
         // reads first fails with SQLITE_BUSY at its first write (no busy wait)
         // when another connection (Atlas, `bns zonefile put`) wrote meanwhile.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let inv_end: i64 = tx.query_row("SELECT COALESCE(MAX(inv_index), 0) FROM atlas_inventory", [], |r| r.get(0))?;
         Ok(BlockWriter {
             tx,
             height,
             block_hash,
+            reorg_depth,
             undo_seq: 0,
+            inv_end,
+            names_added: 0,
+            written: Default::default(),
+            last_put: None,
             consensus_hashes: RefCell::default(),
             namespaces: RefCell::default(),
             owned: RefCell::default(),
@@ -62,7 +94,7 @@ impl<'c> BlockWriter<'c> {
         Rows(&self.tx)
     }
 
-    fn save_undo(&mut self, tbl: &str, key: &str, prev: Option<String>) -> Result<(), StoreError> {
+    fn save_undo(&mut self, tbl: i64, key: &[u8], prev: Option<Vec<u8>>) -> Result<(), StoreError> {
         self.undo_seq += 1;
         self.tx
             .prepare_cached("INSERT INTO undo(height, seq, tbl, key, prev) VALUES (?1, ?2, ?3, ?4, ?5)")?
@@ -70,109 +102,139 @@ impl<'c> BlockWriter<'c> {
         Ok(())
     }
 
-    fn prior(&self, sql: &str, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.tx.prepare_cached(sql)?.query_row([key], |r| r.get(0)).optional()?)
-    }
-
     fn apply_effect(&mut self, effect: &Effect) -> Result<(), StoreError> {
         match effect {
             Effect::PutPreorder(rec) => {
-                let key = rec.preorder_hash.to_hex();
-                let prev = self.preorder_row(&key)?;
-                self.save_undo("preorders", &key, prev)?;
-                write_preorder(&self.tx, &PreorderRow { consumed: false, record: rec.clone() })
+                let prev = self.preorder_image(&rec.preorder_hash)?;
+                self.save_undo(UNDO_PREORDER, &rec.preorder_hash.0, prev)?;
+                write_preorder(&self.tx, rec)
             }
             Effect::ConsumePreorder(hash) => {
-                let key = hash.to_hex();
-                let prev = self.preorder_row(&key)?;
-                let existed = prev.is_some();
-                self.save_undo("preorders", &key, prev)?;
-                if existed {
-                    self.tx
-                        .prepare_cached("UPDATE preorders SET consumed = 1 WHERE preorder_hash = ?1")?
-                        .execute([&key])?;
+                // Nothing reads a consumed preorder (Core deletes it too); the
+                // undo row brings it back on a reorg.
+                if let Some(prev) = self.preorder_image(hash)? {
+                    self.save_undo(UNDO_PREORDER, &hash.0, Some(prev))?;
+                    self.tx.prepare_cached("DELETE FROM preorders WHERE preorder_hash = ?1")?.execute([&hash.0[..]])?;
                 }
                 Ok(())
             }
             Effect::PutNamespace(rec) => {
-                let prev = self.prior("SELECT record FROM namespaces WHERE namespace_id = ?1", &rec.namespace_id)?;
-                self.save_undo("namespaces", &rec.namespace_id, prev)?;
+                let prev: Option<String> = self
+                    .tx
+                    .prepare_cached("SELECT record FROM namespaces WHERE namespace_id = ?1")?
+                    .query_row([&rec.namespace_id], |r| r.get(0))
+                    .optional()?;
+                self.save_undo(UNDO_NAMESPACE, rec.namespace_id.as_bytes(), prev.map(String::into_bytes))?;
                 self.namespaces.borrow_mut().insert(rec.namespace_id.clone(), Some(rec.clone()));
                 write_namespace(&self.tx, rec)
             }
             Effect::PutBalance { address, balance } => {
-                let prev = self.rows().token_balance(address)?.map(|b| b.to_string());
-                self.save_undo("accounts", address, prev)?;
+                let prev = self.rows().token_balance(address)?.map(|b| {
+                    let mut v = Vec::new();
+                    put_varint(&mut v, b);
+                    v
+                });
+                self.save_undo(UNDO_ACCOUNT, address.as_bytes(), prev)?;
                 write_balance(&self.tx, address, *balance)
             }
             Effect::PutImportKeyring { namespace_id, pubkey } => {
                 let prev = self.rows().import_keyring(namespace_id)?;
-                self.save_undo("import_keyrings", namespace_id, prev)?;
+                self.save_undo(UNDO_KEYRING, namespace_id.as_bytes(), prev.map(String::into_bytes))?;
                 write_import_keyring(&self.tx, namespace_id, pubkey)
             }
             Effect::PutName(rec) => {
                 self.owned.borrow_mut().clear();
-                let prev = self.prior("SELECT record FROM names WHERE name = ?1", &rec.name)?;
-                self.save_undo("names", &rec.name, prev)?;
-                write_name(&self.tx, rec)
+                let prior = self.rows().name_row(&rec.name)?;
+                let image = prior.as_ref().map(NameRow::image);
+                self.save_undo(UNDO_NAME, rec.name.as_bytes(), image)?;
+                let prior_rec = prior.as_ref().map(NameRow::record).transpose()?;
+                let id = write_name(&self.tx, rec, prior.as_ref())?;
+                self.names_added += prior.is_none() as i64;
+                self.last_put = Some((rec.name.clone(), id, prior_rec));
+                Ok(())
             }
         }
     }
 
-    fn preorder_row(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(i64, String)> = self
+    /// The stored image of a preorder row (its `rec`), if any.
+    fn preorder_image(&self, hash: &PreorderHash) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
             .tx
-            .prepare_cached("SELECT consumed, record FROM preorders WHERE preorder_hash = ?1")?
-            .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        // The stored record is `encode(&record)`, so splicing it in gives
-        // exactly `encode(&PreorderRow { consumed, record })` without a
-        // decode/encode round trip.
-        Ok(row.map(|(c, rec)| format!("{{\"consumed\":{},\"record\":{rec}}}", c != 0)))
+            .prepare_cached("SELECT rec FROM preorders WHERE preorder_hash = ?1")?
+            .query_row([&hash.0[..]], |r| r.get(0))
+            .optional()?)
     }
 
-    /// Stores the block's ops and consensus hash and commits the block.
+    /// Stores the block's ops and consensus hash, prunes undo rows below
+    /// the reorg horizon and commits the block.
     pub fn commit(self, outcome: &BlockOutcome, rejected_early: &[(u32, String, String)]) -> Result<(), StoreError> {
-        let mut accepted = 0i64;
-        let mut rejected = 0i64;
+        let h = self.height as i64;
+        let (mut accepted, mut rejected) = (0i64, 0i64);
         {
             let mut st = self.tx.prepare_cached(
-                "INSERT OR REPLACE INTO ops(height, vtxindex, txid, op, accepted, reason, consensus_line)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT OR REPLACE INTO ops(height, vtxindex, txid, op, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for op in &outcome.ops {
-                let (ok, reason, line) = match &op.result {
-                    Ok(line) => (1, None, Some(line.as_str())),
-                    Err(r) => (0, Some(r.to_string()), None),
-                };
-                accepted += ok;
-                rejected += 1 - ok;
-                st.execute(params![self.height as i64, op.meta.vtxindex, op.meta.txid, op.meta.op, ok, reason, line])?;
+                let reason = op.result.as_ref().err().map(|r| r.to_string());
+                accepted += reason.is_none() as i64;
+                rejected += reason.is_some() as i64;
+                if reason.is_none() && self.written.contains(&(op.meta.height, op.meta.vtxindex)) {
+                    continue;
+                }
+                let txid = codec::hex_col("ops", &op.meta.txid)?;
+                st.execute(params![h, op.meta.vtxindex, txid, op.meta.op, reason])?;
             }
             for (vtx, txid, reason) in rejected_early {
                 rejected += 1;
-                st.execute(params![self.height as i64, vtx, txid, "", 0, reason, None::<String>])?;
+                let txid = codec::hex_col("ops", txid)?;
+                st.execute(params![h, vtx, txid, "", reason])?;
             }
         }
         self.tx.execute(
-            "INSERT INTO blocks(height, block_hash, consensus_hash, ops_hash, accepted, rejected) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO blocks(height, block_hash, consensus_hash, ops_hash, accepted, rejected, inv_end)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
-                self.height as i64,
-                self.block_hash.to_string(),
-                outcome.consensus_hash.to_hex(),
-                outcome.ops_hash,
+                h,
+                &self.block_hash.to_byte_array()[..],
+                &outcome.consensus_hash.0[..],
+                codec::hex_col("blocks", &outcome.ops_hash)?,
                 accepted,
-                rejected
+                rejected,
+                self.inv_end
             ],
         )?;
+        if self.names_added != 0 {
+            add_meta_count(&self.tx, META_NAMES_TOTAL, self.names_added)?;
+        }
+        if let Some(cutoff) = self.height.checked_sub(self.reorg_depth).filter(|c| *c > 0) {
+            self.tx.prepare_cached("DELETE FROM undo WHERE height <= ?1")?.execute([cutoff as i64])?;
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value
+                     WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
+                )?
+                .execute(params![META_PRUNED_TO, cutoff.to_string()])?;
+        }
         self.tx.commit()?;
         Ok(())
     }
 }
 
-fn write_preorder(tx: &Connection, row: &PreorderRow) -> Result<(), StoreError> {
-    tx.prepare_cached("INSERT OR REPLACE INTO preorders(preorder_hash, consumed, record) VALUES (?1, ?2, ?3)")?
-        .execute(params![row.record.preorder_hash.to_hex(), row.consumed as i64, encode(&row.record)])?;
+/// Adds `delta` to an integer meta value.
+pub(super) fn add_meta_count(tx: &Connection, key: &str, delta: i64) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO meta(key, value) VALUES (?1, CAST(?2 AS TEXT))
+         ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ?2 AS TEXT)",
+    )?
+    .execute(params![key, delta])?;
+    Ok(())
+}
+
+fn write_preorder(tx: &Connection, rec: &PreorderRecord) -> Result<(), StoreError> {
+    let mut blob = Vec::with_capacity(128);
+    codec::put_preorder(&mut blob, rec);
+    tx.prepare_cached("INSERT OR REPLACE INTO preorders(preorder_hash, block_number, rec) VALUES (?1, ?2, ?3)")?
+        .execute(params![&rec.preorder_hash.0[..], rec.block_number as i64, blob])?;
     Ok(())
 }
 
@@ -182,26 +244,44 @@ fn write_namespace(tx: &Connection, rec: &NamespaceRecord) -> Result<(), StoreEr
     Ok(())
 }
 
-fn write_name(tx: &Connection, rec: &NameRecord) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO names(name, namespace_id, sender, address, value_hash, first_registered, record, name_hash128)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT(name) DO UPDATE SET namespace_id = excluded.namespace_id, sender = excluded.sender,
-           address = excluded.address, value_hash = excluded.value_hash,
-           first_registered = excluded.first_registered, record = excluded.record,
-           name_hash128 = excluded.name_hash128",
-    )?
-    .execute(params![
-        rec.name,
-        rec.namespace_id,
-        rec.sender,
-        rec.address,
-        rec.value_hash.map(|h| h.to_hex()),
-        rec.first_registered as i64,
-        encode(rec),
-        crate::hash::NameHash128::of_name(&rec.name).to_hex()
-    ])?;
-    Ok(())
+/// Writes a name (keeping the id of an existing row); returns its id.
+fn write_name(tx: &Connection, rec: &NameRecord, prior: Option<&NameRow>) -> Result<i64, StoreError> {
+    let sender = codec::hex_col("names", &rec.sender)?;
+    let body = codec::name_body(rec)?;
+    let value_hash = rec.value_hash.map(|h| h.0);
+    match prior {
+        // Only the columns that can change, so the name and sender indexes
+        // are left alone when they did not.
+        Some(p) if p.sender == sender => {
+            tx.prepare_cached("UPDATE names SET value_hash = ?2, rec = ?3 WHERE id = ?1")?.execute(params![
+                p.id,
+                value_hash.as_ref().map(|h| &h[..]),
+                body
+            ])?;
+            Ok(p.id)
+        }
+        Some(p) => {
+            tx.prepare_cached("UPDATE names SET sender = ?2, value_hash = ?3, rec = ?4 WHERE id = ?1")?
+                .execute(params![p.id, sender, value_hash.as_ref().map(|h| &h[..]), body])?;
+            Ok(p.id)
+        }
+        None => Ok(tx
+            .prepare_cached(
+                "INSERT INTO names(name, namespace_id, sender, value_hash, hash128, rec)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+            )?
+            .query_row(
+                params![
+                    rec.name,
+                    rec.namespace_id,
+                    sender,
+                    value_hash.as_ref().map(|h| &h[..]),
+                    hash128_key(&NameHash128::of_name(&rec.name)),
+                    body
+                ],
+                |r| r.get(0),
+            )?),
+    }
 }
 
 fn write_import_keyring(tx: &Connection, namespace_id: &str, pubkey: &str) -> Result<(), StoreError> {
@@ -219,47 +299,73 @@ fn write_balance(tx: &Connection, address: &str, balance: u64) -> Result<(), Sto
 }
 
 /// Undoes every block above `height`; returns how many blocks were undone.
+/// Below the first stored block this is a reindex from scratch.
 pub(super) fn rollback_to(conn: &mut Connection, height: u64) -> Result<u64, StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let h = height as i64;
-    let undo: Vec<(String, String, Option<String>)> = {
+    let first: Option<i64> = tx.query_row("SELECT MIN(height) FROM blocks", [], |r| r.get(0))?;
+    let Some(first) = first else { return Ok(0) };
+    if h < first {
+        let undone: i64 = tx.query_row("SELECT COUNT(*) FROM blocks", [], |r| r.get(0))?;
+        super::reset_chain_tables(&tx)?;
+        tx.commit()?;
+        return Ok(undone as u64);
+    }
+    let pruned_to: u64 = super::meta_in(&tx, META_PRUNED_TO)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    if height < pruned_to {
+        return Err(StoreError::BelowReorgHorizon { fork: height, horizon: pruned_to });
+    }
+    let undo: Vec<(i64, Vec<u8>, Option<Vec<u8>>)> = {
         let mut st = tx.prepare("SELECT tbl, key, prev FROM undo WHERE height > ?1 ORDER BY height DESC, seq DESC")?;
         let rows = st.query_map([h], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?;
         rows
     };
+    let text = |b: Vec<u8>| String::from_utf8(b).map_err(|_| corrupt_undo("key is not text"));
     for (tbl, key, prev) in undo {
-        match (tbl.as_str(), prev) {
-            ("preorders", None) => tx.execute("DELETE FROM preorders WHERE preorder_hash = ?1", [&key]).map(|_| ())?,
-            ("preorders", Some(p)) => write_preorder(&tx, &decode::<PreorderRow>("undo", &p)?)?,
-            ("namespaces", None) => tx.execute("DELETE FROM namespaces WHERE namespace_id = ?1", [&key]).map(|_| ())?,
-            ("namespaces", Some(p)) => write_namespace(&tx, &decode("undo", &p)?)?,
-            ("names", None) => tx.execute("DELETE FROM names WHERE name = ?1", [&key]).map(|_| ())?,
-            ("names", Some(p)) => write_name(&tx, &decode("undo", &p)?)?,
-            ("import_keyrings", None) => {
-                tx.execute("DELETE FROM import_keyrings WHERE namespace_id = ?1", [&key]).map(|_| ())?
+        match (tbl, prev) {
+            (UNDO_PREORDER, None) => {
+                tx.execute("DELETE FROM preorders WHERE preorder_hash = ?1", [&key]).map(|_| ())?
             }
-            ("import_keyrings", Some(p)) => write_import_keyring(&tx, &key, &p)?,
-            ("accounts", None) => tx.execute("DELETE FROM accounts WHERE address = ?1", [&key]).map(|_| ())?,
-            ("accounts", Some(p)) => write_balance(&tx, &key, decode("undo", &p)?)?,
-            (other, _) => {
-                return Err(StoreError::Corrupt { table: "undo", message: format!("unknown table {other:?}") });
+            (UNDO_PREORDER, Some(p)) => {
+                let hash = PreorderHash::from_slice(&key).map_err(|_| corrupt_undo("preorder key"))?;
+                let rec = codec::read_preorder(&mut Reader::new(&p, "undo"), hash)?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO preorders(preorder_hash, block_number, rec) VALUES (?1, ?2, ?3)",
+                    params![key, rec.block_number as i64, p],
+                )?;
             }
+            (UNDO_NAMESPACE, None) => {
+                tx.execute("DELETE FROM namespaces WHERE namespace_id = ?1", [text(key)?]).map(|_| ())?
+            }
+            (UNDO_NAMESPACE, Some(p)) => write_namespace(&tx, &super::rows::decode("undo", &text(p)?)?)?,
+            (UNDO_NAME, None) => tx.execute("DELETE FROM names WHERE name = ?1", [text(key)?]).map(|_| ())?,
+            (UNDO_NAME, Some(p)) => NameRow::from_image(&p)?.restore(&tx)?,
+            (UNDO_KEYRING, None) => {
+                tx.execute("DELETE FROM import_keyrings WHERE namespace_id = ?1", [text(key)?]).map(|_| ())?
+            }
+            (UNDO_KEYRING, Some(p)) => write_import_keyring(&tx, &text(key)?, &text(p)?)?,
+            (UNDO_ACCOUNT, None) => tx.execute("DELETE FROM accounts WHERE address = ?1", [text(key)?]).map(|_| ())?,
+            (UNDO_ACCOUNT, Some(p)) => write_balance(&tx, &text(key)?, Reader::new(&p, "undo").varint()?)?,
+            (other, _) => return Err(corrupt_undo(&format!("unknown table {other}"))),
         }
     }
+    let inv_end: i64 =
+        tx.query_row("SELECT COALESCE((SELECT inv_end FROM blocks WHERE height = ?1), 0)", [h], |r| r.get(0))?;
     let undone = tx.execute("DELETE FROM blocks WHERE height > ?1", [h])? as u64;
-    for table in ["undo", "ops", "history"] {
-        tx.execute(&format!("DELETE FROM {table} WHERE height > ?1"), [h])?;
-    }
+    tx.execute("DELETE FROM undo WHERE height > ?1", [h])?;
+    tx.execute("DELETE FROM ops WHERE height > ?1", [h])?;
     // Readers that mirror the inventory (Atlas) reload it when this counter moves.
-    if tx.execute("DELETE FROM atlas_inventory WHERE height > ?1", [h])? > 0 {
-        tx.execute(
-            "INSERT INTO meta(key, value) VALUES ('atlas_inventory_resets', '1')
-             ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
-            [],
-        )?;
+    if tx.execute("DELETE FROM atlas_inventory WHERE inv_index > ?1", [inv_end])? > 0 {
+        add_meta_count(&tx, META_INVENTORY_RESETS, 1)?;
     }
+    let names: i64 = tx.query_row("SELECT COUNT(*) FROM names", [], |r| r.get(0))?;
+    super::set_meta_in(&tx, META_NAMES_TOTAL, &names.to_string())?;
     tx.commit()?;
     Ok(undone)
+}
+
+fn corrupt_undo(message: &str) -> StoreError {
+    StoreError::Corrupt { table: "undo", message: message.to_string() }
 }
 
 impl StateView for BlockWriter<'_> {
@@ -317,48 +423,67 @@ impl StateStore for BlockWriter<'_> {
         Ok(self.apply_effect(effect)?)
     }
 
-    fn record_history(&mut self, effects: &[Effect], op: &OpMeta, extra: &serde_json::Value) -> Result<(), ViewError> {
+    fn record_history(&mut self, effects: &[Effect], op: &OpMeta, extra: &HistoryExtra) -> Result<(), ViewError> {
+        Ok(self.history_row(effects, op, extra)?)
+    }
+}
+
+impl BlockWriter<'_> {
+    /// Writes the `ops` row of an accepted op that wrote a name or a
+    /// namespace, with its history, and its Atlas inventory row. Written
+    /// at once: later ops of the block read it (the transfer quirk).
+    fn history_row(&mut self, effects: &[Effect], op: &OpMeta, extra: &HistoryExtra) -> Result<(), StoreError> {
         for effect in effects {
-            let (key, value_hash, record) = match effect {
-                Effect::PutName(r) => (r.name.as_str(), r.value_hash.map(|h| h.to_hex()), encode(r)),
-                Effect::PutNamespace(r) => (r.namespace_id.as_str(), None, encode(r)),
+            let mut delta = Vec::with_capacity(64);
+            codec::put_history_head(&mut delta, op.opcode, extra);
+            let (subject, ns_subject) = match effect {
+                Effect::PutName(r) => {
+                    let (id, before) = match self.last_put.take() {
+                        Some((name, id, before)) if name == r.name => (id, before),
+                        _ => return Err(internal("a name's history without its write")),
+                    };
+                    let mut before = before.unwrap_or_else(|| codec::blank_name(&r.name, &r.namespace_id));
+                    codec::set_op_position(&mut before, &op.op, &op.txid, op.vtxindex, op.height);
+                    codec::put_name_delta(&mut delta, &before, r)?;
+                    if let (Some(hash), true) = (r.value_hash, carries_zonefile(op.opcode)) {
+                        self.inv_end += 1;
+                        self.tx
+                            .prepare_cached(
+                                "INSERT INTO atlas_inventory(inv_index, name_id, value_hash, height, vtxindex)
+                                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                            )?
+                            .execute(params![self.inv_end, id, &hash.0[..], op.height as i64, op.vtxindex])?;
+                    }
+                    (Some(id), None)
+                }
+                Effect::PutNamespace(r) => {
+                    put_bytes(&mut delta, encode(r).as_bytes());
+                    (None, Some(r.namespace_id.as_str()))
+                }
                 _ => continue,
             };
-            // The record's JSON object, with the op's own fields appended
-            // (spliced as text: no round trip through `serde_json::Value`).
-            let mut json = record;
-            json.pop();
-            if let Some(more) = extra.as_object() {
-                for (k, v) in more {
-                    json.push_str(&format!(",{}:{}", serde_json::Value::from(k.as_str()), v));
-                }
+            if !self.written.insert((op.height, op.vtxindex)) {
+                return Err(internal("one op wrote two records"));
             }
-            json.push_str(&format!(",\"opcode\":\"{}\"}}", op.opcode));
+            let txid = codec::hex_col("ops", &op.txid)?;
             self.tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO history(key, height, vtxindex, txid, op, value_hash, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .and_then(|mut st| {
-                    st.execute(params![key, op.height as i64, op.vtxindex, op.txid, op.op, value_hash, json])
-                })
-                .map_err(|e| ViewError(e.to_string()))?;
-            if let (Effect::PutName(r), true) = (effect, carries_zonefile(op.opcode)) {
-                if let Some(hash) = r.value_hash {
-                    self.tx
-                        .prepare_cached(
-                            "INSERT OR IGNORE INTO atlas_inventory(name, value_hash, txid, height, vtxindex)
-                             VALUES (?1, ?2, ?3, ?4, ?5)",
-                        )
-                        .and_then(|mut st| {
-                            st.execute(params![r.name, hash.to_hex(), op.txid, op.height as i64, op.vtxindex])
-                        })
-                        .map_err(|e| ViewError(e.to_string()))?;
-                }
-            }
+                    "INSERT OR REPLACE INTO ops(height, vtxindex, txid, op, reason, subject, ns_subject, delta)
+                     VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7)",
+                )?
+                .execute(params![op.height as i64, op.vtxindex, txid, op.op, subject, ns_subject, delta])?;
         }
         Ok(())
     }
+
+    /// Block hash stored at `height` (through this transaction).
+    pub fn block_hash_at(&self, height: u64) -> Result<Option<BlockHash>, StoreError> {
+        self.rows().block_hash(height)
+    }
+}
+
+fn internal(message: &str) -> StoreError {
+    StoreError::Corrupt { table: "ops", message: message.to_string() }
 }
 
 /// Whether an accepted op of this opcode adds a row to the Atlas inventory
@@ -367,11 +492,4 @@ impl StateStore for BlockWriter<'_> {
 /// inherited one; a transfer never adds a row.
 fn carries_zonefile(opcode: &str) -> bool {
     matches!(opcode, "NAME_REGISTRATION" | "NAME_UPDATE" | "NAME_IMPORT" | "NAME_RENEWAL")
-}
-
-impl BlockWriter<'_> {
-    /// Block hash stored at `height` (through this transaction).
-    pub fn block_hash_at(&self, height: u64) -> Result<Option<BlockHash>, StoreError> {
-        self.rows().block_hash(height)
-    }
 }

@@ -3,7 +3,7 @@
 
 use rusqlite::params;
 
-use super::rows::decode;
+use super::rows::{NameRow, NAME_COLUMNS};
 use super::{Store, StoreError};
 use crate::bns::NameRecord;
 
@@ -14,14 +14,15 @@ impl Store {
         &self,
         mut f: impl FnMut(NameRecord, Option<Vec<u8>>),
     ) -> Result<(), StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT n.record, z.content FROM names n LEFT JOIN zonefiles z ON z.value_hash = n.value_hash")?;
+        let cols = NAME_COLUMNS.split(", ").map(|c| format!("n.{c}")).collect::<Vec<_>>().join(", ");
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {cols}, z.content FROM names n LEFT JOIN zonefiles z ON z.value_hash = n.value_hash"
+        ))?;
         let mut rows = st.query([])?;
         while let Some(row) = rows.next()? {
-            let json: String = row.get(0)?;
-            let content: Option<Vec<u8>> = row.get(1)?;
-            f(decode("names", &json)?, content);
+            let rec = NameRow::from_row(row, 0)?.record()?;
+            let content: Option<Vec<u8>> = row.get(6)?;
+            f(rec, content);
         }
         Ok(())
     }
@@ -29,7 +30,11 @@ impl Store {
     /// Names and namespace ids with an accepted op in a block above `from`
     /// and at most `to`.
     pub fn history_keys_between(&self, from: u64, to: u64) -> Result<Vec<String>, StoreError> {
-        let mut st = self.conn.prepare_cached("SELECT DISTINCT key FROM history WHERE height > ?1 AND height <= ?2")?;
+        let mut st = self.conn.prepare_cached(
+            "SELECT n.name FROM ops o JOIN names n ON n.id = o.subject
+               WHERE o.height > ?1 AND o.height <= ?2 AND o.subject IS NOT NULL
+             UNION SELECT ns_subject FROM ops WHERE height > ?1 AND height <= ?2 AND ns_subject IS NOT NULL",
+        )?;
         let keys = st.query_map(params![from as i64, to as i64], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
         Ok(keys)
     }
@@ -38,7 +43,10 @@ impl Store {
     /// after row `rowid`.
     pub fn names_with_zonefiles_after(&self, rowid: i64) -> Result<Vec<String>, StoreError> {
         let mut st = self.conn.prepare_cached(
-            "SELECT n.name FROM zonefiles z JOIN names n ON n.value_hash = z.value_hash WHERE z.rowid > ?1",
+            "SELECT DISTINCT n.name FROM zonefiles z
+               JOIN atlas_inventory i ON i.value_hash = z.value_hash
+               JOIN names n ON n.id = i.name_id
+             WHERE z.rowid > ?1 AND n.value_hash = z.value_hash",
         )?;
         let names = st.query_map([rowid], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
         Ok(names)

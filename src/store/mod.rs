@@ -7,6 +7,7 @@
 
 mod atlas;
 mod block;
+mod codec;
 mod dns_view;
 mod queries;
 mod rows;
@@ -53,6 +54,14 @@ pub enum StoreError {
     /// A zone file was refused.
     #[error("zone file refused: {0}")]
     ZoneFileRefused(String),
+    /// A reorg reaches below the blocks whose undo rows are kept.
+    #[error("the chain reorganised back to block {fork}, below the reorg horizon (undo data is kept only above block {horizon}): stop bns and restart it with --reindex (zone files are kept), and raise --reorg-depth if this chain reorganises that deep")]
+    BelowReorgHorizon {
+        /// The fork point asked for.
+        fork: u64,
+        /// The lowest height a rollback can still go back to.
+        horizon: u64,
+    },
 }
 
 impl From<StoreError> for ViewError {
@@ -93,9 +102,14 @@ pub struct OpRow {
     pub reason: Option<String>,
 }
 
+/// Blocks below the tip whose undo rows are kept by default: Bitcoin's
+/// deepest reorg since 2010 was 24 blocks (the 2013 fork); this is a day.
+pub const DEFAULT_REORG_DEPTH: u64 = 144;
+
 /// The BNS database.
 pub struct Store {
     conn: Connection,
+    reorg_depth: u64,
 }
 
 impl Store {
@@ -115,7 +129,7 @@ impl Store {
         // Every statement of a block stays prepared (the default 16 is fewer
         // than one block uses, so they were re-parsed over and over).
         conn.set_prepared_statement_cache_capacity(128);
-        let mut store = Store { conn };
+        let mut store = Store { conn, reorg_depth: DEFAULT_REORG_DEPTH };
         store.migrate()?;
         Ok(store)
     }
@@ -132,7 +146,22 @@ impl Store {
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        Ok(Store { conn })
+        Ok(Store { conn, reorg_depth: DEFAULT_REORG_DEPTH })
+    }
+
+    /// Keeps undo rows for the `depth` blocks below the tip (at least 1);
+    /// a reorg deeper than that is refused ([`StoreError::BelowReorgHorizon`]).
+    pub fn set_reorg_depth(&mut self, depth: u64) {
+        self.reorg_depth = depth.max(1);
+    }
+
+    /// Drops every chain-derived table (keeping zone files, Atlas peers and
+    /// meta), so the indexer replays the chain from the first block.
+    pub fn reindex(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        reset_chain_tables(&tx)?;
+        tx.commit()?;
+        Ok(())
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -141,31 +170,26 @@ impl Store {
         if version > supported {
             return Err(StoreError::TooNew { found: version, supported });
         }
+        let had_chain = version >= 1 && version < 6 && self.old_blocks()? > 0;
         for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
-        self.backfill_name_hash128()
+        self.conn.execute_batch(schema::CREATE_CHAIN_TABLES)?;
+        if had_chain {
+            tracing::warn!(
+                "this data dir was written by an older bns (store v1): its chain state was dropped and is being \
+                 replayed from the first block into the compact store v2; zone files and Atlas peers are kept"
+            );
+        }
+        Ok(())
     }
 
-    /// Sets `names.name_hash128` on rows written before migration 3.
-    fn backfill_name_hash128(&mut self) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        let names: Vec<String> = {
-            let mut st = tx.prepare("SELECT name FROM names WHERE name_hash128 IS NULL")?;
-            let rows = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
-            rows
-        };
-        for name in names {
-            tx.execute(
-                "UPDATE names SET name_hash128 = ?1 WHERE name = ?2",
-                params![crate::hash::NameHash128::of_name(&name).to_hex(), name],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+    /// Blocks in a store v1 (before migration 6), for the reindex warning.
+    fn old_blocks(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM blocks", [], |r| r.get(0)).optional()?.unwrap_or(0))
     }
 
     fn rows(&self) -> Rows<'_> {
@@ -174,16 +198,12 @@ impl Store {
 
     /// Reads a `meta` value.
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+        meta_in(&self.conn, key)
     }
 
     /// Writes a `meta` value.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [key, value],
-        )?;
-        Ok(())
+        set_meta_in(&self.conn, key, value)
     }
 
     /// The highest processed block.
@@ -198,7 +218,7 @@ impl Store {
 
     /// Starts the SQL transaction that will hold block `height`.
     pub fn begin_block(&mut self, height: u64, block_hash: BlockHash) -> Result<BlockWriter<'_>, StoreError> {
-        BlockWriter::begin(&mut self.conn, height, block_hash)
+        BlockWriter::begin(&mut self.conn, height, block_hash, self.reorg_depth)
     }
 
     /// Undoes every block above `height`, in one SQL transaction.
@@ -223,9 +243,14 @@ impl Store {
         Ok(ids)
     }
 
-    /// Number of name records.
+    /// Number of name records (a counter the block writer keeps).
     pub fn name_count(&self) -> Result<u64, StoreError> {
-        Ok(self.conn.query_row("SELECT COUNT(*) FROM names", [], |r| r.get::<_, i64>(0))? as u64)
+        Ok(self.meta(block::META_NAMES_TOTAL)?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// The lowest height a rollback can go back to (undo rows below it are pruned).
+    pub fn reorg_horizon(&self) -> Result<u64, StoreError> {
+        Ok(self.meta(block::META_PRUNED_TO)?.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
     /// Ops accepted and rejected over every processed block.
@@ -240,39 +265,29 @@ impl Store {
 
     /// Ops stored for a block, accepted and rejected.
     pub fn ops_at(&self, height: u64) -> Result<Vec<OpRow>, StoreError> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT height, vtxindex, txid, op, accepted, reason FROM ops WHERE height = ?1 ORDER BY vtxindex",
-        )?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT height, vtxindex, txid, op, reason FROM ops WHERE height = ?1 ORDER BY vtxindex")?;
         let rows = st
             .query_map([height as i64], |r| {
+                let reason: Option<String> = r.get(4)?;
                 Ok(OpRow {
                     height: r.get::<_, i64>(0)? as u64,
                     vtxindex: r.get::<_, i64>(1)? as u32,
-                    txid: r.get(2)?,
+                    txid: hex::encode(r.get::<_, Vec<u8>>(2)?),
                     op: r.get(3)?,
-                    accepted: r.get::<_, i64>(4)? != 0,
-                    reason: r.get(5)?,
+                    accepted: reason.is_none(),
+                    reason,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
-    /// The consensus serialization of the accepted op at (`height`,
-    /// `vtxindex`) (empty for a stateless op); `None` if there is no such
-    /// accepted op.
-    pub fn consensus_line(&self, height: u64, vtxindex: u32) -> Result<Option<String>, StoreError> {
-        let line: Option<Option<String>> = self
-            .conn
-            .prepare_cached("SELECT consensus_line FROM ops WHERE height = ?1 AND vtxindex = ?2 AND accepted = 1")?
-            .query_row(params![height as i64, vtxindex], |r| r.get(0))
-            .optional()?;
-        Ok(line.flatten())
-    }
-
     /// Every rejected op, oldest first.
     pub fn rejected_ops(&self) -> Result<Vec<OpRow>, StoreError> {
-        let mut st = self.conn.prepare_cached("SELECT DISTINCT height FROM ops WHERE accepted = 0 ORDER BY height")?;
+        let mut st =
+            self.conn.prepare_cached("SELECT DISTINCT height FROM ops WHERE reason IS NOT NULL ORDER BY height")?;
         let heights = st.query_map([], |r| r.get::<_, i64>(0))?.collect::<Result<Vec<_>, _>>()?;
         let mut out = Vec::new();
         for h in heights {
@@ -283,13 +298,11 @@ impl Store {
 
     /// True if some name points at `hash` now or did at some point.
     pub fn is_announced(&self, hash: &ValueHash) -> Result<bool, StoreError> {
-        let h = hash.to_hex();
-        let n: i64 = self.conn.query_row(
-            "SELECT (SELECT COUNT(*) FROM names WHERE value_hash = ?1) + (SELECT COUNT(*) FROM history WHERE value_hash = ?1)",
-            [&h],
-            |r| r.get(0),
-        )?;
-        Ok(n > 0)
+        // Every hash a name ever had came with an op that has an inventory row.
+        Ok(self
+            .conn
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM atlas_inventory WHERE value_hash = ?1)")?
+            .query_row([&hash.0[..]], |r| r.get(0))?)
     }
 
     /// Stores a zone file, if the chain announced its hash and it is within
@@ -309,7 +322,7 @@ impl Store {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         self.conn.execute(
             "INSERT OR IGNORE INTO zonefiles(value_hash, content, source, received_at) VALUES (?1, ?2, ?3, ?4)",
-            params![hash.to_hex(), content, source, now as i64],
+            params![&hash.0[..], content, source, now as i64],
         )?;
         Ok(hash)
     }
@@ -336,7 +349,7 @@ impl Store {
         Ok(self
             .conn
             .prepare_cached("SELECT content FROM zonefiles WHERE value_hash = ?1")?
-            .query_row([hash.to_hex()], |r| r.get(0))
+            .query_row([&hash.0[..]], |r| r.get(0))
             .optional()?)
     }
 
@@ -359,3 +372,29 @@ impl Store {
 }
 
 rows::state_view_via_rows!(Store);
+
+/// Reads a `meta` value over any connection.
+pub(crate) fn meta_in(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?)
+}
+
+/// Writes a `meta` value over any connection.
+pub(crate) fn set_meta_in(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([key, value])?;
+    Ok(())
+}
+
+/// Drops and re-creates the chain-derived tables (see [`Store::reindex`]);
+/// an Atlas mirror of the inventory reloads.
+pub(crate) fn reset_chain_tables(tx: &Connection) -> Result<(), StoreError> {
+    for t in schema::CHAIN_TABLES {
+        tx.execute_batch(&format!("DROP TABLE IF EXISTS {t}"))?;
+    }
+    tx.execute_batch(schema::CREATE_CHAIN_TABLES)?;
+    set_meta_in(tx, block::META_NAMES_TOTAL, "0")?;
+    set_meta_in(tx, block::META_PRUNED_TO, "0")?;
+    block::add_meta_count(tx, block::META_INVENTORY_RESETS, 1)
+}

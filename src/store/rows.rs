@@ -1,11 +1,14 @@
-//! Read queries shared by the store and an open block transaction.
+//! Read queries shared by the store and an open block transaction, and the
+//! `names` row with its undo image.
 
+use bitcoin::hashes::Hash as _;
 use bitcoin::BlockHash;
-use rusqlite::{Connection, OptionalExtension, Params};
+use rusqlite::{params, Connection, OptionalExtension, Params, Row};
 
+use super::codec::{self, put_bytes, put_varint, Reader};
 use super::{BlockRow, StoreError};
 use crate::bns::{NameRecord, NamespaceRecord, PreorderRecord};
-use crate::hash::{ConsensusHash, NameHash128, PreorderHash};
+use crate::hash::{ConsensusHash, NameHash128, PreorderHash, ValueHash};
 
 /// Queries over any connection (a plain one or a transaction).
 pub(crate) struct Rows<'c>(pub &'c Connection);
@@ -18,6 +21,109 @@ pub(crate) fn encode<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("records are plain data and always serialize")
 }
 
+/// The `names.hash128` column: the hash's first 8 bytes, big-endian.
+pub(crate) fn hash128_key(h: &NameHash128) -> i64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h.0[..8]);
+    i64::from_be_bytes(b)
+}
+
+fn corrupt(table: &'static str, message: impl Into<String>) -> StoreError {
+    StoreError::Corrupt { table, message: message.into() }
+}
+
+/// The columns of a `names` row, as stored.
+pub(crate) struct NameRow {
+    pub id: i64,
+    pub name: String,
+    pub namespace_id: String,
+    pub sender: Vec<u8>,
+    pub value_hash: Option<Vec<u8>>,
+    pub rec: Vec<u8>,
+}
+
+/// The `SELECT` list [`NameRow::from_row`] reads.
+pub(crate) const NAME_COLUMNS: &str = "id, name, namespace_id, sender, value_hash, rec";
+
+impl NameRow {
+    /// Reads [`NAME_COLUMNS`] starting at column `at`.
+    pub(crate) fn from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<NameRow> {
+        Ok(NameRow {
+            id: r.get(at)?,
+            name: r.get(at + 1)?,
+            namespace_id: r.get(at + 2)?,
+            sender: r.get(at + 3)?,
+            value_hash: r.get(at + 4)?,
+            rec: r.get(at + 5)?,
+        })
+    }
+
+    /// The decoded record.
+    pub(crate) fn record(&self) -> Result<NameRecord, StoreError> {
+        let mut r = codec::blank_name(&self.name, &self.namespace_id);
+        r.sender = hex::encode(&self.sender);
+        r.value_hash = match &self.value_hash {
+            None => None,
+            Some(h) => Some(ValueHash::from_slice(h).map_err(|_| corrupt("names", "value hash length"))?),
+        };
+        codec::read_name_body(&mut r, &self.rec)?;
+        Ok(r)
+    }
+
+    /// The row as an undo image.
+    pub(crate) fn image(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(64 + self.rec.len());
+        put_varint(&mut v, self.id as u64);
+        put_bytes(&mut v, self.name.as_bytes());
+        put_bytes(&mut v, self.namespace_id.as_bytes());
+        put_bytes(&mut v, &self.sender);
+        match &self.value_hash {
+            None => v.push(0),
+            Some(h) => {
+                v.push(1);
+                put_bytes(&mut v, h);
+            }
+        }
+        put_bytes(&mut v, &self.rec);
+        v
+    }
+
+    /// Reads what [`NameRow::image`] wrote.
+    pub(crate) fn from_image(b: &[u8]) -> Result<NameRow, StoreError> {
+        let mut rd = Reader::new(b, "undo");
+        let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| corrupt("undo", "name is not text"));
+        let id = i64::try_from(rd.varint()?).map_err(|_| corrupt("undo", "name id"))?;
+        let name = text(rd.bytes()?)?;
+        let namespace_id = text(rd.bytes()?)?;
+        let sender = rd.bytes()?.to_vec();
+        let value_hash = match rd.byte()? {
+            0 => None,
+            _ => Some(rd.bytes()?.to_vec()),
+        };
+        let rec = rd.bytes()?.to_vec();
+        rd.finish()?;
+        Ok(NameRow { id, name, namespace_id, sender, value_hash, rec })
+    }
+
+    /// Writes the row back as it was (same id).
+    pub(crate) fn restore(&self, tx: &Connection) -> Result<(), StoreError> {
+        tx.execute(
+            "INSERT OR REPLACE INTO names(id, name, namespace_id, sender, value_hash, hash128, rec)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                self.id,
+                self.name,
+                self.namespace_id,
+                self.sender,
+                self.value_hash,
+                hash128_key(&NameHash128::of_name(&self.name)),
+                self.rec
+            ],
+        )?;
+        Ok(())
+    }
+}
+
 impl Rows<'_> {
     pub(crate) fn block_row<P: Params>(&self, clause: &str, p: P) -> Result<Option<BlockRow>, StoreError> {
         let sql = format!("SELECT height, block_hash, consensus_hash, accepted, rejected FROM blocks {clause}");
@@ -27,31 +133,30 @@ impl Rows<'_> {
             .query_row(p, |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
                     r.get::<_, i64>(3)?,
                     r.get::<_, i64>(4)?,
                 ))
             })
             .optional()?;
         let Some((h, bh, ch, a, rj)) = row else { return Ok(None) };
-        let corrupt = |m: String| StoreError::Corrupt { table: "blocks", message: m };
         Ok(Some(BlockRow {
             height: h as u64,
-            block_hash: bh.parse().map_err(|e| corrupt(format!("{e}")))?,
-            consensus_hash: ch.parse().map_err(|e| corrupt(format!("{e}")))?,
+            block_hash: BlockHash::from_slice(&bh).map_err(|_| corrupt("blocks", "block hash length"))?,
+            consensus_hash: ConsensusHash::from_slice(&ch).map_err(|_| corrupt("blocks", "consensus hash length"))?,
             accepted: a as u64,
             rejected: rj as u64,
         }))
     }
 
     pub(crate) fn consensus_hash(&self, height: u64) -> Result<Option<ConsensusHash>, StoreError> {
-        let ch: Option<String> = self
+        let ch: Option<Vec<u8>> = self
             .0
             .prepare_cached("SELECT consensus_hash FROM blocks WHERE height = ?1")?
             .query_row([height as i64], |r| r.get(0))
             .optional()?;
-        ch.map(|c| c.parse().map_err(|e| StoreError::Corrupt { table: "blocks", message: format!("{e}") })).transpose()
+        ch.map(|c| ConsensusHash::from_slice(&c).map_err(|_| corrupt("blocks", "consensus hash length"))).transpose()
     }
 
     pub(crate) fn block_hash(&self, height: u64) -> Result<Option<BlockHash>, StoreError> {
@@ -59,12 +164,18 @@ impl Rows<'_> {
     }
 
     pub(crate) fn preorder(&self, hash: &PreorderHash) -> Result<Option<PreorderRecord>, StoreError> {
-        let json: Option<String> = self
+        let rec: Option<Vec<u8>> = self
             .0
-            .prepare_cached("SELECT record FROM preorders WHERE preorder_hash = ?1 AND consumed = 0")?
-            .query_row([hash.to_hex()], |r| r.get(0))
+            .prepare_cached("SELECT rec FROM preorders WHERE preorder_hash = ?1")?
+            .query_row([&hash.0[..]], |r| r.get(0))
             .optional()?;
-        json.map(|j| decode("preorders", &j)).transpose()
+        rec.map(|b| {
+            let mut rd = Reader::new(&b, "preorders");
+            let p = codec::read_preorder(&mut rd, *hash)?;
+            rd.finish()?;
+            Ok(p)
+        })
+        .transpose()
     }
 
     pub(crate) fn namespace(&self, id: &str) -> Result<Option<NamespaceRecord>, StoreError> {
@@ -76,13 +187,21 @@ impl Rows<'_> {
         json.map(|j| decode("namespaces", &j)).transpose()
     }
 
+    pub(crate) fn name_row(&self, fqn: &str) -> Result<Option<NameRow>, StoreError> {
+        let sql = format!("SELECT {NAME_COLUMNS} FROM names WHERE name = ?1");
+        Ok(self.0.prepare_cached(&sql)?.query_row([fqn], |r| NameRow::from_row(r, 0)).optional()?)
+    }
+
     pub(crate) fn name(&self, fqn: &str) -> Result<Option<NameRecord>, StoreError> {
-        let json: Option<String> = self
-            .0
-            .prepare_cached("SELECT record FROM names WHERE name = ?1")?
-            .query_row([fqn], |r| r.get(0))
-            .optional()?;
-        json.map(|j| decode("names", &j)).transpose()
+        self.name_row(fqn)?.map(|r| r.record()).transpose()
+    }
+
+    /// Name records matching `WHERE <clause>` (one parameter), oldest first.
+    fn names_where(&self, clause: &str, p: impl rusqlite::ToSql) -> Result<Vec<NameRecord>, StoreError> {
+        let sql = format!("SELECT {NAME_COLUMNS} FROM names WHERE {clause} ORDER BY id");
+        let mut st = self.0.prepare_cached(&sql)?;
+        let rows = st.query_map([p], |r| NameRow::from_row(r, 0))?.collect::<Result<Vec<_>, _>>()?;
+        rows.iter().map(NameRow::record).collect()
     }
 
     pub(crate) fn token_balance(&self, address: &str) -> Result<Option<u64>, StoreError> {
@@ -95,9 +214,9 @@ impl Rows<'_> {
     }
 
     pub(crate) fn names_by_hash128(&self, hash: &NameHash128) -> Result<Vec<NameRecord>, StoreError> {
-        let mut st = self.0.prepare_cached("SELECT record FROM names WHERE name_hash128 = ?1 ORDER BY rowid")?;
-        let jsons = st.query_map([hash.to_hex()], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
-        jsons.iter().map(|j| decode("names", j)).collect()
+        let mut names = self.names_where("hash128 = ?1", hash128_key(hash))?;
+        names.retain(|r| NameHash128::of_name(&r.name) == *hash);
+        Ok(names)
     }
 
     /// Walks `name`'s history newest first from just before (`height`,
@@ -109,29 +228,33 @@ impl Rows<'_> {
         height: u64,
         vtxindex: u32,
     ) -> Result<Option<ConsensusHash>, StoreError> {
+        let Some(id) = self.name_id(name)? else { return Ok(None) };
         let mut st = self.0.prepare_cached(
-            "SELECT op, record FROM history WHERE key = ?1 AND (height < ?2 OR (height = ?2 AND vtxindex < ?3))
+            "SELECT op, delta FROM ops WHERE subject = ?1 AND (height < ?2 OR (height = ?2 AND vtxindex < ?3))
              ORDER BY height DESC, vtxindex DESC",
         )?;
-        let mut rows = st.query(rusqlite::params![name, height as i64, vtxindex])?;
-        let corrupt = |m: String| StoreError::Corrupt { table: "history", message: m };
+        let mut rows = st.query(params![id, height as i64, vtxindex])?;
         while let Some(row) = rows.next()? {
             let op: String = row.get(0)?;
             match op.as_str() {
                 ":" | ";" => return Ok(None),
                 "+" => {
-                    let record: String = row.get(1)?;
-                    let v: serde_json::Value = decode("history", &record)?;
-                    let ch = v
-                        .get("consensus_hash")
-                        .and_then(|c| c.as_str())
-                        .ok_or_else(|| corrupt(format!("update of {name} at {height} has no consensus_hash")))?;
-                    return ch.parse().map(Some).map_err(|e| corrupt(format!("{e}")));
+                    let delta: Vec<u8> = row.get(1)?;
+                    let (_, extra) = codec::read_history_head(&mut Reader::new(&delta, "ops"))?;
+                    return extra
+                        .consensus_hash
+                        .map(Some)
+                        .ok_or_else(|| corrupt("ops", format!("update of {name} at {height} has no consensus_hash")));
                 }
                 _ => {}
             }
         }
         Ok(None)
+    }
+
+    /// The `names.id` of `name`.
+    pub(crate) fn name_id(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.0.prepare_cached("SELECT id FROM names WHERE name = ?1")?.query_row([name], |r| r.get(0)).optional()?)
     }
 
     pub(crate) fn import_keyring(&self, ns: &str) -> Result<Option<String>, StoreError> {
@@ -143,9 +266,10 @@ impl Rows<'_> {
     }
 
     pub(crate) fn names_owned_by(&self, sender: &str) -> Result<Vec<NameRecord>, StoreError> {
-        let mut st = self.0.prepare_cached("SELECT record FROM names WHERE sender = ?1 ORDER BY rowid")?;
-        let jsons = st.query_map([sender], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
-        jsons.iter().map(|j| decode("names", j)).collect()
+        match hex::decode(sender) {
+            Ok(script) => self.names_where("sender = ?1", script),
+            Err(_) => Ok(Vec::new()),
+        }
     }
 }
 

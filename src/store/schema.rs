@@ -1,4 +1,9 @@
 //! The SQLite schema, as ordered migrations behind `PRAGMA user_version`.
+//!
+//! Migrations 1-5 built the first schema (JSON records, hex text); migration
+//! 6 replaces its chain-derived tables with the compact ones below and keeps
+//! what the chain cannot give back (zone files, Atlas peers, meta), so the
+//! indexer replays the chain from the first block ([`CHAIN_TABLES`]).
 
 /// Migrations in order; migration `i` moves the schema to version `i + 1`.
 pub const MIGRATIONS: &[&str] = &[
@@ -130,4 +135,110 @@ pub const MIGRATIONS: &[&str] = &[
         last_ok INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 6: store v2. Chain state is replayed (see the module doc); zone files keep their order.
+    r#"
+    DROP TABLE blocks; DROP TABLE ops; DROP TABLE preorders; DROP TABLE namespaces; DROP TABLE names;
+    DROP TABLE history; DROP TABLE undo; DROP TABLE accounts; DROP TABLE import_keyrings;
+    DROP TABLE atlas_inventory;
+    DELETE FROM meta WHERE key IN ('atlas_inventory_resets', 'undo_horizon', 'names_total');
+    CREATE TABLE zonefiles_v2 (
+        value_hash BLOB PRIMARY KEY,
+        content BLOB NOT NULL,
+        source TEXT NOT NULL,
+        received_at INTEGER NOT NULL
+    ) STRICT;
+    INSERT OR IGNORE INTO zonefiles_v2(value_hash, content, source, received_at)
+        SELECT unhex(value_hash), content, source, received_at FROM zonefiles
+        WHERE unhex(value_hash) IS NOT NULL ORDER BY rowid;
+    DROP TABLE zonefiles;
+    ALTER TABLE zonefiles_v2 RENAME TO zonefiles;
+    "#,
 ];
+
+/// The chain-derived tables of store v2 (created by [`create_chain_tables`],
+/// dropped and re-created by a reindex).
+pub const CHAIN_TABLES: &[&str] =
+    &["blocks", "ops", "preorders", "namespaces", "names", "undo", "accounts", "import_keyrings", "atlas_inventory"];
+
+/// Creates the chain-derived tables of store v2 (if missing).
+///
+/// - `blocks`: the locator; `inv_end` = inventory length after the block.
+/// - `ops`: every BNS-looking transaction (`reason` NULL = accepted); an
+///   accepted op that wrote a name (`subject`, a `names.id`) or namespace
+///   (`ns_subject`) carries its history row: `delta` = opcode and the op's
+///   own fields, then the record fields it changed (`store::codec`).
+/// - `names`: `rec` = the record's other fields (`store::codec::name_body`);
+///   `hash128` = the first 8 bytes of hash128(name), big-endian, as i64.
+/// - `undo`: prior row images of everything a block changed, kept only for
+///   blocks above the reorg horizon.
+pub const CREATE_CHAIN_TABLES: &str = r#"
+    CREATE TABLE IF NOT EXISTS blocks (
+        height INTEGER PRIMARY KEY,
+        block_hash BLOB NOT NULL,
+        consensus_hash BLOB NOT NULL,
+        ops_hash BLOB NOT NULL,
+        accepted INTEGER NOT NULL,
+        rejected INTEGER NOT NULL,
+        inv_end INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS blocks_by_ch ON blocks(consensus_hash);
+
+    CREATE TABLE IF NOT EXISTS ops (
+        height INTEGER NOT NULL,
+        vtxindex INTEGER NOT NULL,
+        txid BLOB NOT NULL,
+        op TEXT NOT NULL,
+        reason TEXT,
+        subject INTEGER,
+        ns_subject TEXT,
+        delta BLOB,
+        PRIMARY KEY (height, vtxindex)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS ops_by_subject ON ops(subject) WHERE subject IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS ops_by_ns_subject ON ops(ns_subject) WHERE ns_subject IS NOT NULL;
+
+    CREATE TABLE IF NOT EXISTS preorders (
+        preorder_hash BLOB PRIMARY KEY,
+        block_number INTEGER NOT NULL,
+        rec BLOB NOT NULL
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE IF NOT EXISTS namespaces (
+        namespace_id TEXT PRIMARY KEY,
+        ready INTEGER NOT NULL,
+        record TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE IF NOT EXISTS names (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        namespace_id TEXT NOT NULL,
+        sender BLOB NOT NULL,
+        value_hash BLOB,
+        hash128 INTEGER NOT NULL,
+        rec BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS names_by_sender ON names(sender);
+    CREATE INDEX IF NOT EXISTS names_by_hash128 ON names(hash128);
+
+    CREATE TABLE IF NOT EXISTS undo (
+        height INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        tbl INTEGER NOT NULL,
+        key BLOB NOT NULL,
+        prev BLOB,
+        PRIMARY KEY (height, seq)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE IF NOT EXISTS accounts (address TEXT PRIMARY KEY, balance INTEGER NOT NULL) STRICT;
+    CREATE TABLE IF NOT EXISTS import_keyrings (namespace_id TEXT PRIMARY KEY, pubkey TEXT NOT NULL) STRICT;
+
+    CREATE TABLE IF NOT EXISTS atlas_inventory (
+        inv_index INTEGER PRIMARY KEY,
+        name_id INTEGER NOT NULL,
+        value_hash BLOB NOT NULL,
+        height INTEGER NOT NULL,
+        vtxindex INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS atlas_inventory_by_hash ON atlas_inventory(value_hash);
+"#;

@@ -4,7 +4,7 @@ use bitcoin::hashes::Hash;
 use bitcoin::BlockHash;
 
 use super::Store;
-use crate::bns::{Effect, NameRecord, OpMeta, StateStore, StateView};
+use crate::bns::{Effect, HistoryExtra, NameRecord, OpMeta, StateStore, StateView};
 use crate::hash::ConsensusHash;
 
 fn rec() -> NameRecord {
@@ -37,22 +37,25 @@ fn transfer_quirk_walks_history_back_to_the_last_update_or_creation() {
     let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
     let mut w = store.begin_block(10, BlockHash::all_zeros()).unwrap();
     let ch = |b: u8| ConsensusHash([b; 16]);
-    let put = |w: &mut super::BlockWriter<'_>, height: u64, vtxindex: u32, op: &str, extra: serde_json::Value| {
-        let meta = OpMeta { height, vtxindex, txid: format!("{height}-{vtxindex}"), op: op.into(), opcode: "TEST" };
-        w.record_history(&[Effect::PutName(rec())], &meta, &extra).unwrap();
+    let put = |w: &mut super::BlockWriter<'_>, height: u64, vtxindex: u32, op: &str, ch: Option<ConsensusHash>| {
+        let txid = format!("{:064x}", height * 1000 + u64::from(vtxindex));
+        let meta = OpMeta { height, vtxindex, txid, op: op.into(), opcode: "TEST" };
+        let effects = [Effect::PutName(rec())];
+        w.apply(&effects[0], &meta).unwrap();
+        w.record_history(&effects, &meta, &HistoryExtra { consensus_hash: ch, ..HistoryExtra::default() }).unwrap();
     };
     let last = |w: &super::BlockWriter<'_>, h, v| w.last_update_consensus_hash("quirk.id", h, v).unwrap();
     assert_eq!(last(&w, 100, 0), None, "no history");
-    put(&mut w, 2, 1, ":", serde_json::Value::Null);
+    put(&mut w, 2, 1, ":", None);
     assert_eq!(last(&w, 3, 0), None, "registration first: the transfer's own hash");
-    put(&mut w, 3, 4, "+", serde_json::json!({ "consensus_hash": ch(1).to_hex() }));
-    put(&mut w, 4, 0, ">>", serde_json::json!({ "consensus_hash": ch(9).to_hex() }));
-    put(&mut w, 5, 0, "::", serde_json::Value::Null);
+    put(&mut w, 3, 4, "+", Some(ch(1)));
+    put(&mut w, 4, 0, ">>", Some(ch(9)));
+    put(&mut w, 5, 0, "::", None);
     assert_eq!(last(&w, 6, 0), Some(ch(1)), "skips transfers and renewals back to the update");
     assert_eq!(last(&w, 3, 4), None, "ignores the update itself and anything later");
     assert_eq!(last(&w, 3, 5), Some(ch(1)));
-    put(&mut w, 7, 2, ";", serde_json::Value::Null);
+    put(&mut w, 7, 2, ";", None);
     assert_eq!(last(&w, 8, 0), None, "an import ends the walk");
-    put(&mut w, 8, 3, "+", serde_json::json!({ "consensus_hash": ch(2).to_hex() }));
+    put(&mut w, 8, 3, "+", Some(ch(2)));
     assert_eq!(last(&w, 8, 9), Some(ch(2)), "same block, earlier tx");
 }

@@ -148,5 +148,5 @@ pub(super) fn name_import(
     };
     let fields = cf::name_renew_or_import(&rec);
     effects.push(Effect::PutName(rec));
-    Ok(Accepted { opchar: ';', fields, history_extra: serde_json::Value::Null, effects })
+    Ok(Accepted { opchar: ';', fields, history_extra: HistoryExtra::default(), effects })
 }

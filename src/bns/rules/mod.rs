@@ -18,7 +18,9 @@ use super::epoch::{
     NAME_PREORDER_EXPIRE, STACKS,
 };
 use super::names::{is_valid_namespace_id, name_price, namespace_price_sats, namespace_price_stacks, split_fqn};
-use super::{Accepted, Effect, Liveness, NameRecord, NamespaceRecord, PreorderRecord, Rejection, StateView};
+use super::{
+    Accepted, Effect, HistoryExtra, Liveness, NameRecord, NamespaceRecord, PreorderRecord, Rejection, StateView,
+};
 use crate::hash::{ConsensusHash, NameConsensusHash};
 use crate::virtualchain::preorder::{name_preorder_hash, namespace_preorder_hash};
 use crate::virtualchain::scan::{burn_address, OpKind, OpTx};

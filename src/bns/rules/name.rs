@@ -28,7 +28,7 @@ pub(super) fn name_preorder(
     }
     let fields = cf::name_preorder(&rec);
     effects.push(Effect::PutPreorder(rec));
-    Ok(Accepted { opchar: '?', fields, history_extra: serde_json::Value::Null, effects })
+    Ok(Accepted { opchar: '?', fields, history_extra: HistoryExtra::default(), effects })
 }
 
 pub(super) fn name_register(
@@ -108,7 +108,7 @@ pub(super) fn name_register(
     Ok(Accepted {
         opchar: ':',
         fields: cf::name_register(&rec),
-        history_extra: serde_json::Value::Null,
+        history_extra: HistoryExtra::default(),
         effects: vec![Effect::ConsumePreorder(hash), Effect::PutName(rec)],
     })
 }
@@ -235,10 +235,11 @@ pub(super) fn name_update(
     Ok(Accepted {
         opchar: '+',
         fields: cf::name_update(&rec, &op.name_consensus_hash, &ch),
-        history_extra: serde_json::json!({
-            "name_consensus_hash": op.name_consensus_hash.to_hex(),
-            "consensus_hash": ch.to_hex(),
-        }),
+        history_extra: HistoryExtra {
+            name_consensus_hash: Some(op.name_consensus_hash),
+            consensus_hash: Some(ch),
+            ..HistoryExtra::default()
+        },
         effects: vec![Effect::PutName(rec)],
     })
 }

@@ -27,7 +27,7 @@ pub(super) fn namespace_preorder(
     }
     let fields = cf::namespace_preorder(&rec);
     effects.push(Effect::PutPreorder(rec));
-    Ok(Accepted { opchar: '*', fields, history_extra: serde_json::Value::Null, effects })
+    Ok(Accepted { opchar: '*', fields, history_extra: HistoryExtra::default(), effects })
 }
 
 pub(super) fn namespace_reveal(
@@ -110,7 +110,7 @@ pub(super) fn namespace_reveal(
     Ok(Accepted {
         opchar: '&',
         fields: cf::namespace(&rec, false),
-        history_extra: serde_json::Value::Null,
+        history_extra: HistoryExtra::default(),
         effects: vec![Effect::ConsumePreorder(hash), Effect::PutNamespace(rec)],
     })
 }
@@ -140,7 +140,7 @@ pub(super) fn namespace_ready(
     Ok(Accepted {
         opchar: '!',
         fields: cf::namespace(&rec, true),
-        history_extra: serde_json::Value::Null,
+        history_extra: HistoryExtra::default(),
         effects: vec![Effect::PutNamespace(rec)],
     })
 }

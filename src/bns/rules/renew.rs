@@ -65,5 +65,5 @@ pub(super) fn name_renew(
     rec.last_block = ctx.block;
     let fields = cf::name_renew_or_import(&rec);
     effects.push(Effect::PutName(rec));
-    Ok(Accepted { opchar: ':', fields, history_extra: serde_json::Value::Null, effects })
+    Ok(Accepted { opchar: ':', fields, history_extra: HistoryExtra::default(), effects })
 }

@@ -50,7 +50,7 @@ pub(super) fn token_transfer(
     Ok(Accepted {
         opchar: '$',
         fields,
-        history_extra: serde_json::Value::Null,
+        history_extra: HistoryExtra::default(),
         effects: vec![debit, Effect::PutBalance { address: r.address, balance: credited }],
     })
 }
@@ -68,7 +68,7 @@ pub(super) fn announce(view: &dyn StateView, ctx: &Ctx<'_>, tx: &OpTx) -> Result
             return Ok(Accepted {
                 opchar: '#',
                 fields: vec![],
-                history_extra: serde_json::Value::Null,
+                history_extra: HistoryExtra::default(),
                 effects: vec![],
             });
         }

@@ -90,11 +90,12 @@ pub(super) fn name_transfer(
     Ok(Accepted {
         opchar: '>',
         fields: cf::name_transfer(&rec, &op.name_hash128, &ch, op.keep_data),
-        history_extra: serde_json::json!({
-            "name_hash128": op.name_hash128.to_hex(),
-            "consensus_hash": ch.to_hex(),
-            "keep_data": op.keep_data,
-        }),
+        history_extra: HistoryExtra {
+            name_hash128: Some(op.name_hash128),
+            consensus_hash: Some(ch),
+            keep_data: Some(op.keep_data),
+            ..HistoryExtra::default()
+        },
         effects: vec![Effect::PutName(rec)],
     })
 }
@@ -129,7 +130,7 @@ pub(super) fn name_revoke(
     Ok(Accepted {
         opchar: '~',
         fields: cf::name_revoke(&rec),
-        history_extra: serde_json::Value::Null,
+        history_extra: HistoryExtra::default(),
         effects: vec![Effect::PutName(rec)],
     })
 }
