@@ -151,23 +151,75 @@ impl Indexer {
                 return Ok(report);
             }
         };
-        let mut next = self.store.last_block()?.map(|b| b.height + 1).unwrap_or(self.params.first_block);
-        while next <= target && report.blocks < max_blocks {
-            let block = source.block(next)?;
-            if next > self.params.first_block {
-                let stored = self.store.block_at(next - 1)?.map(|b| b.block_hash);
-                if stored != Some(block.header.prev_blockhash) {
-                    // The source reorganised between our calls; unwind and retry later.
-                    report.undone += self.unwind_reorg(source)?;
-                    break;
-                }
+        let next = self.store.last_block()?.map(|b| b.height + 1).unwrap_or(self.params.first_block);
+        let end = target.min(next.saturating_add(max_blocks.saturating_sub(1)));
+        if next <= end && max_blocks > 0 {
+            let (blocks, forked) = self.connect_range(source, next, end)?;
+            report.blocks += blocks;
+            if forked {
+                // The source reorganised between our calls; unwind and retry later.
+                report.undone += self.unwind_reorg(source)?;
             }
-            self.connect_block(source, next, block)?;
-            report.blocks += 1;
-            next += 1;
         }
         report.height = self.store.last_block()?.map(|b| b.height);
         Ok(report)
+    }
+
+    /// Connects blocks `from..=to`: a second thread fetches and decodes
+    /// them (up to 4 ahead) while this one runs the rules and commits.
+    /// Returns the blocks committed and whether the source's chain stopped
+    /// extending the stored one (a reorg to unwind).
+    fn connect_range(&mut self, source: &dyn BlockSource, from: u64, to: u64) -> Result<(u64, bool), IndexerError> {
+        let mut recent = std::mem::take(&mut self.recent);
+        let Indexer { store, params, network, last_outcome, .. } = self;
+        let (params, network) = (&*params, *network);
+        let (result, recent) = std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Decoded, IndexerError>>(4);
+            let decoder = s.spawn(move || {
+                for h in from..=to {
+                    let decoded = source
+                        .block(h)
+                        .map_err(IndexerError::from)
+                        .map(|block| decode_block(source, &mut recent, params, network, h, block));
+                    let failed = !matches!(decoded, Ok(Ok(_)));
+                    let msg = decoded.and_then(|d| d.map_err(IndexerError::from));
+                    if tx.send(msg).is_err() || failed {
+                        break;
+                    }
+                }
+                recent
+            });
+            let mut result = Ok((0u64, false));
+            while let Ok(msg) = rx.recv() {
+                let step = msg.and_then(|d| {
+                    if d.height > params.first_block {
+                        let stored = store.block_at(d.height - 1)?.map(|b| b.block_hash);
+                        if stored != Some(d.prev_hash) {
+                            return Ok(false);
+                        }
+                    }
+                    *last_outcome = Some(commit_block(store, params, network, d)?);
+                    Ok(true)
+                });
+                match (step, &mut result) {
+                    (Ok(true), Ok((n, _))) => *n += 1,
+                    (Ok(false), Ok((_, forked))) => {
+                        *forked = true;
+                        break;
+                    }
+                    (Err(e), r) => {
+                        *r = Err(e);
+                        break;
+                    }
+                    (_, Err(_)) => break,
+                }
+            }
+            drop(rx);
+            (result, decoder.join())
+        });
+        // A panicked decoder loses its cache of recent transactions only.
+        self.recent = recent.unwrap_or_default();
+        result
     }
 
     /// Runs until the store is at the source's confirmed tip, showing progress.
@@ -249,60 +301,84 @@ impl Indexer {
         warn!(fork_point = h, undone, "chain reorganised; rolled back to the fork point");
         Ok(undone)
     }
+}
 
-    /// Decodes and applies one block in one SQL transaction.
-    fn connect_block(&mut self, source: &dyn BlockSource, height: u64, block: Block) -> Result<(), IndexerError> {
-        let epoch = self.params.epoch_at(height).number;
-        let mut ops: Vec<OpTx> = Vec::new();
-        let mut bad: Vec<(u32, String, String)> = Vec::new();
-        let txids: HashMap<Txid, usize> =
-            block.txdata.iter().enumerate().map(|(i, tx)| (tx.compute_txid(), i)).collect();
-        self.recent.push(block, txids);
-        let block = &self.recent.blocks.back().expect("just pushed").0;
-        // One round trip for every prevout the recent blocks do not have.
-        let missing: Vec<OutPoint> = block
-            .txdata
-            .iter()
-            .filter(|tx| !tx.is_coinbase() && candidate_payload(tx, self.params.magic).is_some())
-            .flat_map(|tx| tx.input.iter().map(|i| i.previous_output))
-            .filter(|o| self.recent.get(o).is_none())
-            .collect();
-        if !missing.is_empty() {
-            source.prefetch_prevouts(&missing);
-        }
-        for (i, tx) in block.txdata.iter().enumerate() {
-            if tx.is_coinbase() || candidate_payload(tx, self.params.magic).is_none() {
-                continue;
-            }
-            let prevouts = prevouts(source, &self.recent, tx)?;
-            match decode_tx(tx, i as u32, &prevouts, self.params.magic, epoch, self.network) {
-                Ok(op) => ops.push(op),
-                Err(e) => {
-                    debug!(height, vtxindex = i, txid = %tx.compute_txid(), reason = %e, "ignoring malformed BNS transaction");
-                    bad.push((i as u32, tx.compute_txid().to_string(), e.to_string()));
-                }
-            }
-        }
-        let block_hash = block.block_hash();
-        let mut writer = self.store.begin_block(height, block_hash)?;
-        let ctx = Ctx { params: &self.params, block: height, network: self.network };
-        let outcome =
-            process_block(&mut writer, &ctx, &ops).map_err(|e| IndexerError::Rules { height, message: e.0 })?;
-        for op in &outcome.ops {
-            match &op.result {
-                Ok(_) => {
-                    debug!(height, vtxindex = op.meta.vtxindex, op = %op.meta.op, txid = %op.meta.txid, "accepted")
-                }
-                Err(r) => {
-                    debug!(height, vtxindex = op.meta.vtxindex, op = %op.meta.op, txid = %op.meta.txid, reason = %r, "rejected")
-                }
-            }
-        }
-        writer.commit(&outcome, &bad)?;
-        debug!(height, consensus_hash = %outcome.consensus_hash, ops = outcome.ops.len(), "block processed");
-        self.last_outcome = Some(outcome);
-        Ok(())
+/// A block's BNS transactions, decoded (off the committing thread).
+struct Decoded {
+    height: u64,
+    block_hash: bitcoin::BlockHash,
+    prev_hash: bitcoin::BlockHash,
+    ops: Vec<OpTx>,
+    /// Malformed BNS transactions: (vtxindex, txid, why).
+    bad: Vec<(u32, String, String)>,
+}
+
+/// Decodes the BNS transactions of `block`, reading prevouts from the
+/// recent blocks or the source; the block joins `recent`.
+fn decode_block(
+    source: &dyn BlockSource,
+    recent: &mut RecentTxs,
+    params: &ChainParams,
+    network: Network,
+    height: u64,
+    block: Block,
+) -> Result<Decoded, ChainError> {
+    let epoch = params.epoch_at(height).number;
+    let mut ops: Vec<OpTx> = Vec::new();
+    let mut bad: Vec<(u32, String, String)> = Vec::new();
+    let txids: HashMap<Txid, usize> = block.txdata.iter().enumerate().map(|(i, tx)| (tx.compute_txid(), i)).collect();
+    recent.push(block, txids);
+    let block = &recent.blocks.back().expect("just pushed").0;
+    // One round trip for every prevout the recent blocks do not have.
+    let missing: Vec<OutPoint> = block
+        .txdata
+        .iter()
+        .filter(|tx| !tx.is_coinbase() && candidate_payload(tx, params.magic).is_some())
+        .flat_map(|tx| tx.input.iter().map(|i| i.previous_output))
+        .filter(|o| recent.get(o).is_none())
+        .collect();
+    if !missing.is_empty() {
+        source.prefetch_prevouts(&missing);
     }
+    for (i, tx) in block.txdata.iter().enumerate() {
+        if tx.is_coinbase() || candidate_payload(tx, params.magic).is_none() {
+            continue;
+        }
+        let prevouts = prevouts(source, recent, tx)?;
+        match decode_tx(tx, i as u32, &prevouts, params.magic, epoch, network) {
+            Ok(op) => ops.push(op),
+            Err(e) => {
+                let txid = tx.compute_txid();
+                debug!(height, vtxindex = i, %txid, reason = %e, "ignoring malformed BNS transaction");
+                bad.push((i as u32, txid.to_string(), e.to_string()));
+            }
+        }
+    }
+    Ok(Decoded { height, block_hash: block.block_hash(), prev_hash: block.header.prev_blockhash, ops, bad })
+}
+
+/// Runs the rules over a decoded block and commits it in one SQL transaction.
+fn commit_block(
+    store: &mut Store,
+    params: &ChainParams,
+    network: Network,
+    d: Decoded,
+) -> Result<BlockOutcome, IndexerError> {
+    let height = d.height;
+    let mut writer = store.begin_block(height, d.block_hash)?;
+    let ctx = Ctx { params, block: height, network };
+    let outcome = process_block(&mut writer, &ctx, &d.ops).map_err(|e| IndexerError::Rules { height, message: e.0 })?;
+    for op in &outcome.ops {
+        match &op.result {
+            Ok(_) => debug!(height, vtxindex = op.meta.vtxindex, op = %op.meta.op, txid = %op.meta.txid, "accepted"),
+            Err(r) => {
+                debug!(height, vtxindex = op.meta.vtxindex, op = %op.meta.op, txid = %op.meta.txid, reason = %r, "rejected")
+            }
+        }
+    }
+    writer.commit(&outcome, &d.bad)?;
+    debug!(height, consensus_hash = %outcome.consensus_hash, ops = outcome.ops.len(), "block processed");
+    Ok(outcome)
 }
 
 /// The outputs spent by each input of `tx`: from the recent blocks if

@@ -60,6 +60,12 @@ pub struct BlockWriter<'c> {
     /// `names_owned_by` answers since the last name write (an update's
     /// check asks twice for the same sender). Cleared by every `PutName`.
     owned: RefCell<HashMap<String, Vec<NameRecord>>>,
+    /// The last name the rules read (row and record), so writing it next
+    /// needs no second read. Taken by every `PutName`.
+    last_name: RefCell<Option<(String, Option<(NameRow, NameRecord)>)>>,
+    /// The last preorder the rules read (its stored image), likewise for
+    /// `PutPreorder` and `ConsumePreorder`.
+    last_preorder: RefCell<Option<(PreorderHash, Option<Vec<u8>>)>>,
 }
 
 impl<'c> BlockWriter<'c> {
@@ -87,6 +93,8 @@ impl<'c> BlockWriter<'c> {
             consensus_hashes: RefCell::default(),
             namespaces: RefCell::default(),
             owned: RefCell::default(),
+            last_name: RefCell::default(),
+            last_preorder: RefCell::default(),
         })
     }
 
@@ -144,13 +152,16 @@ impl<'c> BlockWriter<'c> {
             }
             Effect::PutName(rec) => {
                 self.owned.borrow_mut().clear();
-                let prior = self.rows().name_row(&rec.name)?;
-                let image = prior.as_ref().map(NameRow::image);
+                let cached = self.last_name.borrow_mut().take();
+                let prior = match cached {
+                    Some((name, prior)) if name == rec.name => prior,
+                    _ => self.rows().name_row(&rec.name)?.map(|row| row.record().map(|r| (row, r))).transpose()?,
+                };
+                let image = prior.as_ref().map(|(row, _)| row.image());
                 self.save_undo(UNDO_NAME, rec.name.as_bytes(), image)?;
-                let prior_rec = prior.as_ref().map(NameRow::record).transpose()?;
-                let id = write_name(&self.tx, rec, prior.as_ref())?;
+                let id = write_name(&self.tx, rec, prior.as_ref().map(|(row, _)| row))?;
                 self.names_added += prior.is_none() as i64;
-                self.last_put = Some((rec.name.clone(), id, prior_rec));
+                self.last_put = Some((rec.name.clone(), id, prior.map(|(_, r)| r)));
                 Ok(())
             }
         }
@@ -158,11 +169,10 @@ impl<'c> BlockWriter<'c> {
 
     /// The stored image of a preorder row (its `rec`), if any.
     fn preorder_image(&self, hash: &PreorderHash) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT rec FROM preorders WHERE preorder_hash = ?1")?
-            .query_row([&hash.0[..]], |r| r.get(0))
-            .optional()?)
+        match self.last_preorder.borrow_mut().take() {
+            Some((h, image)) if h == *hash => Ok(image),
+            _ => self.rows().preorder_image(hash),
+        }
     }
 
     /// Stores the block's ops and consensus hash, prunes undo rows below
@@ -378,7 +388,10 @@ impl StateView for BlockWriter<'_> {
         Ok(ch)
     }
     fn preorder(&self, hash: &PreorderHash) -> Result<Option<PreorderRecord>, ViewError> {
-        Ok(self.rows().preorder(hash)?)
+        let image = self.preorder_image(hash)?;
+        let rec = image.as_deref().map(|b| super::rows::decode_preorder(b, *hash)).transpose()?;
+        *self.last_preorder.borrow_mut() = Some((*hash, image));
+        Ok(rec)
     }
     fn namespace(&self, id: &str) -> Result<Option<NamespaceRecord>, ViewError> {
         if let Some(ns) = self.namespaces.borrow().get(id) {
@@ -389,7 +402,14 @@ impl StateView for BlockWriter<'_> {
         Ok(ns)
     }
     fn name(&self, fqn: &str) -> Result<Option<NameRecord>, ViewError> {
-        Ok(self.rows().name(fqn)?)
+        let cached = self.last_name.borrow_mut().take();
+        let found = match cached {
+            Some((name, found)) if name == fqn => found,
+            _ => self.rows().name_row(fqn)?.map(|row| row.record().map(|r| (row, r))).transpose()?,
+        };
+        let rec = found.as_ref().map(|(_, r)| r.clone());
+        *self.last_name.borrow_mut() = Some((fqn.to_string(), found));
+        Ok(rec)
     }
     fn names_owned_by(&self, sender: &str) -> Result<Vec<NameRecord>, ViewError> {
         if let Some(names) = self.owned.borrow().get(sender) {

@@ -449,16 +449,22 @@ pub(crate) fn read_history_head(rd: &mut Reader<'_>) -> Result<(String, HistoryE
     Ok((opcode, x))
 }
 
-/// A preorder record without its hash (the row's key).
+/// An address kept as text (tag 0 of [`put_addr`]): no base58 work.
+fn put_addr_text(out: &mut Vec<u8>, addr: &str) {
+    out.push(0);
+    put_bytes(out, addr.as_bytes());
+}
+
+/// A preorder record without its hash (the row's key). Preorders live a few
+/// blocks, so their addresses stay text (no base58 on the rules' path).
 pub(crate) fn put_preorder(out: &mut Vec<u8>, p: &PreorderRecord) {
-    let sender = hex::decode(&p.sender).ok();
     out.extend_from_slice(&p.consensus_hash.0);
     put_hexstr(out, &p.sender);
     put_opt(out, p.sender_pubkey.as_deref(), put_hexstr);
-    put_addr(out, &p.address, sender.as_deref());
+    put_addr_text(out, &p.address);
     put_varint(out, p.block_number);
     put_varint(out, p.op_fee);
-    put_opt(out, p.burn_address.as_deref(), |o, a| put_addr(o, a, None));
+    put_opt(out, p.burn_address.as_deref(), put_addr_text);
     put_varint(out, p.token_fee);
     put_opt(out, p.token_units.as_deref(), put_str);
     put_str(out, &p.op);

@@ -32,6 +32,14 @@ fn corrupt(table: &'static str, message: impl Into<String>) -> StoreError {
     StoreError::Corrupt { table, message: message.into() }
 }
 
+/// Decodes a `preorders.rec` blob.
+pub(crate) fn decode_preorder(b: &[u8], hash: PreorderHash) -> Result<PreorderRecord, StoreError> {
+    let mut rd = Reader::new(b, "preorders");
+    let p = codec::read_preorder(&mut rd, hash)?;
+    rd.finish()?;
+    Ok(p)
+}
+
 /// The columns of a `names` row, as stored.
 pub(crate) struct NameRow {
     pub id: i64,
@@ -163,19 +171,16 @@ impl Rows<'_> {
         Ok(self.block_row("WHERE height = ?1", [height as i64])?.map(|b| b.block_hash))
     }
 
-    pub(crate) fn preorder(&self, hash: &PreorderHash) -> Result<Option<PreorderRecord>, StoreError> {
-        let rec: Option<Vec<u8>> = self
+    pub(crate) fn preorder_image(&self, hash: &PreorderHash) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
             .0
             .prepare_cached("SELECT rec FROM preorders WHERE preorder_hash = ?1")?
             .query_row([&hash.0[..]], |r| r.get(0))
-            .optional()?;
-        rec.map(|b| {
-            let mut rd = Reader::new(&b, "preorders");
-            let p = codec::read_preorder(&mut rd, *hash)?;
-            rd.finish()?;
-            Ok(p)
-        })
-        .transpose()
+            .optional()?)
+    }
+
+    pub(crate) fn preorder(&self, hash: &PreorderHash) -> Result<Option<PreorderRecord>, StoreError> {
+        self.preorder_image(hash)?.map(|b| decode_preorder(&b, *hash)).transpose()
     }
 
     pub(crate) fn namespace(&self, id: &str) -> Result<Option<NamespaceRecord>, StoreError> {
@@ -197,10 +202,13 @@ impl Rows<'_> {
     }
 
     /// Name records matching `WHERE <clause>` (one parameter), oldest first.
+    /// (Sorted here: an `ORDER BY id` makes SQLite's planner, built with
+    /// STAT4, re-prepare the statement at every execution.)
     fn names_where(&self, clause: &str, p: impl rusqlite::ToSql) -> Result<Vec<NameRecord>, StoreError> {
-        let sql = format!("SELECT {NAME_COLUMNS} FROM names WHERE {clause} ORDER BY id");
+        let sql = format!("SELECT {NAME_COLUMNS} FROM names WHERE {clause}");
         let mut st = self.0.prepare_cached(&sql)?;
-        let rows = st.query_map([p], |r| NameRow::from_row(r, 0))?.collect::<Result<Vec<_>, _>>()?;
+        let mut rows = st.query_map([p], |r| NameRow::from_row(r, 0))?.collect::<Result<Vec<_>, _>>()?;
+        rows.sort_unstable_by_key(|r| r.id);
         rows.iter().map(NameRow::record).collect()
     }
 
