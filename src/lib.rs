@@ -10,6 +10,7 @@ pub mod bns;
 pub mod chain;
 pub mod config;
 pub mod dns;
+pub mod fastsync;
 pub mod fsutil;
 pub mod hash;
 pub mod indexer;

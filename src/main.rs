@@ -101,6 +101,27 @@ enum Command {
         #[command(subcommand)]
         command: OpCommand,
     },
+    /// Write the index's state at a height to one file, for another node to start from (`bns import`)
+    Export {
+        /// The snapshot file to write
+        file: PathBuf,
+        /// Export the state after this block [default: the index's tip; at most --reorg-depth below it]
+        #[arg(long, value_name = "HEIGHT")]
+        height: Option<u64>,
+        #[command(flatten)]
+        index: IndexArgs,
+    },
+    /// Start a fresh data dir from a snapshot, checked against a consensus hash you trust
+    Import {
+        /// The snapshot file (`bns export`)
+        file: PathBuf,
+        /// The consensus hash at the snapshot's height, from a source you trust (e.g. your own node's `bns status`)
+        #[arg(long, value_name = "CONSENSUS_HASH")]
+        trust: String,
+        /// Data directory to create the index in (must hold no index) [default: ~/.bns]
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 /// Where the local index lives.
@@ -470,6 +491,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return print_json(Ok(v));
             }
             print!("{}", text(&v));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { file, height, index } => {
+            bns::node::snapshot::export_cmd(&index.dir(), &file, height)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { file, trust, data_dir } => {
+            let dir = data_dir.unwrap_or_else(|| config::NodeSettings::default().data_dir());
+            bns::node::snapshot::import_cmd(&dir, &file, &trust)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Name { command } => name(command),

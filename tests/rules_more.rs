@@ -98,6 +98,7 @@ fn transfer_keeps_or_clears_data_and_checks_owner_hash_and_recipient() {
     let rec = h.store().name("aliceone.test").unwrap().unwrap();
     assert_eq!((rec.address, rec.value_hash), (a.address().to_string(), None));
     assert!(h.line(&op).ends_with(",5:False"), "{}", h.line(&op));
+    h.assert_snapshot_verifies();
 }
 
 #[test]
@@ -120,6 +121,7 @@ fn transfer_serializes_the_last_updates_consensus_hash() {
     let (ch, f) = (h.ch(), h.funding(&b));
     let op = h.mine1(ops::name_transfer(&f, MAGIC, "aliceone.test", true, &ch, &a.script_pubkey()));
     assert!(h.line(&op).contains(&update_ch.to_hex()));
+    h.assert_snapshot_verifies();
 }
 
 #[test]
@@ -165,6 +167,7 @@ fn revoke_by_owner_only_then_nothing_else() {
     let renew = Renewal { value_hash: None, tokens: 0, price: PRICE, pay_to: &burn_address(NET) };
     let f = h.funding(&a);
     assert_rejected(&h.mine1(ops::name_renew(&f, MAGIC, "aliceone.test", &a.script_pubkey(), &renew, NET)), "revoked");
+    h.assert_snapshot_verifies();
 }
 
 #[test]
@@ -218,6 +221,7 @@ fn renewal_extends_pays_and_may_set_a_zone_file() {
     let r = renew(None, 0, PRICE, &burn);
     let f = h.funding(&b);
     assert_rejected(&h.mine1(ops::name_renew(&f, MAGIC, "nobody.test", &b.script_pubkey(), &r, NET)), "not registered");
+    h.assert_snapshot_verifies();
 }
 
 #[test]
@@ -241,6 +245,7 @@ fn renewal_may_pay_in_stacks_from_the_owners_account() {
     let f = h.funding(&b);
     let op = h.mine1(ops::name_renew(&f, MAGIC, "bobbyone.test", &b.script_pubkey(), &r, NET));
     assert_rejected(&op, "no token account");
+    h.assert_snapshot_verifies();
 }
 
 #[test]
@@ -298,6 +303,7 @@ fn imports_come_from_the_revealers_keyring_until_ready() {
     let f = h.funding(&a);
     let op = h.mine1(ops::name_register(&f, MAGIC, "imported.test", None, &a.script_pubkey()));
     assert_rejected(&op, "already registered");
+    h.assert_snapshot_verifies();
 }
 
 #[test]
@@ -342,6 +348,7 @@ fn token_transfer_moves_balance() {
     let (ch, f) = (h.ch(), h.funding(&c));
     assert_rejected(&h.mine1(ops::token_transfer(&f, MAGIC, &ch, 5, b"", &a.script_pubkey())), "no token account");
     assert_eq!(h.balance(&b), Some(600));
+    h.assert_snapshot_verifies();
 }
 
 #[test]
@@ -366,6 +373,7 @@ fn announce_only_from_an_announcer_names_owner_and_hashes_like_an_empty_block() 
         .collect();
     let expected = consensus_hash(EMPTY_OPS_HASH, &prev).unwrap();
     assert_eq!(h.store().block_at(op.height).unwrap().unwrap().consensus_hash, expected);
+    h.assert_snapshot_verifies();
 }
 
 #[test]

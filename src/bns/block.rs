@@ -98,15 +98,13 @@ pub fn process_block(store: &mut dyn StateStore, ctx: &Ctx<'_>, txs: &[OpTx]) ->
                 for effect in &effects {
                     store.apply(effect, &meta)?;
                 }
-                store.record_history(&effects, &meta, &history_extra)?;
-                if fields.is_empty() {
-                    // Stateless (ANNOUNCE): accepted, but no consensus record.
-                    Ok(String::new())
-                } else {
-                    let line = serialize_op(opchar, &fields);
+                // Stateless (ANNOUNCE): accepted, but no consensus record.
+                let line = if fields.is_empty() { String::new() } else { serialize_op(opchar, &fields) };
+                store.record_history(&effects, &meta, &history_extra, &line)?;
+                if !line.is_empty() {
                     serialized.push(line.clone());
-                    Ok(line)
                 }
+                Ok(line)
             }
             Err(Rejection::View(e)) => return Err(ViewError(e)),
             Err(r) => Err(r),

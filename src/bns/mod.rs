@@ -57,8 +57,15 @@ pub trait StateView {
 pub trait StateStore: StateView {
     /// Applies one effect of an accepted op.
     fn apply(&mut self, effect: &Effect, op: &OpMeta) -> Result<(), ViewError>;
-    /// Appends history entries for the names and namespaces `effects` wrote.
-    fn record_history(&mut self, effects: &[Effect], op: &OpMeta, extra: &HistoryExtra) -> Result<(), ViewError>;
+    /// Appends history entries for the names and namespaces `effects` wrote
+    /// (`line` = the op's consensus serialization, empty for a stateless op).
+    fn record_history(
+        &mut self,
+        effects: &[Effect],
+        op: &OpMeta,
+        extra: &HistoryExtra,
+        line: &str,
+    ) -> Result<(), ViewError>;
 }
 
 /// A change to BNS state made by an accepted op.

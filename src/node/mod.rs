@@ -9,6 +9,7 @@ pub mod generate;
 pub mod inspect;
 pub mod names;
 pub mod owner;
+pub mod snapshot;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

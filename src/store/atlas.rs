@@ -149,7 +149,7 @@ impl Store {
                     index: i as u64,
                     name,
                     hash: hash_col("atlas_inventory", &h)?,
-                    txid: hex::encode(txid),
+                    txid: super::codec::to_hex(&txid),
                     height: height as u64,
                 })
             })

@@ -35,6 +35,9 @@ pub(super) const META_NAMES_TOTAL: &str = "names_total";
 pub(super) const META_PRUNED_TO: &str = "undo_pruned_to";
 pub(super) const META_INVENTORY_RESETS: &str = "atlas_inventory_resets";
 
+/// A name row as read, with its decoded record.
+type ReadName = (NameRow, NameRecord);
+
 /// The open SQL transaction of one block. Dropping it without
 /// [`BlockWriter::commit`] discards everything.
 pub struct BlockWriter<'c> {
@@ -57,12 +60,12 @@ pub struct BlockWriter<'c> {
     /// Namespace records read or written during this block (writes go
     /// through [`BlockWriter::apply_effect`], which keeps this current).
     namespaces: RefCell<HashMap<String, Option<NamespaceRecord>>>,
-    /// `names_owned_by` answers since the last name write (an update's
-    /// check asks twice for the same sender). Cleared by every `PutName`.
+    /// `names_owned_by` answers read during this block, by owner script; a
+    /// `PutName` drops the entries of the name's old and new owner.
     owned: RefCell<HashMap<String, Vec<NameRecord>>>,
     /// The last name the rules read (row and record), so writing it next
     /// needs no second read. Taken by every `PutName`.
-    last_name: RefCell<Option<(String, Option<(NameRow, NameRecord)>)>>,
+    last_name: RefCell<Option<(String, Option<ReadName>)>>,
     /// The last preorder the rules read (its stored image), likewise for
     /// `PutPreorder` and `ConsumePreorder`.
     last_preorder: RefCell<Option<(PreorderHash, Option<Vec<u8>>)>>,
@@ -151,12 +154,18 @@ impl<'c> BlockWriter<'c> {
                 write_import_keyring(&self.tx, namespace_id, pubkey)
             }
             Effect::PutName(rec) => {
-                self.owned.borrow_mut().clear();
                 let cached = self.last_name.borrow_mut().take();
                 let prior = match cached {
                     Some((name, prior)) if name == rec.name => prior,
                     _ => self.rows().name_row(&rec.name)?.map(|row| row.record().map(|r| (row, r))).transpose()?,
                 };
+                {
+                    let mut owned = self.owned.borrow_mut();
+                    owned.remove(&rec.sender);
+                    if let Some((_, before)) = &prior {
+                        owned.remove(&before.sender);
+                    }
+                }
                 let image = prior.as_ref().map(|(row, _)| row.image());
                 self.save_undo(UNDO_NAME, rec.name.as_bytes(), image)?;
                 let id = write_name(&self.tx, rec, prior.as_ref().map(|(row, _)| row))?;
@@ -242,7 +251,7 @@ pub(super) fn add_meta_count(tx: &Connection, key: &str, delta: i64) -> Result<(
 
 fn write_preorder(tx: &Connection, rec: &PreorderRecord) -> Result<(), StoreError> {
     let mut blob = Vec::with_capacity(128);
-    codec::put_preorder(&mut blob, rec);
+    codec::put_preorder(&mut blob, rec, false);
     tx.prepare_cached("INSERT OR REPLACE INTO preorders(preorder_hash, block_number, rec) VALUES (?1, ?2, ?3)")?
         .execute(params![&rec.preorder_hash.0[..], rec.block_number as i64, blob])?;
     Ok(())
@@ -337,8 +346,10 @@ pub(super) fn rollback_to(conn: &mut Connection, height: u64) -> Result<u64, Sto
                 tx.execute("DELETE FROM preorders WHERE preorder_hash = ?1", [&key]).map(|_| ())?
             }
             (UNDO_PREORDER, Some(p)) => {
-                let hash = PreorderHash::from_slice(&key).map_err(|_| corrupt_undo("preorder key"))?;
-                let rec = codec::read_preorder(&mut Reader::new(&p, "undo"), hash)?;
+                let rec = codec::read_preorder(&mut Reader::new(&p, "undo"))?;
+                if rec.preorder_hash.0[..] != key[..] {
+                    return Err(corrupt_undo("preorder key"));
+                }
                 tx.execute(
                     "INSERT OR REPLACE INTO preorders(preorder_hash, block_number, rec) VALUES (?1, ?2, ?3)",
                     params![key, rec.block_number as i64, p],
@@ -443,20 +454,50 @@ impl StateStore for BlockWriter<'_> {
         Ok(self.apply_effect(effect)?)
     }
 
-    fn record_history(&mut self, effects: &[Effect], op: &OpMeta, extra: &HistoryExtra) -> Result<(), ViewError> {
-        Ok(self.history_row(effects, op, extra)?)
+    fn record_history(
+        &mut self,
+        effects: &[Effect],
+        op: &OpMeta,
+        extra: &HistoryExtra,
+        line: &str,
+    ) -> Result<(), ViewError> {
+        Ok(self.history_row(effects, op, extra, line)?)
     }
 }
 
 impl BlockWriter<'_> {
-    /// Writes the `ops` row of an accepted op that wrote a name or a
-    /// namespace, with its history, and its Atlas inventory row. Written
-    /// at once: later ops of the block read it (the transfer quirk).
-    fn history_row(&mut self, effects: &[Effect], op: &OpMeta, extra: &HistoryExtra) -> Result<(), StoreError> {
+    /// Writes the `ops` row of an accepted op with what its consensus
+    /// serialization can be rebuilt from (`schema::CREATE_CHAIN_TABLES`),
+    /// and its Atlas inventory row. Written at once: later ops of the block
+    /// read it (the transfer quirk).
+    fn history_row(
+        &mut self,
+        effects: &[Effect],
+        op: &OpMeta,
+        extra: &HistoryExtra,
+        line: &str,
+    ) -> Result<(), StoreError> {
+        let records = effects
+            .iter()
+            .filter(|e| matches!(e, Effect::PutName(_) | Effect::PutNamespace(_) | Effect::PutPreorder(_)))
+            .count();
+        if records == 0 && !line.is_empty() {
+            // A token transfer: its line as is (rare).
+            let mut delta = Vec::with_capacity(16 + line.len());
+            codec::put_history_head(&mut delta, op.opcode, extra);
+            delta.push(codec::OP_LINE);
+            put_bytes(&mut delta, line.as_bytes());
+            return self.write_op_row(op, None, None, &delta);
+        }
         for effect in effects {
             let mut delta = Vec::with_capacity(64);
             codec::put_history_head(&mut delta, op.opcode, extra);
             let (subject, ns_subject) = match effect {
+                Effect::PutPreorder(p) => {
+                    delta.push(codec::OP_PREORDER);
+                    codec::put_preorder(&mut delta, p, true);
+                    (None, None)
+                }
                 Effect::PutName(r) => {
                     let (id, before) = match self.last_put.take() {
                         Some((name, id, before)) if name == r.name => (id, before),
@@ -482,17 +523,28 @@ impl BlockWriter<'_> {
                 }
                 _ => continue,
             };
-            if !self.written.insert((op.height, op.vtxindex)) {
-                return Err(internal("one op wrote two records"));
-            }
-            let txid = codec::hex_col("ops", &op.txid)?;
-            self.tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO ops(height, vtxindex, txid, op, reason, subject, ns_subject, delta)
-                     VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7)",
-                )?
-                .execute(params![op.height as i64, op.vtxindex, txid, op.op, subject, ns_subject, delta])?;
+            self.write_op_row(op, subject, ns_subject, &delta)?;
         }
+        Ok(())
+    }
+
+    fn write_op_row(
+        &mut self,
+        op: &OpMeta,
+        subject: Option<i64>,
+        ns_subject: Option<&str>,
+        delta: &[u8],
+    ) -> Result<(), StoreError> {
+        if !self.written.insert((op.height, op.vtxindex)) {
+            return Err(internal("one op wrote two records"));
+        }
+        let txid = codec::hex_col("ops", &op.txid)?;
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO ops(height, vtxindex, txid, op, reason, subject, ns_subject, delta)
+                 VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7)",
+            )?
+            .execute(params![op.height as i64, op.vtxindex, txid, op.op, subject, ns_subject, delta])?;
         Ok(())
     }
 
@@ -510,6 +562,6 @@ fn internal(message: &str) -> StoreError {
 /// (when the name it leaves behind has a value hash): Core's
 /// `get_atlas_zonefile_info_at`. A renewal without a new hash re-adds the
 /// inherited one; a transfer never adds a row.
-fn carries_zonefile(opcode: &str) -> bool {
+pub(super) fn carries_zonefile(opcode: &str) -> bool {
     matches!(opcode, "NAME_REGISTRATION" | "NAME_UPDATE" | "NAME_IMPORT" | "NAME_RENEWAL")
 }

@@ -27,9 +27,20 @@ pub(crate) fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+/// Lowercase hex of `b` (the `hex` crate's encoder goes char by char).
+pub(crate) fn to_hex(b: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(b.len() * 2);
+    for &x in b {
+        out.push(DIGITS[(x >> 4) as usize]);
+        out.push(DIGITS[(x & 15) as usize]);
+    }
+    String::from_utf8(out).expect("hex digits are ASCII")
+}
+
 /// True for a non-empty lowercase hex string of even length (what `hex::encode` makes).
 fn is_lower_hex(s: &str) -> bool {
-    s.len() % 2 == 0 && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    s.len().is_multiple_of(2) && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
 }
 
 /// Appends a string that is usually lowercase hex: tag 1 + its bytes, else tag 0 + the text.
@@ -147,7 +158,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn hexstr(&mut self) -> Result<String, StoreError> {
         match self.byte()? {
             0 => self.string(),
-            1 => Ok(hex::encode(self.bytes()?)),
+            1 => Ok(to_hex(self.bytes()?)),
             _ => Err(self.corrupt("hex tag")),
         }
     }
@@ -301,26 +312,6 @@ pub(crate) fn read_name_body(r: &mut NameRecord, body: &[u8]) -> Result<(), Stor
     rd.finish()
 }
 
-/// The whole record (for undo rows): name, namespace, then every field.
-pub(crate) fn put_name(out: &mut Vec<u8>, r: &NameRecord) -> Result<(), StoreError> {
-    put_str(out, &r.name);
-    put_str(out, &r.namespace_id);
-    for i in 0..NAME_FIELDS {
-        put_name_field(out, r, i)?;
-    }
-    Ok(())
-}
-
-/// Reads what [`put_name`] wrote.
-pub(crate) fn read_name(rd: &mut Reader<'_>) -> Result<NameRecord, StoreError> {
-    let (name, ns) = (rd.string()?, rd.string()?);
-    let mut r = blank_name(&name, &ns);
-    for i in 0..NAME_FIELDS {
-        read_name_field(rd, &mut r, i)?;
-    }
-    Ok(r)
-}
-
 /// The fields of `after` that differ from `before` (a bit mask, then those
 /// fields in order). `before` is the record as the previous op left it
 /// (or [`blank_name`]), with the op's own position already put in by
@@ -455,16 +446,32 @@ fn put_addr_text(out: &mut Vec<u8>, addr: &str) {
     put_bytes(out, addr.as_bytes());
 }
 
-/// A preorder record without its hash (the row's key). Preorders live a few
-/// blocks, so their addresses stay text (no base58 on the rules' path).
-pub(crate) fn put_preorder(out: &mut Vec<u8>, p: &PreorderRecord) {
+/// What follows the head of an `ops.delta` that has no name or namespace
+/// subject: a preorder record, or a consensus line as text.
+pub(crate) const OP_PREORDER: u8 = 1;
+/// See [`OP_PREORDER`].
+pub(crate) const OP_LINE: u8 = 2;
+
+/// A preorder record with its hash. `compact`: addresses as base58 payloads
+/// (the ops rows keep them for good); else as text (the `preorders` rows,
+/// which live a few blocks and are read by the rules: no base58 work).
+pub(crate) fn put_preorder(out: &mut Vec<u8>, p: &PreorderRecord, compact: bool) {
+    let sender = if compact { hex::decode(&p.sender).ok() } else { None };
+    let addr = |out: &mut Vec<u8>, a: &str, script: Option<&[u8]>| {
+        if compact {
+            put_addr(out, a, script)
+        } else {
+            put_addr_text(out, a)
+        }
+    };
+    out.extend_from_slice(&p.preorder_hash.0);
     out.extend_from_slice(&p.consensus_hash.0);
     put_hexstr(out, &p.sender);
     put_opt(out, p.sender_pubkey.as_deref(), put_hexstr);
-    put_addr_text(out, &p.address);
+    addr(out, &p.address, sender.as_deref());
     put_varint(out, p.block_number);
     put_varint(out, p.op_fee);
-    put_opt(out, p.burn_address.as_deref(), put_addr_text);
+    put_opt(out, p.burn_address.as_deref(), |o, a| addr(o, a, None));
     put_varint(out, p.token_fee);
     put_opt(out, p.token_units.as_deref(), put_str);
     put_str(out, &p.op);
@@ -473,10 +480,8 @@ pub(crate) fn put_preorder(out: &mut Vec<u8>, p: &PreorderRecord) {
 }
 
 /// Reads what [`put_preorder`] wrote.
-pub(crate) fn read_preorder(
-    rd: &mut Reader<'_>,
-    preorder_hash: crate::hash::PreorderHash,
-) -> Result<PreorderRecord, StoreError> {
+pub(crate) fn read_preorder(rd: &mut Reader<'_>) -> Result<PreorderRecord, StoreError> {
+    let preorder_hash = crate::hash::PreorderHash(rd.array()?);
     let consensus_hash = ConsensusHash(rd.array()?);
     let sender = rd.hexstr()?;
     let sender_pubkey = rd.opt(Reader::hexstr)?;

@@ -9,6 +9,7 @@ mod atlas;
 mod block;
 mod codec;
 mod dns_view;
+mod dump;
 mod queries;
 mod rows;
 mod schema;
@@ -22,6 +23,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 pub use atlas::{InventoryRow, PeerRow, PutOutcome};
 pub use block::BlockWriter;
+pub use dump::{table_rows, BlockFacts, Import, Material, OpEvidence, DUMP_TABLES};
 pub use queries::{HistoryEntry, ZoneFileOrigin};
 use rows::Rows;
 
@@ -170,7 +172,7 @@ impl Store {
         if version > supported {
             return Err(StoreError::TooNew { found: version, supported });
         }
-        let had_chain = version >= 1 && version < 6 && self.old_blocks()? > 0;
+        let had_chain = (1..6).contains(&version) && self.old_blocks()? > 0;
         for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;

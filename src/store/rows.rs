@@ -35,8 +35,11 @@ fn corrupt(table: &'static str, message: impl Into<String>) -> StoreError {
 /// Decodes a `preorders.rec` blob.
 pub(crate) fn decode_preorder(b: &[u8], hash: PreorderHash) -> Result<PreorderRecord, StoreError> {
     let mut rd = Reader::new(b, "preorders");
-    let p = codec::read_preorder(&mut rd, hash)?;
+    let p = codec::read_preorder(&mut rd)?;
     rd.finish()?;
+    if p.preorder_hash != hash {
+        return Err(corrupt("preorders", "record under another hash"));
+    }
     Ok(p)
 }
 
@@ -69,7 +72,7 @@ impl NameRow {
     /// The decoded record.
     pub(crate) fn record(&self) -> Result<NameRecord, StoreError> {
         let mut r = codec::blank_name(&self.name, &self.namespace_id);
-        r.sender = hex::encode(&self.sender);
+        r.sender = codec::to_hex(&self.sender);
         r.value_hash = match &self.value_hash {
             None => None,
             Some(h) => Some(ValueHash::from_slice(h).map_err(|_| corrupt("names", "value hash length"))?),

@@ -42,7 +42,7 @@ fn transfer_quirk_walks_history_back_to_the_last_update_or_creation() {
         let meta = OpMeta { height, vtxindex, txid, op: op.into(), opcode: "TEST" };
         let effects = [Effect::PutName(rec())];
         w.apply(&effects[0], &meta).unwrap();
-        w.record_history(&effects, &meta, &HistoryExtra { consensus_hash: ch, ..HistoryExtra::default() }).unwrap();
+        w.record_history(&effects, &meta, &HistoryExtra { consensus_hash: ch, ..HistoryExtra::default() }, "").unwrap();
     };
     let last = |w: &super::BlockWriter<'_>, h, v| w.last_update_consensus_hash("quirk.id", h, v).unwrap();
     assert_eq!(last(&w, 100, 0), None, "no history");

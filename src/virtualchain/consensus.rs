@@ -157,19 +157,29 @@ pub fn py2_float_str(x: f64) -> String {
 /// Core's `serialize_op`: `opchar:len:v,len:v,...` with `len` the byte
 /// length of the Python-2 `str()` of each value.
 pub fn serialize_op(opchar: char, fields: &[Field]) -> String {
-    let parts: Vec<String> = fields
-        .iter()
-        .map(|f| {
-            let v = f.py_str();
-            format!("{}:{v}", v.len())
-        })
-        .collect();
-    format!("{opchar}:{}", parts.join(","))
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(32 + 48 * fields.len());
+    out.push(opchar);
+    out.push(':');
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let v = f.py_str();
+        let _ = write!(out, "{}:", v.len());
+        out.push_str(&v);
+    }
+    out
 }
 
 /// `hex(dsha256(serialized))`: one op's Merkle leaf.
 pub fn op_hash(serialized: &str) -> String {
-    hex::encode(dsha256(serialized.as_bytes()))
+    hex::encode(op_digest(serialized))
+}
+
+/// The bytes of [`op_hash`].
+pub fn op_digest(serialized: &str) -> [u8; 32] {
+    dsha256(serialized.as_bytes())
 }
 
 /// virtualchain's `MerkleTree(hex_list).root()`, over the list as given
@@ -200,7 +210,11 @@ pub fn merkle_root<S: AsRef<str>>(hex_list: &[S]) -> Result<String, ConsensusErr
 /// Core's `make_ops_snapshot`: the Merkle root of the sorted op hashes of
 /// `serialized_ops` ([`EMPTY_OPS_HASH`] when there are none).
 pub fn ops_hash<S: AsRef<str>>(serialized_ops: &[S]) -> String {
-    let mut leaves: Vec<String> = serialized_ops.iter().map(|s| op_hash(s.as_ref())).collect();
+    ops_hash_of_leaves(serialized_ops.iter().map(|s| op_hash(s.as_ref())).collect())
+}
+
+/// [`ops_hash`] from the ops' leaves ([`op_hash`] of each), in any order.
+pub fn ops_hash_of_leaves(mut leaves: Vec<String>) -> String {
     if leaves.is_empty() {
         return EMPTY_OPS_HASH.to_string();
     }
