@@ -3,14 +3,18 @@
 //! a dev chain and indexed as it goes (each round needs a fresh consensus hash).
 
 use anyhow::Context as _;
-use bitcoin::{Network, OutPoint, Transaction};
+use bitcoin::{Network, Transaction};
 
 use crate::bns::names::namespace_price_stacks;
 use crate::chain::devchain::DevChain;
-use crate::hash::{ConsensusHash, ValueHash};
+use crate::hash::ConsensusHash;
 use crate::indexer::Indexer;
 use crate::tx::ops::{self, Funding, RevealParams};
 use crate::tx::{TxError, Wallet};
+
+mod pipeline;
+#[cfg(test)]
+mod tests;
 
 /// Name registrations per block (preorders in one block, registers in the next).
 pub const NAMES_PER_BLOCK: usize = 250;
@@ -105,22 +109,17 @@ pub fn bench_records(fqn: &str) -> (std::net::Ipv4Addr, String) {
     (std::net::Ipv4Addr::new(10, b, c, d), format!("bns-bench {fqn}"))
 }
 
-/// One chunk of names on its way through preorder -> register -> update.
-struct Chunk {
-    ids: std::ops::Range<usize>,
-    owners: Vec<Wallet>,
-    /// The registrations, once built (their output 1 funds the updates).
-    registers: Vec<Transaction>,
-}
-
 /// Like [`register_names`], but every name also gets an UPDATE (sent by its
 /// owner, spending the owner output of its registration) pointing it at the
 /// hash of [`bench_zonefile`]: 3 ops per name. Pipelined: block `k` holds the
 /// updates of chunk `k-2`, the registrations of chunk `k-1` and the
 /// preorders of chunk `k` (`per_block` names per chunk), so about `n /
-/// per_block + 2` blocks carry `3 * per_block` BNS transactions each. The
-/// owners' updates are signed on two threads. `w` funds everything else
-/// and needs one mature coinbase; `idx` must follow `chain` with 1 confirmation.
+/// per_block + 2` blocks carry `3 * per_block` BNS transactions each.
+/// Signing, mining and indexing run on their own threads (see `pipeline`).
+/// `w` funds everything else from the coins it can spend when the names
+/// start (split between the signing lanes; mine 101 blocks to it first);
+/// `idx` must follow `chain` with 1 confirmation, and has indexed all of it
+/// on return.
 pub fn register_and_update_names(
     chain: &DevChain,
     idx: &mut Indexer,
@@ -143,69 +142,6 @@ pub fn register_and_update_names_with_progress(
     per_block: usize,
     progress: &mut dyn FnMut(usize),
 ) -> anyhow::Result<()> {
-    let magic = idx.params().magic;
-    let net: Network = chain.network();
-    let per_block = per_block.max(1);
-    let mut ch = launch_namespace(chain, idx, w, ns)?;
-    // One funding chain for the whole run: each tx spends the previous one's change.
-    let mut f = fund(chain, w);
-    let (mut preordered, mut registered): (Option<Chunk>, Option<Chunk>) = (None, None);
-    let mut next_id = 0;
-    while next_id < n || preordered.is_some() || registered.is_some() {
-        let mut txs = Vec::with_capacity(3 * per_block);
-        let mut updated = None;
-        if let Some(c) = registered.take() {
-            txs.extend(sign_updates(&c, magic, ns, &ch)?);
-            updated = Some(c.ids.end);
-        }
-        if let Some(mut c) = preordered.take() {
-            for (i, o) in c.ids.clone().zip(&c.owners) {
-                let fqn = format!("n{i}.{ns}");
-                let tx = f.next::<_, TxError>(ops::name_register(&f, magic, &fqn, None, &o.script_pubkey()))?;
-                c.registers.push(tx);
-            }
-            txs.extend(c.registers.iter().cloned());
-            registered = Some(c);
-        }
-        if next_id < n {
-            let ids = next_id..(next_id + per_block).min(n);
-            next_id = ids.end;
-            let owners: Vec<Wallet> = ids.clone().map(|_| Wallet::generate(net)).collect();
-            for (i, o) in ids.clone().zip(&owners) {
-                let (fqn, addr) = (format!("n{i}.{ns}"), o.address().to_string());
-                txs.push(f.next::<_, TxError>(ops::name_preorder(&f, magic, &fqn, &addr, &ch, 100, net))?);
-            }
-            preordered = Some(Chunk { ids, owners, registers: Vec::new() });
-        }
-        ch = mine(chain, idx, w, txs)?;
-        if let Some(done) = updated {
-            progress(done);
-        }
-    }
-    Ok(())
-}
-
-/// The owners' updates of a registered chunk, signed on two threads.
-fn sign_updates(c: &Chunk, magic: [u8; 2], ns: &str, ch: &ConsensusHash) -> anyhow::Result<Vec<Transaction>> {
-    let items: Vec<(usize, &Wallet, &Transaction)> =
-        c.ids.clone().zip(&c.owners).zip(&c.registers).map(|((i, o), r)| (i, o, r)).collect();
-    let sign = |part: &[(usize, &Wallet, &Transaction)]| -> Result<Vec<Transaction>, TxError> {
-        part.iter()
-            .map(|(i, owner, reg)| {
-                let fqn = format!("n{i}.{ns}");
-                let value_hash = ValueHash::of_zonefile(bench_zonefile(&fqn).as_bytes());
-                let coin = (OutPoint::new(reg.compute_txid(), 1), reg.output[1].clone());
-                ops::name_update_from_coin(owner, coin, magic, &fqn, ch, &value_hash)
-            })
-            .collect()
-    };
-    let (a, b) = items.split_at(items.len() / 2);
-    let (ra, rb) = std::thread::scope(|s| {
-        let h = s.spawn(|| sign(a));
-        let rb = sign(b);
-        (h.join(), rb)
-    });
-    let mut out = ra.map_err(|_| anyhow::anyhow!("a signing thread panicked"))??;
-    out.extend(rb?);
-    Ok(out)
+    let ch = launch_namespace(chain, idx, w, ns)?;
+    pipeline::run(chain, idx, w, ns, n, per_block, ch, progress)
 }
