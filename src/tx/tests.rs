@@ -1,6 +1,6 @@
 use bitcoin::hashes::Hash;
 use bitcoin::script::Instruction;
-use bitcoin::secp256k1::{Message, SECP256K1};
+use bitcoin::secp256k1::{Message, SecretKey, SECP256K1};
 use bitcoin::sighash::SighashCache;
 use bitcoin::{Amount, Network, OutPoint, PubkeyHash, ScriptBuf, TxOut, Txid};
 
@@ -171,4 +171,53 @@ fn tx_template_and_utxo_errors() {
     let tx = build_and_sign(&w, &coins, &pay(100_000 - fee - 100), 1).unwrap();
     assert_eq!(tx.output.len(), 2);
     assert!(matches!(build_and_sign(&w, &coins, &ok80, u64::MAX), Err(TxError::AmountOverflow)));
+}
+
+#[test]
+fn tx_without_low_r_signs_high_r_too_and_stays_within_the_estimate() {
+    let w = Wallet::generate(Network::Regtest).without_low_r();
+    let coins = utxos(&w, &[50_000]);
+    let der_len = |tx: &Transaction| tx.input[0].script_sig.as_bytes()[0] as usize - 1;
+    let mut lens = std::collections::BTreeSet::new();
+    // Each of 64 messages has a high R with probability 1/2.
+    for i in 0..64u64 {
+        let template = [OutputSpec::Data(i.to_le_bytes().to_vec()), OutputSpec::Change];
+        let tx = build_and_sign(&w, &coins, &template, 1).unwrap();
+        assert_signed(&tx, std::slice::from_ref(&coins[0].1), &w);
+        assert!(tx.vsize() as u64 <= estimate_vsize(1, &[10, 25]), "estimate < real {}", tx.vsize());
+        lens.insert(der_len(&tx));
+    }
+    assert!(lens.contains(&71), "some signature has a 33-byte (high) R: {lens:?}");
+    // The default wallet grinds: never a high R.
+    let low = Wallet::generate(Network::Regtest);
+    let coins = utxos(&low, &[50_000]);
+    for i in 0..16u64 {
+        let tx = build_and_sign(&low, &coins, &[OutputSpec::Data(i.to_le_bytes().to_vec()), OutputSpec::Change], 1);
+        assert!(der_len(&tx.unwrap()) <= 70);
+    }
+}
+
+#[test]
+fn tx_successor_is_the_next_key_with_its_public_key() {
+    let w = Wallet::generate(Network::Regtest).without_low_r();
+    let mut keys = std::collections::HashSet::new();
+    let mut k = w.clone();
+    for _ in 0..20 {
+        let next = k.successor().unwrap();
+        // The same key loaded the slow way has the same public key.
+        let reloaded = Wallet::from_wif(&next.to_wif()).unwrap();
+        assert_eq!(next.public_key(), reloaded.public_key());
+        assert_eq!(next.address(), reloaded.address());
+        assert!(keys.insert(next.public_key()), "keys repeat");
+        k = next;
+    }
+    // It signs like its parent (no low-R grinding) and its signatures verify.
+    let coins = utxos(&k, &[50_000]);
+    let tx = build_and_sign(&k, &coins, &[OutputSpec::Change], 1).unwrap();
+    assert_signed(&tx, std::slice::from_ref(&coins[0].1), &k);
+    // The last key has no successor.
+    let max = "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140";
+    let secret = SecretKey::from_slice(&hex::decode(max).unwrap()).unwrap();
+    let last = Wallet::from_wif(&bitcoin::PrivateKey::new(secret, Network::Regtest).to_wif()).unwrap();
+    assert!(last.successor().is_none());
 }

@@ -63,6 +63,9 @@ struct Part {
 /// One funding chain and the parts it has in flight.
 struct Lane<'a> {
     funding: Funding<'a>,
+    /// The owner of the lane's next name: owners are consecutive keys from a
+    /// random one ([`Wallet::successor`]: cheap), one per name.
+    next_owner: Wallet,
     preordered: Option<Part>,
     registered: Option<Part>,
 }
@@ -101,7 +104,11 @@ impl Lane<'_> {
             self.registered = Some(p);
         }
         if !new.is_empty() {
-            let owners: Vec<Wallet> = new.clone().map(|_| Wallet::generate(job.network)).collect();
+            let mut owners = Vec::with_capacity(new.len());
+            for _ in new.clone() {
+                let owner = self.next_owner.successor().ok_or_else(|| signer_failed("owner keys ran out"))?;
+                owners.push(std::mem::replace(&mut self.next_owner, owner));
+            }
             for (i, owner) in new.clone().zip(&owners) {
                 let (fqn, addr) = (format!("n{i}.{}", job.ns), owner.address().to_string());
                 txs.push(f.next::<_, TxError>(ops::name_preorder(f, job.magic, &fqn, &addr, ch, 100, job.network))?);
@@ -119,7 +126,7 @@ fn split(ids: Range<usize>, parts: usize) -> Vec<Range<usize>> {
 }
 
 /// Hands the coins in `utxos` out to [`LANES`] lanes, round robin, largest first.
-fn lanes(w: &Wallet, mut utxos: Vec<(OutPoint, TxOut)>) -> Vec<Lane<'_>> {
+fn lanes(w: &Wallet, network: Network, mut utxos: Vec<(OutPoint, TxOut)>) -> Vec<Lane<'_>> {
     utxos.sort_by(|a, b| b.1.value.cmp(&a.1.value).then(a.0.cmp(&b.0)));
     let mut coins: Vec<Vec<(OutPoint, TxOut)>> = vec![Vec::new(); LANES];
     for (i, u) in utxos.into_iter().enumerate() {
@@ -127,7 +134,12 @@ fn lanes(w: &Wallet, mut utxos: Vec<(OutPoint, TxOut)>) -> Vec<Lane<'_>> {
     }
     coins
         .into_iter()
-        .map(|utxos| Lane { funding: Funding { wallet: w, utxos, fee_rate: 1 }, preordered: None, registered: None })
+        .map(|utxos| Lane {
+            funding: Funding { wallet: w, utxos, fee_rate: 1 },
+            next_owner: Wallet::generate(network).without_low_r(),
+            preordered: None,
+            registered: None,
+        })
         .collect()
 }
 
@@ -244,7 +256,9 @@ pub(super) fn run(
         let j = height.saturating_sub(first) as usize;
         (j.saturating_sub(1) * per_block).min(n)
     };
-    let mut lanes = lanes(w, chain.spendable_utxos(&w.script_pubkey()));
+    // Signatures need not be low-R here: that halves the signing time.
+    let w = &w.clone().without_low_r();
+    let mut lanes = lanes(w, job.network, chain.spendable_utxos(&w.script_pubkey()));
     let coinbase = w.script_pubkey();
     let (block_tx, block_rx) = sync_channel::<Vec<Transaction>>(SIGNED_AHEAD);
     let (mined_tx, mined_rx) = channel();
@@ -313,7 +327,8 @@ fn sign_block(
         let (first_lane, first_part) = work.next().expect("at least one lane");
         let others: Vec<_> = work.map(|(lane, part)| s.spawn(move || lane.sign_block(job, part, ch))).collect();
         let mut results = vec![first_lane.sign_block(job, first_part, ch)];
-        results.extend(others.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(signer_panicked()))));
+        let panicked = || Err(signer_failed("a signing thread panicked"));
+        results.extend(others.into_iter().map(|h| h.join().unwrap_or_else(|_| panicked())));
         results
     })
     .into_iter();
@@ -324,6 +339,6 @@ fn sign_block(
     Ok(txs)
 }
 
-fn signer_panicked() -> TxError {
-    TxError::Signing { input: 0, reason: "a signing thread panicked".into() }
+fn signer_failed(reason: &str) -> TxError {
+    TxError::Signing { input: 0, reason: reason.into() }
 }
