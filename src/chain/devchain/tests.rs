@@ -372,3 +372,45 @@ fn chain_file_answers_like_the_dev_chain() {
         assert!(file.block(103).is_err());
     });
 }
+
+#[test]
+fn chain_submit_presigned_checks_all_but_the_signature_which_verify_input_checks() {
+    timed(60, || {
+        let (_dir, chain, wallet) = funded();
+        let utxo1 = coinbase_outpoint(&chain, 1);
+        let good = spend(&wallet, utxo1.clone());
+        assert_eq!(verify_input(&good, 0, &utxo1.1), Ok(()));
+        assert!(verify_input(&good, 1, &utxo1.1).is_err(), "no input 1");
+
+        // A broken signature gets in (it is trusted) but fails verify_input.
+        let mut bad = good.clone();
+        let mut sig_script = bad.input[0].script_sig.to_bytes();
+        sig_script[10] ^= 0x01;
+        bad.input[0].script_sig = ScriptBuf::from_bytes(sig_script);
+        let err = verify_input(&bad, 0, &utxo1.1).unwrap_err();
+        assert!(matches!(err, DevChainError::BadSignature { input: 0, .. }), "{err}");
+        assert!(matches!(chain.submit(bad.clone()), Err(DevChainError::BadSignature { .. })));
+
+        // Everything else is still checked: another key, a missing coin, an immature coinbase.
+        let thief = Wallet::generate(Network::Regtest);
+        let mut stolen = good.clone();
+        let theirs = TxOut { value: utxo1.1.value, script_pubkey: thief.script_pubkey() };
+        thief.sign_p2pkh_inputs(&mut stolen, &[theirs]).unwrap();
+        let err = chain.submit_presigned(stolen).unwrap_err();
+        assert!(matches!(err, DevChainError::PubkeyMismatch { input: 0, .. }), "{err}");
+        let ghost = (OutPoint::new(Txid::from_byte_array([9; 32]), 0), utxo1.1.clone());
+        let err = chain.submit_presigned(spend(&wallet, ghost)).unwrap_err();
+        assert!(matches!(err, DevChainError::MissingInput { .. }), "{err}");
+        let err = chain.submit_presigned(spend(&wallet, coinbase_outpoint(&chain, 3))).unwrap_err();
+        assert!(matches!(err, DevChainError::ImmatureCoinbase { .. }), "{err}");
+        let mut shape = good.clone();
+        shape.input[0].script_sig = ScriptBuf::from_bytes(vec![0x51]);
+        let err = chain.submit_presigned(shape).unwrap_err();
+        assert!(matches!(err, DevChainError::BadScriptSig { input: 0, .. }), "{err}");
+
+        chain.submit_presigned(bad).unwrap();
+        let err = chain.submit_presigned(good).unwrap_err();
+        assert!(matches!(err, DevChainError::DoubleSpend { input: 0, .. }), "{err}");
+        assert_eq!(chain.mine(&wallet.script_pubkey()).unwrap().txdata.len(), 2);
+    });
+}

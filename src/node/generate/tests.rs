@@ -1,10 +1,10 @@
 use std::collections::HashSet;
 
-use bitcoin::Network;
+use bitcoin::{Network, OutPoint};
 
 use super::*;
 use crate::bns::ChainParams;
-use crate::chain::devchain::ChainFile;
+use crate::chain::devchain::{verify_input, ChainFile};
 use crate::chain::BlockSource;
 use crate::hash::ValueHash;
 use crate::store::Store;
@@ -43,6 +43,21 @@ fn generated_names_index_from_scratch_each_with_its_own_owner_and_zone_file_hash
 
     let file = ChainFile::open(&dir.path().join("chain.dat"), NET).unwrap();
     assert_eq!(file.tip_height().unwrap(), tip);
+    // Every signature verifies (the generator's chain took them on trust).
+    let mut outputs = std::collections::HashMap::new();
+    let mut inputs = 0;
+    for h in 1..=tip {
+        for tx in file.block(h).unwrap().txdata {
+            let txid = tx.compute_txid();
+            for (i, txin) in tx.input.iter().enumerate().filter(|_| !tx.is_coinbase()) {
+                let prev = outputs.remove(&txin.previous_output).expect("spends an earlier output");
+                verify_input(&tx, i, &prev).unwrap_or_else(|e| panic!("block {h} tx {txid} input {i}: {e}"));
+                inputs += 1;
+            }
+            outputs.extend(tx.output.iter().enumerate().map(|(v, o)| (OutPoint::new(txid, v as u32), o.clone())));
+        }
+    }
+    assert!(inputs >= 3 * n, "{inputs} inputs");
     let mut fresh = Indexer::new(Store::open(&dir.path().join("fresh.sqlite")).unwrap(), params, NET, 1);
     fresh.catch_up(&file).unwrap();
     let store = fresh.store();
