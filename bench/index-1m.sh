@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Index a dev chain of N names (default 1,000,000; preorder + register +
 # update each = 3 name ops) from its raw blocks into a fresh SQLite store;
-# print ops/s, total time, DB size and max RSS.
+# print ops/s (wall and per CPU second), peak RSS, bytes per name by table
+# (indexes included), and the times to export the index as a snapshot and to
+# import it with --trust into a fresh store.
 #
 #   bench/index-1m.sh [N]
 #

@@ -99,6 +99,26 @@ impl World {
         self.mine(vec![tx]);
     }
 
+    /// Namespace `test` and the names busy blocks update and transfer.
+    fn names_for_busy_blocks(&mut self) {
+        self.namespace("test");
+        let me = self.w.address().to_string();
+        let ch = self.ch();
+        let mut f = self.funding();
+        let pre: Vec<_> = ["alpha.test", "beta.test", "gamma.test"]
+            .iter()
+            .map(|n| f.next::<_, TxError>(ops::name_preorder(&f, MAGIC, n, &me, &ch, 100, NET)).unwrap())
+            .collect();
+        self.mine(pre);
+        let owner = self.w.script_pubkey();
+        let mut f = self.funding();
+        let reg: Vec<_> = ["alpha.test", "beta.test", "gamma.test"]
+            .iter()
+            .map(|n| f.next::<_, TxError>(ops::name_register(&f, MAGIC, n, None, &owner)).unwrap())
+            .collect();
+        self.mine(reg);
+    }
+
     /// One busy block: registers last block's preorders, preorders 2 new
     /// names, updates a registered name, and preorders a namespace.
     fn busy_block(&mut self, tag: &str) {
@@ -174,23 +194,7 @@ fn dump(path: &std::path::Path) -> Vec<String> {
 #[test]
 fn reorgs_of_every_depth_equal_a_fresh_sync() {
     let mut w = World::new();
-    w.namespace("test");
-    // Two names to update in busy blocks.
-    let me = w.w.address().to_string();
-    let ch = w.ch();
-    let mut f = w.funding();
-    let pre: Vec<_> = ["alpha.test", "beta.test", "gamma.test"]
-        .iter()
-        .map(|n| f.next::<_, TxError>(ops::name_preorder(&f, MAGIC, n, &me, &ch, 100, NET)).unwrap())
-        .collect();
-    w.mine(pre);
-    let owner = w.w.script_pubkey();
-    let mut f = w.funding();
-    let reg: Vec<_> = ["alpha.test", "beta.test", "gamma.test"]
-        .iter()
-        .map(|n| f.next::<_, TxError>(ops::name_register(&f, MAGIC, n, None, &owner)).unwrap())
-        .collect();
-    w.mine(reg);
+    w.names_for_busy_blocks();
 
     for depth in 1..=20u64 {
         // A namespace reveal inside the span that will be undone, on some depths.
@@ -254,4 +258,56 @@ fn blocks_wait_for_confirmations_so_shallow_forks_never_touch_the_store() {
     let r = six.step(&w.chain, u64::MAX).unwrap();
     assert_eq!(r.undone, 0, "nothing it applied was on the dropped branch");
     assert_eq!(r.height, Some(w.chain.height() - 5));
+}
+
+#[test]
+fn a_reorg_below_the_horizon_is_refused_untouched_and_a_reindex_recovers() {
+    let mut w = World::new();
+    // Keep undo rows for 3 blocks only.
+    w.indexer = None;
+    let path = w.dir.path().join("x.sqlite");
+    let mut store = Store::open(&path).unwrap();
+    store.set_reorg_depth(3);
+    w.indexer = Some(Indexer::new(store, w.params.clone(), NET, 1));
+    w.names_for_busy_blocks();
+    for k in 0..8 {
+        w.busy_block(&format!("h{k}n"));
+    }
+    let tip = w.chain.height();
+    assert_eq!(w.idx().store().reorg_horizon().unwrap(), tip - 3, "undo kept for the 3 blocks below the tip");
+    let undo_low: Option<i64> =
+        rusqlite::Connection::open(&path).unwrap().query_row("SELECT MIN(height) FROM undo", [], |r| r.get(0)).unwrap();
+    assert!(undo_low.unwrap() as u64 > tip - 3, "older undo rows were pruned: lowest {undo_low:?}, tip {tip}");
+
+    // A 3-deep reorg is still undone.
+    w.chain.rewind_to(tip - 3).unwrap();
+    w.pending.clear();
+    w.gamma.retain(|(h, _)| *h <= tip - 3);
+    for k in 0..4 {
+        w.busy_block(&format!("s{k}n"));
+    }
+    let tip = w.chain.height();
+
+    // A 6-deep one is refused, with the way out, and the store is left as it was.
+    let before = dump(&path);
+    w.chain.rewind_to(tip - 6).unwrap();
+    for _ in 0..7 {
+        w.chain.mine(&w.w.script_pubkey()).unwrap();
+    }
+    let err = w.indexer.as_mut().unwrap().step(&w.chain, u64::MAX).unwrap_err().to_string();
+    assert!(err.contains("below the reorg horizon") && err.contains("--reindex"), "{err}");
+    assert!(err.contains("--reorg-depth"), "{err}");
+    assert_eq!(dump(&path), before, "a refused reorg changes nothing");
+
+    // --reindex: the chain state is dropped and replayed; the result equals a fresh sync.
+    w.idx().store_mut().reindex().unwrap();
+    assert_eq!(w.idx().store().last_block().unwrap(), None);
+    w.indexer.as_mut().unwrap().catch_up(&w.chain).unwrap();
+    let fresh_path = w.dir.path().join("fresh.sqlite");
+    let mut fresh_store = Store::open(&fresh_path).unwrap();
+    fresh_store.set_reorg_depth(3);
+    let mut fresh = Indexer::new(fresh_store, w.params.clone(), NET, 1);
+    fresh.catch_up(&w.chain).unwrap();
+    drop(fresh);
+    assert_eq!(dump(&path), dump(&fresh_path), "reindexed store equals a fresh sync");
 }

@@ -143,6 +143,12 @@ impl Store {
         Ok(self.conn.pragma_update(None, "synchronous", "FULL")?)
     }
 
+    /// Moves every committed page from the WAL into the database file and
+    /// truncates the WAL (for measuring the file, or before copying it).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        Ok(self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?)
+    }
+
     /// Opens an existing database read-only (for the faces).
     pub fn open_readonly(path: &Path) -> Result<Store, StoreError> {
         let conn =

@@ -59,3 +59,47 @@ fn transfer_quirk_walks_history_back_to_the_last_update_or_creation() {
     put(&mut w, 8, 3, "+", Some(ch(2)));
     assert_eq!(last(&w, 8, 9), Some(ch(2)), "same block, earlier tx");
 }
+
+#[test]
+fn a_store_v1_data_dir_opens_with_its_zone_files_and_peers_and_replays_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.sqlite");
+    let zonefile = b"$ORIGIN old.id\n$TTL 3600\nold TXT \"kept\"\n".to_vec();
+    let hash = crate::hash::ValueHash::of_zonefile(&zonefile);
+    {
+        // A data dir as bns wrote it before store v2: schema 1-5, hex keys, JSON records.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in &super::schema::MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        conn.execute("INSERT INTO blocks VALUES (7, ?1, ?2, ?2, 1, 0)", [format!("{:064x}", 7), format!("{:032x}", 1)])
+            .unwrap();
+        conn.execute(
+            "INSERT INTO names VALUES ('old.id', 'id', '76a914', 'addr', ?1, 7, '{}', NULL)",
+            [hash.to_string()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO zonefiles VALUES (?1, ?2, 'atlas', 1)",
+            rusqlite::params![hash.to_string(), zonefile],
+        )
+        .unwrap();
+        conn.execute("INSERT INTO zonefiles VALUES ('not hex', x'00', 'atlas', 2)", []).unwrap();
+        conn.execute("INSERT INTO atlas_peers VALUES ('127.0.0.1:6264', 1, 1)", []).unwrap();
+        conn.execute("INSERT INTO meta VALUES ('chain_params', 'kept')", []).unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.last_block().unwrap(), None, "chain state dropped: the indexer replays from the first block");
+    assert_eq!(store.name("old.id").unwrap(), None);
+    assert_eq!(store.name_count().unwrap(), 0);
+    assert_eq!(store.zonefile(&hash).unwrap(), Some(zonefile), "zone files survive, under their binary key");
+    assert_eq!(store.atlas_peers().unwrap().len(), 1, "Atlas peers survive");
+    assert_eq!(store.meta("chain_params").unwrap().as_deref(), Some("kept"));
+    drop(store);
+    // Opening it again is a no-op (migrations ran once).
+    drop(Store::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let rows: i64 = conn.query_row("SELECT COUNT(*) FROM zonefiles", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, 1, "the one row whose key was not a hash is dropped");
+}
