@@ -23,6 +23,10 @@ use bns::tx::Wallet;
 
 const NET: Network = Network::Regtest;
 
+// As the `bns` binary.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: index_bench gen N DIR [NAMES_PER_BLOCK] | index DIR [DB]";
@@ -90,7 +94,7 @@ fn index(dir: &Path, db: &Path) -> anyhow::Result<()> {
     // Read-only, compact index: no UTXO set, no txid hash map.
     let chain = ChainFile::open(&dir.join("devchain.dat"), NET)?;
     let open_secs = t.elapsed().as_secs_f64();
-    let mut store = Store::open(db)?;
+    let store = Store::open(db)?;
     // What `bns dev` and `bns node` record, so the index can be exported.
     store.set_meta("chain_params", &serde_json::to_string(&params)?)?;
     let mut idx = Indexer::new(store, params, NET, 1);

@@ -11,6 +11,9 @@ use bns::hash::ValueHash;
 use bns::node::inspect;
 use bns::node::owner::{self, OwnerArgs, RevealArgs};
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A Blockstack naming system (BNS) node and local DNS resolver.
 #[derive(Parser)]
 #[command(name = "bns", version, about, long_about = None)]

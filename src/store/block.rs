@@ -15,7 +15,7 @@ use bitcoin::BlockHash;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::codec::{self, put_bytes, put_varint, Reader};
-use super::rows::{encode, hash128_key, NameRow, Rows};
+use super::rows::{encode, name_key, NameRow, Rows};
 use super::StoreError;
 use crate::bns::block::BlockOutcome;
 use crate::bns::{
@@ -251,7 +251,7 @@ pub(super) fn add_meta_count(tx: &Connection, key: &str, delta: i64) -> Result<(
 
 fn write_preorder(tx: &Connection, rec: &PreorderRecord) -> Result<(), StoreError> {
     let mut blob = Vec::with_capacity(128);
-    codec::put_preorder(&mut blob, rec, false);
+    codec::put_preorder(&mut blob, rec, None);
     tx.prepare_cached("INSERT OR REPLACE INTO preorders(preorder_hash, block_number, rec) VALUES (?1, ?2, ?3)")?
         .execute(params![&rec.preorder_hash.0[..], rec.block_number as i64, blob])?;
     Ok(())
@@ -295,7 +295,7 @@ fn write_name(tx: &Connection, rec: &NameRecord, prior: Option<&NameRow>) -> Res
                     rec.namespace_id,
                     sender,
                     value_hash.as_ref().map(|h| &h[..]),
-                    hash128_key(&NameHash128::of_name(&rec.name)),
+                    name_key(&rec.name),
                     body
                 ],
                 |r| r.get(0),
@@ -346,7 +346,7 @@ pub(super) fn rollback_to(conn: &mut Connection, height: u64) -> Result<u64, Sto
                 tx.execute("DELETE FROM preorders WHERE preorder_hash = ?1", [&key]).map(|_| ())?
             }
             (UNDO_PREORDER, Some(p)) => {
-                let rec = codec::read_preorder(&mut Reader::new(&p, "undo"))?;
+                let rec = codec::read_preorder(&mut Reader::new(&p, "undo"), None)?;
                 if rec.preorder_hash.0[..] != key[..] {
                     return Err(corrupt_undo("preorder key"));
                 }
@@ -359,7 +359,10 @@ pub(super) fn rollback_to(conn: &mut Connection, height: u64) -> Result<u64, Sto
                 tx.execute("DELETE FROM namespaces WHERE namespace_id = ?1", [text(key)?]).map(|_| ())?
             }
             (UNDO_NAMESPACE, Some(p)) => write_namespace(&tx, &super::rows::decode("undo", &text(p)?)?)?,
-            (UNDO_NAME, None) => tx.execute("DELETE FROM names WHERE name = ?1", [text(key)?]).map(|_| ())?,
+            (UNDO_NAME, None) => {
+                let name = text(key)?;
+                tx.execute("DELETE FROM names WHERE hash128 = ?1 AND name = ?2", params![name_key(&name), name])?;
+            }
             (UNDO_NAME, Some(p)) => NameRow::from_image(&p)?.restore(&tx)?,
             (UNDO_KEYRING, None) => {
                 tx.execute("DELETE FROM import_keyrings WHERE namespace_id = ?1", [text(key)?]).map(|_| ())?
@@ -495,7 +498,7 @@ impl BlockWriter<'_> {
             let (subject, ns_subject) = match effect {
                 Effect::PutPreorder(p) => {
                     delta.push(codec::OP_PREORDER);
-                    codec::put_preorder(&mut delta, p, true);
+                    codec::put_preorder(&mut delta, p, Some((op.height, op.vtxindex, &op.txid)));
                     (None, None)
                 }
                 Effect::PutName(r) => {

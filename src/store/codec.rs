@@ -74,6 +74,11 @@ pub(crate) fn put_addr(out: &mut Vec<u8>, addr: &str, script: Option<&[u8]>) {
             out.push(2);
             out.push(v[0]);
         }
+        Ok(v) if v.len() == 21 && v[1..].iter().all(|b| *b == 0) => {
+            // A burn address (hash160 of nothing anyone can sign).
+            out.push(3);
+            out.push(v[0]);
+        }
         Ok(v) if v.len() == 21 => {
             out.push(1);
             out.extend_from_slice(&v);
@@ -173,6 +178,11 @@ impl<'a> Reader<'a> {
                 let mut v = Vec::with_capacity(21);
                 v.push(version);
                 v.extend_from_slice(hash);
+                Ok(bitcoin::base58::encode_check(&v))
+            }
+            3 => {
+                let mut v = [0u8; 21];
+                v[0] = self.byte()?;
                 Ok(bitcoin::base58::encode_check(&v))
             }
             _ => Err(self.corrupt("address tag")),
@@ -452,10 +462,16 @@ pub(crate) const OP_PREORDER: u8 = 1;
 /// See [`OP_PREORDER`].
 pub(crate) const OP_LINE: u8 = 2;
 
-/// A preorder record with its hash. `compact`: addresses as base58 payloads
-/// (the ops rows keep them for good); else as text (the `preorders` rows,
-/// which live a few blocks and are read by the rules: no base58 work).
-pub(crate) fn put_preorder(out: &mut Vec<u8>, p: &PreorderRecord, compact: bool) {
+/// Where an ops row stands: its height, vtxindex and txid (hex), which a
+/// preorder record written there leaves out when they are its own.
+pub(crate) type RowPosition<'a> = (u64, u32, &'a str);
+
+/// A preorder record with its hash. `at`: written in the ops row at that
+/// position, addresses as base58 payloads and (when they match the row) no
+/// block number, vtxindex or txid; `None`: the `preorders` rows, which live a
+/// few blocks and are read by the rules: addresses as text, no base58 work.
+pub(crate) fn put_preorder(out: &mut Vec<u8>, p: &PreorderRecord, at: Option<RowPosition<'_>>) {
+    let compact = at.is_some();
     let sender = if compact { hex::decode(&p.sender).ok() } else { None };
     let addr = |out: &mut Vec<u8>, a: &str, script: Option<&[u8]>| {
         if compact {
@@ -464,42 +480,58 @@ pub(crate) fn put_preorder(out: &mut Vec<u8>, p: &PreorderRecord, compact: bool)
             put_addr_text(out, a)
         }
     };
+    let own_position = at == Some((p.block_number, p.vtxindex, p.txid.as_str()));
+    out.push(own_position as u8);
     out.extend_from_slice(&p.preorder_hash.0);
     out.extend_from_slice(&p.consensus_hash.0);
     put_hexstr(out, &p.sender);
     put_opt(out, p.sender_pubkey.as_deref(), put_hexstr);
     addr(out, &p.address, sender.as_deref());
-    put_varint(out, p.block_number);
     put_varint(out, p.op_fee);
     put_opt(out, p.burn_address.as_deref(), |o, a| addr(o, a, None));
     put_varint(out, p.token_fee);
     put_opt(out, p.token_units.as_deref(), put_str);
     put_str(out, &p.op);
-    put_hexstr(out, &p.txid);
-    put_varint(out, u64::from(p.vtxindex));
+    if !own_position {
+        put_varint(out, p.block_number);
+        put_hexstr(out, &p.txid);
+        put_varint(out, u64::from(p.vtxindex));
+    }
 }
 
-/// Reads what [`put_preorder`] wrote.
-pub(crate) fn read_preorder(rd: &mut Reader<'_>) -> Result<PreorderRecord, StoreError> {
+/// Reads what [`put_preorder`] wrote at `at`.
+pub(crate) fn read_preorder(rd: &mut Reader<'_>, at: Option<RowPosition<'_>>) -> Result<PreorderRecord, StoreError> {
+    let own_position = match rd.byte()? {
+        0 => false,
+        1 => true,
+        _ => return Err(rd.corrupt("preorder position tag")),
+    };
     let preorder_hash = crate::hash::PreorderHash(rd.array()?);
     let consensus_hash = ConsensusHash(rd.array()?);
     let sender = rd.hexstr()?;
     let sender_pubkey = rd.opt(Reader::hexstr)?;
     let address = rd.addr(hex::decode(&sender).ok().as_deref())?;
+    let (op_fee, burn_address, token_fee, token_units, op) =
+        (rd.varint()?, rd.opt(|rd| rd.addr(None))?, rd.varint()?, rd.opt(Reader::string)?, rd.string()?);
+    let (block_number, txid, vtxindex) = match (own_position, at) {
+        (true, Some((height, vtxindex, txid))) => (height, txid.to_string(), vtxindex),
+        (true, None) => return Err(rd.corrupt("preorder position outside an ops row")),
+        (false, _) => (rd.varint()?, rd.hexstr()?, rd.u32()?),
+    };
     Ok(PreorderRecord {
         preorder_hash,
         consensus_hash,
         sender,
         sender_pubkey,
         address,
-        block_number: rd.varint()?,
-        op_fee: rd.varint()?,
-        burn_address: rd.opt(|rd| rd.addr(None))?,
-        token_fee: rd.varint()?,
-        token_units: rd.opt(Reader::string)?,
-        op: rd.string()?,
-        txid: rd.hexstr()?,
-        vtxindex: rd.u32()?,
+        block_number,
+        op_fee,
+        burn_address,
+        token_fee,
+        token_units,
+        op,
+        txid,
+        vtxindex,
     })
 }
 

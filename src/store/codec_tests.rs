@@ -124,6 +124,10 @@ fn the_address_of_the_owner_script_costs_two_bytes() {
     let mut out = Vec::new();
     put_addr(&mut out, &r.address, hex::decode(&r.sender).ok().as_deref());
     assert_eq!(out, [2, 0x6f]);
+    let mut out = Vec::new();
+    put_addr(&mut out, &addr_of(0x6f, 0), None);
+    assert_eq!(out, [3, 0x6f], "a burn address is its version byte");
+    assert_eq!(Reader::new(&out, "t").addr(None).unwrap(), addr_of(0x6f, 0));
 }
 
 #[test]
@@ -143,13 +147,21 @@ fn preorders_and_history_heads_round_trip() {
         txid: hex::encode([4u8; 32]),
         vtxindex: 9,
     };
-    for compact in [false, true] {
+    let txid = p.txid.clone();
+    let (own, other) = (Some((p.block_number, p.vtxindex, txid.as_str())), Some((p.block_number, 10, txid.as_str())));
+    let mut sizes = Vec::new();
+    for at in [None, own, other] {
         let mut out = Vec::new();
-        put_preorder(&mut out, &p, compact);
+        put_preorder(&mut out, &p, at);
         let mut rd = Reader::new(&out, "t");
-        assert_eq!(read_preorder(&mut rd).unwrap(), p);
+        assert_eq!(read_preorder(&mut rd, at).unwrap(), p, "at {at:?}");
         rd.finish().unwrap();
+        sizes.push(out.len());
     }
+    assert!(sizes[1] + 32 < sizes[2], "in its own ops row a preorder leaves out its position: {sizes:?}");
+    let mut own_row = Vec::new();
+    put_preorder(&mut own_row, &p, own);
+    assert!(read_preorder(&mut Reader::new(&own_row, "t"), None).is_err(), "a position it left out is not made up");
     for (opcode, x) in [
         ("NAME_UPDATE", HistoryExtra { consensus_hash: Some(ConsensusHash([1; 16])), ..Default::default() }),
         (
@@ -192,7 +204,7 @@ fn truncated_or_garbage_bytes_are_errors_not_panics() {
             .collect();
         let mut back = record();
         let _ = read_name_body(&mut back, &junk);
-        let _ = read_preorder(&mut Reader::new(&junk, "t"));
+        let _ = read_preorder(&mut Reader::new(&junk, "t"), None);
         let _ = read_history_head(&mut Reader::new(&junk, "t"));
         let mut rec = record();
         let _ = read_name_delta(&mut Reader::new(&junk, "t"), &mut rec);

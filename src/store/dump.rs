@@ -4,7 +4,7 @@
 //! state rebuilt from the history.
 
 use rusqlite::types::Value;
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::codec::{self, Reader};
 use super::rows::{decode, NameRow, NAME_COLUMNS};
@@ -181,13 +181,23 @@ impl Import<'_> {
         let fail = |m: String| corrupt("ops", m);
         let mut inventory: Vec<(u64, u32, [u8; 20])> = Vec::new();
         // Names, one at a time.
-        let mut names = self.tx.prepare(&format!("SELECT {NAME_COLUMNS} FROM names ORDER BY id"))?;
+        let mut names = self.tx.prepare(&format!("SELECT {NAME_COLUMNS}, hash128 FROM names ORDER BY id"))?;
         let mut ops = self.tx.prepare(
             "SELECT height, vtxindex, txid, op, delta FROM ops WHERE subject = ?1 ORDER BY height, vtxindex",
         )?;
+        let dup: Option<String> = self
+            .tx
+            .query_row("SELECT name FROM names GROUP BY name HAVING COUNT(*) > 1 LIMIT 1", [], |r| r.get(0))
+            .optional()?;
+        if let Some(name) = dup {
+            return Err(corrupt("names", format!("name {name} appears more than once")));
+        }
         let mut rows = names.query([])?;
         while let Some(r) = rows.next()? {
             let row = NameRow::from_row(r, 0)?;
+            if r.get::<_, i64>(6)? != super::rows::name_key(&row.name) {
+                return Err(corrupt("names", format!("name {} is filed under another hash128", row.name)));
+            }
             let mut rec = codec::blank_name(&row.name, &row.namespace_id);
             let mut any = false;
             let mut hist = ops.query([row.id])?;
@@ -212,14 +222,14 @@ impl Import<'_> {
         }
         // Namespaces, and ops without a name.
         let mut st = self.tx.prepare(
-            "SELECT height, vtxindex, ns_subject, delta FROM ops
+            "SELECT height, vtxindex, ns_subject, delta, txid FROM ops
              WHERE subject IS NULL AND delta IS NOT NULL ORDER BY height, vtxindex",
         )?;
         let mut last_ns: std::collections::HashMap<String, NamespaceRecord> = Default::default();
         let mut rows = st.query([])?;
         while let Some(o) = rows.next()? {
             let (height, vtxindex) = (o.get::<_, i64>(0)? as u64, o.get::<_, i64>(1)? as u32);
-            let (ns, delta): (Option<String>, Vec<u8>) = (o.get(2)?, o.get(3)?);
+            let (ns, delta, txid): (Option<String>, Vec<u8>, Vec<u8>) = (o.get(2)?, o.get(3)?, o.get(4)?);
             let mut rd = Reader::new(&delta, "ops");
             let (opcode, extra) = codec::read_history_head(&mut rd)?;
             let material = match ns {
@@ -233,7 +243,10 @@ impl Import<'_> {
                     Material::Namespace(rec)
                 }
                 None => match rd.byte()? {
-                    codec::OP_PREORDER => Material::Preorder(codec::read_preorder(&mut rd)?),
+                    codec::OP_PREORDER => {
+                        let txid = codec::to_hex(&txid);
+                        Material::Preorder(codec::read_preorder(&mut rd, Some((height, vtxindex, &txid)))?)
+                    }
                     codec::OP_LINE => Material::Line(
                         String::from_utf8(rd.bytes()?.to_vec()).map_err(|_| fail("line is not text".into()))?,
                     ),

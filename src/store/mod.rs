@@ -15,6 +15,7 @@ mod rows;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod wal;
 
 use std::path::Path;
 
@@ -112,6 +113,8 @@ pub const DEFAULT_REORG_DEPTH: u64 = 144;
 pub struct Store {
     conn: Connection,
     reorg_depth: u64,
+    /// Copies committed WAL frames into the database file off this thread.
+    _checkpointer: Option<wal::Checkpointer>,
 }
 
 impl Store {
@@ -121,8 +124,10 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        // Bulk indexing: a 64 MiB page cache, temporaries in memory, and
-        // fewer (larger) WAL checkpoints. Durability is unchanged: WAL +
+        // Bulk indexing: a 64 MiB page cache (128 MiB measured no faster at
+        // 1M names, and 70 MB more RSS), temporaries in memory, and
+        // fewer (larger) WAL checkpoints, most of whose copying a thread of
+        // its own has done by then (see `wal`). Durability is unchanged: WAL +
         // synchronous=NORMAL commits each block atomically.
         conn.pragma_update(None, "cache_size", -65_536)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
@@ -131,7 +136,8 @@ impl Store {
         // Every statement of a block stays prepared (the default 16 is fewer
         // than one block uses, so they were re-parsed over and over).
         conn.set_prepared_statement_cache_capacity(128);
-        let mut store = Store { conn, reorg_depth: DEFAULT_REORG_DEPTH };
+        let checkpointer = Some(wal::Checkpointer::start(path)?);
+        let mut store = Store { conn, reorg_depth: DEFAULT_REORG_DEPTH, _checkpointer: checkpointer };
         store.migrate()?;
         Ok(store)
     }
@@ -154,7 +160,7 @@ impl Store {
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        Ok(Store { conn, reorg_depth: DEFAULT_REORG_DEPTH })
+        Ok(Store { conn, reorg_depth: DEFAULT_REORG_DEPTH, _checkpointer: None })
     }
 
     /// Keeps undo rows for the `depth` blocks below the tip (at least 1);

@@ -28,6 +28,11 @@ pub(crate) fn hash128_key(h: &NameHash128) -> i64 {
     i64::from_be_bytes(b)
 }
 
+/// The `names.hash128` column of `name`, by which it is looked up.
+pub(crate) fn name_key(name: &str) -> i64 {
+    hash128_key(&NameHash128::of_name(name))
+}
+
 fn corrupt(table: &'static str, message: impl Into<String>) -> StoreError {
     StoreError::Corrupt { table, message: message.into() }
 }
@@ -35,7 +40,7 @@ fn corrupt(table: &'static str, message: impl Into<String>) -> StoreError {
 /// Decodes a `preorders.rec` blob.
 pub(crate) fn decode_preorder(b: &[u8], hash: PreorderHash) -> Result<PreorderRecord, StoreError> {
     let mut rd = Reader::new(b, "preorders");
-    let p = codec::read_preorder(&mut rd)?;
+    let p = codec::read_preorder(&mut rd, None)?;
     rd.finish()?;
     if p.preorder_hash != hash {
         return Err(corrupt("preorders", "record under another hash"));
@@ -196,8 +201,12 @@ impl Rows<'_> {
     }
 
     pub(crate) fn name_row(&self, fqn: &str) -> Result<Option<NameRow>, StoreError> {
-        let sql = format!("SELECT {NAME_COLUMNS} FROM names WHERE name = ?1");
-        Ok(self.0.prepare_cached(&sql)?.query_row([fqn], |r| NameRow::from_row(r, 0)).optional()?)
+        let sql = format!("SELECT {NAME_COLUMNS} FROM names WHERE hash128 = ?1 AND name = ?2");
+        Ok(self
+            .0
+            .prepare_cached(&sql)?
+            .query_row(params![name_key(fqn), fqn], |r| NameRow::from_row(r, 0))
+            .optional()?)
     }
 
     pub(crate) fn name(&self, fqn: &str) -> Result<Option<NameRecord>, StoreError> {
@@ -265,7 +274,11 @@ impl Rows<'_> {
 
     /// The `names.id` of `name`.
     pub(crate) fn name_id(&self, name: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self.0.prepare_cached("SELECT id FROM names WHERE name = ?1")?.query_row([name], |r| r.get(0)).optional()?)
+        Ok(self
+            .0
+            .prepare_cached("SELECT id FROM names WHERE hash128 = ?1 AND name = ?2")?
+            .query_row(params![name_key(name), name], |r| r.get(0))
+            .optional()?)
     }
 
     pub(crate) fn import_keyring(&self, ns: &str) -> Result<Option<String>, StoreError> {

@@ -168,7 +168,10 @@ pub const CHAIN_TABLES: &[&str] =
 ///   (`ns_subject`) carries its history row: `delta` = opcode and the op's
 ///   own fields, then the record fields it changed (`store::codec`).
 /// - `names`: `rec` = the record's other fields (`store::codec::name_body`);
-///   `hash128` = the first 8 bytes of hash128(name), big-endian, as i64.
+///   `hash128` = the first 8 bytes of hash128(name), big-endian, as i64: a
+///   name is found by `hash128 = ? AND name = ?` (no index on the text:
+///   one random B-tree insert fewer per name). The rules keep names unique
+///   (a snapshot import checks it).
 /// - `undo`: prior row images of everything a block changed, kept only for
 ///   blocks above the reorg horizon.
 pub const CREATE_CHAIN_TABLES: &str = r#"
@@ -211,7 +214,7 @@ pub const CREATE_CHAIN_TABLES: &str = r#"
 
     CREATE TABLE IF NOT EXISTS names (
         id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
         namespace_id TEXT NOT NULL,
         sender BLOB NOT NULL,
         value_hash BLOB,
