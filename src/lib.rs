@@ -17,6 +17,7 @@ pub mod indexer;
 pub mod metrics;
 pub mod node;
 pub mod store;
+pub mod subdomain;
 pub mod tx;
 pub mod virtualchain;
 pub mod zonefile;
