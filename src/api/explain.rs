@@ -121,7 +121,15 @@ pub fn explain(store: &Store, input: &str) -> anyhow::Result<Value> {
     };
 
     let live = status == "registered";
+    let subdomain = if live { super::subdomains::explain(store, &q.owner)? } else { None };
     let (dns, answer) = match (live, rec.value_hash, &zone) {
+        (true, _, _) if subdomain.is_some() => match subdomain.as_ref().and_then(|s| s.1.as_ref()) {
+            Some(zf) => {
+                let (outcome, records) = answer_from(zf, &q.owner);
+                (format!("{outcome} (the subdomain's own)"), json!({ "owner": q.owner, "records": records }))
+            }
+            None => ("SERVFAIL: the subdomain's zone file does not parse".to_string(), Value::Null),
+        },
         (false, _, _) => (format!("NXDOMAIN: {} is {status}", q.name), Value::Null),
         (true, None, _) => ("NOERROR with no data: the name has no zone-file hash".to_string(), Value::Null),
         (true, Some(_), None) => ("SERVFAIL: the zone file the chain announced is not held".to_string(), Value::Null),
@@ -174,6 +182,7 @@ pub fn explain(store: &Store, input: &str) -> anyhow::Result<Value> {
         "expire_block": expire,
         "renewal_deadline": expire.map(|e| e + epoch.grace_period),
         "zonefile": zonefile,
+        "subdomain": subdomain.map(|s| s.0),
         "chain": chain,
         "summary": summary,
     }))

@@ -26,6 +26,9 @@ fn tip(store: &Store) -> anyhow::Result<u64> {
 /// `bns name show`: the name's record and status at the indexed tip.
 pub fn name_show(store: &Store, fqn: &str) -> anyhow::Result<Value> {
     let params = stored_params(store)?;
+    if super::subdomains::is_subdomain_name(fqn) {
+        return super::subdomains::show(store, fqn);
+    }
     let Some(rec) = store.name(fqn)? else {
         return Ok(json!({ "name": fqn, "status": "available" }));
     };
@@ -60,6 +63,9 @@ pub fn name_show(store: &Store, fqn: &str) -> anyhow::Result<Value> {
 
 /// `bns name history`: `{ "<block>": [record, ...] }` as Core's API returns it.
 pub fn history(store: &Store, key: &str) -> anyhow::Result<Value> {
+    if super::subdomains::is_subdomain_name(key) {
+        return super::subdomains::history(store, key);
+    }
     let mut out = serde_json::Map::new();
     for e in store.history(key)? {
         let entry = out.entry(e.height.to_string()).or_insert_with(|| Value::Array(vec![]));

@@ -27,6 +27,7 @@ mod host;
 pub mod inspect;
 mod readers;
 mod serve;
+pub mod subdomains;
 mod zonefiles;
 
 use std::future::Future;
@@ -279,8 +280,15 @@ where
 
 async fn name(State(ctx): State<Ctx>, path: Result<UrlPath<String>, PathRejection>) -> Result<Response, Failure> {
     let name = path_name(path)?.to_ascii_lowercase();
-    if split_fqn(&name).is_none() {
-        return Err(fail(StatusCode::BAD_REQUEST, format!("{name:?} is not a valid name (name.namespace)")));
+    let subdomain = subdomains::is_subdomain_name(&name)
+        && name.split_once('.').is_some_and(|(label, parent)| {
+            crate::subdomain::valid_label(label) && split_fqn(parent).is_some()
+        });
+    if split_fqn(&name).is_none() && !subdomain {
+        return Err(fail(
+            StatusCode::BAD_REQUEST,
+            format!("{name:?} is not a valid name (name.namespace or subdomain.name.namespace)"),
+        ));
     }
     let v = with_store(&ctx, move |s| inspect::name_show(s, &name)).await?;
     Ok(if v["status"] == "available" {

@@ -130,6 +130,9 @@ pub struct ChainParams {
     pub announcers: Vec<String>,
 }
 
+/// Core's `SUBDOMAINS_FIRST_BLOCK` (mainnet).
+pub const SUBDOMAINS_FIRST_BLOCK_MAINNET: u64 = 478_872;
+
 /// Core's default `announcers` (mainnet).
 pub const DEFAULT_ANNOUNCERS: [&str; 3] = ["judecn.id", "muneeb.id", "shea256.id"];
 
@@ -142,6 +145,15 @@ impl ChainParams {
             magic: *b"id",
             token_allocations: vec![],
             announcers: DEFAULT_ANNOUNCERS.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// First block whose zone files carry subdomains: Core's
+    /// `SUBDOMAINS_FIRST_BLOCK` on mainnet, the first block elsewhere.
+    pub fn subdomains_first_block(&self) -> u64 {
+        match self.kind {
+            ChainKind::Mainnet => SUBDOMAINS_FIRST_BLOCK_MAINNET,
+            _ => self.first_block,
         }
     }
 

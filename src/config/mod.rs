@@ -208,6 +208,9 @@ pub struct DevSettings {
     /// Registers N synthetic names `n0.gen` .. `n{N-1}.gen` (A + TXT zone files) at first start, for benchmarks [default: 0]
     #[arg(long, value_name = "N")]
     pub generate_names: Option<usize>,
+    /// Registers every `$ORIGIN` name of a Stacks-genesis style zone-file list (hash line, then the zone file with `\n` for newlines; e.g. ../shared/data/mainnet-zonefiles-sample.txt) with exactly that zone file, revealing namespaces the dev chain lacks
+    #[arg(long, value_name = "FILE")]
+    pub import_zonefiles: Option<PathBuf>,
     #[command(flatten)]
     #[serde(flatten)]
     #[allow(missing_docs)]
@@ -222,6 +225,7 @@ impl DevSettings {
             block_interval: self.block_interval.or(other.block_interval),
             zones: self.zones.or(other.zones),
             generate_names: self.generate_names.or(other.generate_names),
+            import_zonefiles: self.import_zonefiles.or(other.import_zonefiles),
             faces: self.faces.or(other.faces),
         }
     }

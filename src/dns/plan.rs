@@ -332,7 +332,28 @@ fn in_namespace<'a>(snap: &'a Snapshot, ns: &'a Namespace, q: &QName<'_>, qtype:
         p.unregistered = unregistered;
         p
     };
-    match snap.name(&key[..klen]) {
+    let parent = snap.name(&key[..klen]);
+    // A subdomain (`label.name.ns`, its own zone file) answers for itself and
+    // below while its parent name is registered.
+    if n >= 3 && matches!(parent, NameView::Zone(_) | NameView::NotFetched(_) | NameView::Invalid(..)) {
+        let sub = q.label(n - 3);
+        let slen = sub.len() + 1 + klen;
+        if !sub.contains(&b'.') && slen <= key.len() {
+            key.copy_within(..klen, sub.len() + 1);
+            key[..sub.len()].copy_from_slice(sub);
+            key[sub.len()] = b'.';
+            key[..sub.len()].make_ascii_lowercase();
+            match snap.name(&key[..slen]) {
+                NameView::Zone(blob) => return in_zone(ns, blob, q, qtype, n - 3),
+                NameView::Invalid(h, r) => {
+                    return Plan { ede: Some(Ede::Invalid(h, r)), ..Plan::new(SERVFAIL, false) };
+                }
+                NameView::Broken => return Plan::new(SERVFAIL, false),
+                _ => {}
+            }
+        }
+    }
+    match parent {
         NameView::NotRegistered if snap.lag().is_some() => Plan::new(SERVFAIL, false),
         NameView::NotRegistered => neg(NXDOMAIN, None, true),
         NameView::Expired => neg(NXDOMAIN, Some(Ede::Expired), true),
@@ -340,7 +361,7 @@ fn in_namespace<'a>(snap: &'a Snapshot, ns: &'a Namespace, q: &QName<'_>, qtype:
         NameView::NotFetched(h) => Plan { ede: Some(Ede::NotFetched(h)), ..Plan::new(SERVFAIL, false) },
         NameView::Invalid(h, r) => Plan { ede: Some(Ede::Invalid(h, r)), ..Plan::new(SERVFAIL, false) },
         NameView::Broken => Plan::new(SERVFAIL, false),
-        NameView::Zone(blob) => in_zone(ns, blob, q, qtype),
+        NameView::Zone(blob) => in_zone(ns, blob, q, qtype, n - 2),
     }
 }
 
@@ -368,18 +389,19 @@ fn glue_for_apex<'a>(snap: &'a Snapshot, ns: &'a Namespace, p: &mut Plan<'a>) {
     }
 }
 
-/// Answers `q` from the packed records of its BNS name (labels n-2, n-1 of `q`).
-fn in_zone<'a>(ns: &'a Namespace, blob: &'a [u8], q: &QName<'_>, qtype: u16) -> Plan<'a> {
+/// Answers `q` from the packed records of the name made of its labels from
+/// `base` on (a BNS name: `n - 2`; a subdomain: `n - 3`).
+fn in_zone<'a>(ns: &'a Namespace, blob: &'a [u8], q: &QName<'_>, qtype: u16, base: usize) -> Plan<'a> {
     let n = q.len();
-    // The part of the question below the BNS name, as relative wire labels.
-    let rel_q = &q.wire[..q.offset(n - 2)];
+    // The part of the question below the name, as relative wire labels.
+    let rel_q = &q.wire[..q.offset(base)];
     let mut p = Plan::new(NOERROR, true);
 
     if let Some(cut) = zone_cut(blob, rel_q) {
         // Referral: the owner of the NS set is the question from the label
         // where the cut's owner starts.
         let (s, e, owner_len) = cut;
-        let label = (0..n).find(|&i| q.offset(n - 2) - q.offset(i) == owner_len).unwrap_or(0);
+        let label = (0..n).find(|&i| q.offset(base) - q.offset(i) == owner_len).unwrap_or(0);
         p.authoritative = false;
         p.authority.push(Set { owner: Owner::Suffix(label as u8), blob, start: s, end: e, ttl: None });
         glue(blob, q, s, e, &mut p);
@@ -420,8 +442,8 @@ fn in_zone<'a>(ns: &'a Namespace, blob: &'a [u8], q: &QName<'_>, qtype: u16) -> 
         let Some(first) = rr_at(blob, cs) else { return p };
         p.answer.push(Set { owner, blob, start: cs, end: first.end, ttl: None });
         let Some(target) = rdata_target(T_CNAME, first.rdata) else { return p };
-        // Inside this zone file only: the target must end with the BNS name.
-        let name_suffix = q.suffix(n - 2);
+        // Inside this zone file only: the target must end with the name.
+        let name_suffix = q.suffix(base);
         if target.len() < name_suffix.len() || !eq_wire(&target[target.len() - name_suffix.len()..], name_suffix) {
             return p;
         }

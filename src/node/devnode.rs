@@ -24,6 +24,9 @@ use crate::tx::Wallet;
 
 /// Blocks mined at the dev chain's first start so the wallet has mature coins.
 pub const DEV_FUNDING_BLOCKS: u64 = 101;
+/// With `--import-zonefiles`: 200 more mature coinbases (10,000 BTC) pay for
+/// hundreds of real names, short ones included.
+const IMPORT_FUNDING_BLOCKS: u64 = 301;
 
 /// Mines submitted transactions and waits for the indexer to see them.
 struct DevMiner {
@@ -181,11 +184,25 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
             dev::builtin_plan()?
         }
     };
+    let mut plan = plan;
+    if let Some(file) = &settings.import_zonefiles {
+        let genesis = super::genesis_zones::read(file)?;
+        for (line, why) in &genesis.skipped {
+            println!("bns dev: {}:{line}: left out: {why}", file.display());
+        }
+        let n = genesis.zones.len();
+        let shadowed = super::genesis_zones::extend_plan(&mut plan, genesis);
+        for name in &shadowed {
+            println!("bns dev: {name} from {} left out: the zones directory has its own zone file", file.display());
+        }
+        println!("bns dev: importing {} names from {}", n - shadowed.len(), file.display());
+    }
+    let funding_blocks = if settings.import_zonefiles.is_some() { IMPORT_FUNDING_BLOCKS } else { DEV_FUNDING_BLOCKS };
     let chain = Arc::new(DevChain::open(&data_dir.join("devchain.dat"), network)?);
     let wallet = Wallet::load_or_create(&data_dir.join("dev-wallet.wif"), network)?;
     let params = load_or_create_dev_params(&data_dir, &wallet)?;
-    if chain.height() < DEV_FUNDING_BLOCKS {
-        let n = DEV_FUNDING_BLOCKS - chain.height();
+    if chain.height() < funding_blocks {
+        let n = funding_blocks - chain.height();
         info!(blocks = n, "funding the dev wallet");
         for _ in 0..n {
             chain.mine(&wallet.script_pubkey())?;

@@ -6,6 +6,7 @@ pub mod dev;
 pub mod devnode;
 pub mod follow;
 pub mod generate;
+pub mod genesis_zones;
 pub mod inspect;
 pub mod names;
 pub mod owner;

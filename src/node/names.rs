@@ -29,6 +29,7 @@ use tracing::{info, warn};
 use crate::bns::{ChainParams, NameRecord, NamespaceRecord};
 use crate::dns::snapshot::{encode_entry, EntryBuf, Image, ImageMeta, COMPACT_AT};
 use crate::dns::{excess_lag, ApexConfig, NameState, Snapshot, SnapshotCell};
+use crate::hash::ValueHash;
 use crate::store::{Store, StoreError};
 use crate::zonefile::{self, ZoneFile};
 
@@ -40,6 +41,9 @@ pub const SERIAL_FILE: &str = "dns.serial";
 /// Keeps the DNS snapshot in step with the store.
 pub struct StoreNames {
     store: Mutex<Store>,
+    /// Read-write connection for the subdomain index (`None`: the database
+    /// could not be opened for writing; subdomains then stay as they are).
+    writer: Option<Mutex<Store>>,
     params: ChainParams,
     cell: Arc<SnapshotCell>,
     apex: ApexConfig,
@@ -63,8 +67,16 @@ impl StoreNames {
     /// [`StoreNames::open`] with the apex name-server identity to announce.
     pub fn open_with(path: &Path, params: ChainParams, apex: ApexConfig) -> Result<Self, StoreError> {
         let file = path.parent().map(|d| d.join(SNAPSHOT_FILE));
+        let writer = match Store::open_aux(path) {
+            Ok(s) => Some(Mutex::new(s)),
+            Err(e) => {
+                warn!(error = %e, "cannot open the store for writing: subdomains are not indexed");
+                None
+            }
+        };
         let me = StoreNames {
             store: Mutex::new(Store::open_readonly(path)?),
+            writer,
             params,
             cell: Arc::new(SnapshotCell::new(Snapshot::empty())),
             apex,
@@ -135,6 +147,7 @@ impl StoreNames {
     /// Brings the snapshot up to the store; call after each indexer step and
     /// stored zone file. Returns whether anything was published.
     pub fn refresh(&self) -> Result<bool, StoreError> {
+        let subdomains = self.index_subdomains();
         let store = self.store.lock().map_err(|_| poisoned())?;
         let last = store.last_block()?;
         let height = last.as_ref().map_or(0, |b| b.height);
@@ -143,7 +156,11 @@ impl StoreNames {
         let current = self.cell.load_full();
         let prev = current.meta();
         let lag = excess_lag(self.chain_tip(), height, confirmations(&store));
-        if prev.height == height && prev.block_hash == block_hash && prev.zonefile_watermark == watermark {
+        if prev.height == height
+            && prev.block_hash == block_hash
+            && prev.zonefile_watermark == watermark
+            && subdomains.is_empty()
+        {
             if lag != current.lag() {
                 self.cell.publish(current.with_lag(lag));
             }
@@ -173,11 +190,17 @@ impl StoreNames {
             }
             keys.retain(|k| k.contains('.'));
             keys.extend(store.names_with_zonefiles_after(prev.zonefile_watermark)?);
+            keys.extend(subdomains);
             keys.sort();
             keys.dedup();
             let epoch = self.params.epoch_at(height);
             let mut changes = Vec::with_capacity(keys.len());
             for fqn in &keys {
+                if fqn.matches('.').count() == 2 {
+                    let entry = store.subdomain(fqn)?.map(|row| subdomain_entry(fqn, &row.zonefile));
+                    changes.push((fqn.as_bytes().into(), entry.map(Vec::into_boxed_slice)));
+                    continue;
+                }
                 let entry = match store.name(fqn)? {
                     Some(rec) => {
                         let content = match &rec.value_hash {
@@ -208,6 +231,28 @@ impl StoreNames {
         Ok(true)
     }
 
+    /// Runs the subdomain index over what the store holds; the subdomains
+    /// whose state may have changed (errors are logged and retried on the
+    /// next refresh).
+    fn index_subdomains(&self) -> Vec<String> {
+        let Some(writer) = &self.writer else { return Vec::new() };
+        let Ok(store) = writer.lock() else { return Vec::new() };
+        let started = Instant::now();
+        match store.index_subdomains(self.params.subdomains_first_block()) {
+            Ok(pass) => {
+                if pass.zonefiles > 0 || !pass.changed.is_empty() {
+                    info!(zonefiles = pass.zonefiles, subdomains = pass.changed.len(),
+                        ms = started.elapsed().as_millis() as u64, "subdomains indexed");
+                }
+                pass.changed
+            }
+            Err(e) => {
+                warn!(error = %e, "indexing subdomains failed; retrying on the next refresh");
+                Vec::new()
+            }
+        }
+    }
+
     /// Every name, from one pass over the store.
     fn build_full(
         &self,
@@ -223,6 +268,7 @@ impl StoreNames {
                 buf.push(rec.name.as_bytes(), &e);
             }
         })?;
+        store.for_each_subdomain(|fqn, zonefile| buf.push(fqn.as_bytes(), &subdomain_entry(&fqn, &zonefile)))?;
         let names = buf.len();
         let image = Arc::new(Image::from_entries(meta, &ns_ids(namespaces, meta.height), buf));
         info!(height = meta.height, names, ms = started.elapsed().as_millis() as u64, "DNS snapshot built");
@@ -324,9 +370,20 @@ fn name_state(rec: &NameRecord, content: Option<&[u8]>) -> NameState {
         return NameState::Zone(Arc::new(ZoneFile { origin: None, ttl: None, records: vec![], warnings: vec![] }));
     };
     let Some(bytes) = content else { return NameState::NotFetched(hash.to_string()) };
+    zone_state(&hash, bytes, &rec.name)
+}
+
+/// A subdomain's snapshot entry: its own zone file; it never expires by
+/// itself (DNS answers it only while its parent name is registered).
+fn subdomain_entry(fqn: &str, zonefile: &[u8]) -> Vec<u8> {
+    encode_entry(fqn, &zone_state(&ValueHash::of_zonefile(zonefile), zonefile, fqn), None)
+}
+
+/// What DNS makes of zone file `bytes` (with hash `hash`) of `fqn`.
+fn zone_state(hash: &ValueHash, bytes: &[u8], fqn: &str) -> NameState {
     // Parsed with this name as the default origin: a file without $ORIGIN
     // means something different for each name that points at it.
-    match zonefile::check_with_origin(bytes, Some(&hash), Some(&rec.name)) {
+    match zonefile::check_with_origin(bytes, Some(hash), Some(fqn)) {
         Ok(zf) if zf.records.is_empty() && !zf.warnings.is_empty() => {
             NameState::Invalid(hash.to_string(), zf.warnings.join("; "))
         }

@@ -382,6 +382,7 @@ pub(super) fn rollback_to(conn: &mut Connection, height: u64) -> Result<u64, Sto
     if tx.execute("DELETE FROM atlas_inventory WHERE inv_index > ?1", [inv_end])? > 0 {
         add_meta_count(&tx, META_INVENTORY_RESETS, 1)?;
     }
+    super::subdomains::rollback(&tx, inv_end)?;
     let names: i64 = tx.query_row("SELECT COUNT(*) FROM names", [], |r| r.get(0))?;
     super::set_meta_in(&tx, META_NAMES_TOTAL, &names.to_string())?;
     tx.commit()?;

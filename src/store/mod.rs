@@ -13,6 +13,7 @@ mod dump;
 mod queries;
 mod rows;
 mod schema;
+mod subdomains;
 #[cfg(test)]
 mod tests;
 mod wal;
@@ -26,6 +27,7 @@ pub use atlas::{InventoryRow, PeerRow, PutOutcome};
 pub use block::BlockWriter;
 pub use dump::{table_rows, BlockFacts, Import, Material, OpEvidence, DUMP_TABLES};
 pub use queries::{HistoryEntry, ZoneFileOrigin};
+pub use subdomains::{SubdomainPass, SubdomainRow};
 use rows::Rows;
 
 use crate::bns::{NameRecord, NamespaceRecord, ViewError};
@@ -153,6 +155,17 @@ impl Store {
     /// truncates the WAL (for measuring the file, or before copying it).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         Ok(self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?)
+    }
+
+    /// A second read-write connection to a database [`Store::open`] has
+    /// migrated (for a helper writing its own tables, such as the subdomain
+    /// index): no migration, no checkpointer thread of its own.
+    pub fn open_aux(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "cache_size", -4_096)?;
+        Ok(Store { conn, reorg_depth: DEFAULT_REORG_DEPTH, _checkpointer: None })
     }
 
     /// Opens an existing database read-only (for the faces).
@@ -410,5 +423,6 @@ pub(crate) fn reset_chain_tables(tx: &Connection) -> Result<(), StoreError> {
     tx.execute_batch(schema::CREATE_CHAIN_TABLES)?;
     set_meta_in(tx, block::META_NAMES_TOTAL, "0")?;
     set_meta_in(tx, block::META_PRUNED_TO, "0")?;
+    set_meta_in(tx, subdomains::META_CURSOR, "0")?;
     block::add_meta_count(tx, block::META_INVENTORY_RESETS, 1)
 }

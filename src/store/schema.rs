@@ -158,7 +158,7 @@ pub const MIGRATIONS: &[&str] = &[
 /// The chain-derived tables of store v2 (created by [`create_chain_tables`],
 /// dropped and re-created by a reindex).
 pub const CHAIN_TABLES: &[&str] =
-    &["blocks", "ops", "preorders", "namespaces", "names", "undo", "accounts", "import_keyrings", "atlas_inventory"];
+    &["blocks", "ops", "preorders", "namespaces", "names", "undo", "accounts", "import_keyrings", "atlas_inventory", "subdomains"];
 
 /// Creates the chain-derived tables of store v2 (if missing).
 ///
@@ -172,6 +172,8 @@ pub const CHAIN_TABLES: &[&str] =
 ///   name is found by `hash128 = ? AND name = ?` (no index on the text:
 ///   one random B-tree insert fewer per name). The rules keep names unique
 ///   (a snapshot import checks it).
+/// - `subdomains`: see `store::subdomains` (derived from the inventory and
+///   the zone files held).
 /// - `undo`: prior row images of everything a block changed, kept only for
 ///   blocks above the reorg horizon.
 pub const CREATE_CHAIN_TABLES: &str = r#"
@@ -244,4 +246,20 @@ pub const CREATE_CHAIN_TABLES: &str = r#"
         vtxindex INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX IF NOT EXISTS atlas_inventory_by_hash ON atlas_inventory(value_hash);
+
+    CREATE TABLE IF NOT EXISTS subdomains (
+        inv_index INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        fqn TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        seqn INTEGER NOT NULL,
+        owner TEXT NOT NULL,
+        zonefile BLOB NOT NULL,
+        sig TEXT,
+        resolver TEXT,
+        reason TEXT,
+        PRIMARY KEY (inv_index, position)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS subdomains_by_fqn ON subdomains(fqn, seqn);
+    CREATE INDEX IF NOT EXISTS subdomains_by_domain ON subdomains(domain, inv_index);
 "#;
