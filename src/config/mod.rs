@@ -208,7 +208,7 @@ pub struct DevSettings {
     /// Registers N synthetic names `n0.gen` .. `n{N-1}.gen` (A + TXT zone files) at first start, for benchmarks [default: 0]
     #[arg(long, value_name = "N")]
     pub generate_names: Option<usize>,
-    /// Registers every `$ORIGIN` name of a Stacks-genesis style zone-file list (hash line, then the zone file with `\n` for newlines; e.g. ../shared/data/mainnet-zonefiles-sample.txt) with exactly that zone file, revealing namespaces the dev chain lacks
+    /// Registers every `$ORIGIN` name of a Stacks-genesis style zone-file list (hash line, then the zone file with `\n` for newlines; e.g. tests/vectors/mainnet-zonefiles-sample.txt) with exactly that zone file, revealing namespaces the dev chain lacks
     #[arg(long, value_name = "FILE")]
     pub import_zonefiles: Option<PathBuf>,
     #[command(flatten)]

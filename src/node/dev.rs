@@ -25,7 +25,15 @@ pub struct ZoneSpec {
     pub name: String,
     /// Exact bytes.
     pub content: Vec<u8>,
+    /// From `--import-zonefiles`: owned by a key of its own batch (an address
+    /// may own at most 25 names), not by the dev wallet.
+    pub imported: bool,
 }
+
+/// Imported names per owner key.
+const NAMES_PER_HOLDER: usize = 20;
+/// Holder keys are the dev wallet's BIP32 children from this index on.
+const HOLDER_BASE_INDEX: u32 = 10_000;
 
 /// What `zones/` asks for.
 #[derive(Debug, Clone)]
@@ -95,7 +103,7 @@ fn plan_from(ns_path: &Path, ns_text: &str, files: Vec<(PathBuf, Vec<u8>)>) -> a
                 zf.warnings.join("; ")
             );
         }
-        zones.push(ZoneSpec { name, content });
+        zones.push(ZoneSpec { name, content, imported: false });
     }
     Ok(Plan { namespaces, zones })
 }
@@ -210,12 +218,27 @@ impl Registrar<'_> {
         }
         if !to_register.is_empty() {
             info!(names = to_register.len(), "registering names");
+            // Who each name goes to: the dev wallet, or (imported) a holder key.
+            let mut imported = 0;
+            let holders: Vec<(String, bitcoin::ScriptBuf)> = to_register
+                .iter()
+                .map(|(z, _)| {
+                    if !z.imported {
+                        return Ok((me.clone(), self.wallet.script_pubkey()));
+                    }
+                    imported += 1;
+                    let batch = u32::try_from((imported - 1) / NAMES_PER_HOLDER).unwrap_or(u32::MAX);
+                    let holder = self.wallet.importer_child(HOLDER_BASE_INDEX.saturating_add(batch))?;
+                    Ok((holder.address().to_string(), holder.script_pubkey()))
+                })
+                .collect::<anyhow::Result<_>>()?;
             self.round(miner, &mut |r| {
                 let mut f = r.funding();
                 let ch = r.tip_ch()?;
                 to_register
                     .iter()
-                    .map(|(z, _)| {
+                    .zip(&holders)
+                    .map(|((z, _), (to, _))| {
                         let (label, ns_id) = split_fqn(&z.name).ok_or_else(|| anyhow!("bad name {}", z.name))?;
                         let ns = r.store.namespace(ns_id)?.ok_or_else(|| anyhow!("namespace {ns_id} missing"))?;
                         let fee = ns.name_fee(label, &epoch, r.chain.height() + 1);
@@ -223,7 +246,7 @@ impl Registrar<'_> {
                             &f,
                             r.params.magic,
                             &z.name,
-                            &me,
+                            to,
                             &ch,
                             fee,
                             &ns,
@@ -236,9 +259,8 @@ impl Registrar<'_> {
                 let mut f = r.funding();
                 to_register
                     .iter()
-                    .map(|(z, h)| {
-                        f.next(ops::name_register(&f, r.params.magic, &z.name, Some(*h), &r.wallet.script_pubkey()))
-                    })
+                    .zip(&holders)
+                    .map(|((z, h), (_, script))| f.next(ops::name_register(&f, r.params.magic, &z.name, Some(*h), script)))
                     .collect()
             })?;
         }

@@ -147,8 +147,10 @@ impl StoreNames {
     /// Brings the snapshot up to the store; call after each indexer step and
     /// stored zone file. Returns whether anything was published.
     pub fn refresh(&self) -> Result<bool, StoreError> {
-        let subdomains = self.index_subdomains();
+        // One refresh at a time, the subdomain pass included: a refresh that
+        // returns has published what its pass changed.
         let store = self.store.lock().map_err(|_| poisoned())?;
+        let subdomains = self.index_subdomains();
         let last = store.last_block()?;
         let height = last.as_ref().map_or(0, |b| b.height);
         let block_hash = last.as_ref().map_or([0u8; 32], |b| b.block_hash.to_byte_array());
@@ -191,6 +193,7 @@ impl StoreNames {
             keys.retain(|k| k.contains('.'));
             keys.extend(store.names_with_zonefiles_after(prev.zonefile_watermark)?);
             keys.extend(subdomains);
+            keys.extend(store.subdomain_keys_between(prev.height, height, prev.zonefile_watermark)?);
             keys.sort();
             keys.dedup();
             let epoch = self.params.epoch_at(height);

@@ -164,6 +164,24 @@ impl Store {
         Ok(rows)
     }
 
+    /// Subdomains with a record from a block above `from` and at most `to`,
+    /// or from a zone file stored after `zonefiles` row `zf_after` (what a
+    /// snapshot at `from` must look at again, whichever process judged them).
+    pub fn subdomain_keys_between(&self, from: u64, to: u64, zf_after: i64) -> Result<Vec<String>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT s.fqn FROM subdomains s JOIN atlas_inventory i ON i.inv_index = s.inv_index
+               WHERE i.height > ?1 AND i.height <= ?2
+             UNION SELECT s.fqn FROM zonefiles z JOIN atlas_inventory i ON i.value_hash = z.value_hash
+               JOIN subdomains s ON s.inv_index = i.inv_index WHERE z.rowid > ?3",
+        )?;
+        let rows = st
+            .query_map(params![from.min(i64::MAX as u64) as i64, to.min(i64::MAX as u64) as i64, zf_after], |r| {
+                r.get(0)
+            })?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(rows)
+    }
+
     /// The current subdomains of `domain` (names, sorted).
     pub fn subdomains_of(&self, domain: &str) -> Result<Vec<String>, StoreError> {
         let mut st = self.conn.prepare_cached(

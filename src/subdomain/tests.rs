@@ -40,13 +40,13 @@ fn rec(fqn: &str, owner: &str, seqn: u64, zonefile: &[u8]) -> SubdomainRecord {
     }
 }
 
-/// The real mainnet zone file of `sub.helloworld` (../shared/data): three
+/// The real mainnet zone file of `sub.helloworld` (tests/vectors, from ../shared/data): three
 /// records, each with its own zone file.
 #[test]
 fn the_mainnet_registrar_file_of_sub_helloworld() {
     let data =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mainnet-zonefiles-sample.txt"))
-            .expect("../shared/data is there");
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/mainnet-zonefiles-sample.txt"))
+            .expect("tests/vectors holds the mainnet sample");
     let text =
         data.lines().find(|l| l.starts_with("$ORIGIN sub.helloworld")).expect("sub.helloworld").replace("\\n", "\n");
     let out = parse("sub.helloworld", &zf("sub.helloworld", &text)).expect("no abort");

@@ -114,7 +114,7 @@ impl DevNode {
             .args(extra)
             .arg("--data-dir")
             .arg(data_dir)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", std::env::var("BNS_TEST_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
