@@ -58,6 +58,11 @@ enum Command {
         #[command(subcommand)]
         command: ZonefileCommand,
     },
+    /// Namespace zones as a DNS secondary sees them
+    Zone {
+        #[command(subcommand)]
+        command: ZoneCommand,
+    },
     /// Zone-file replication (Atlas) of a running node: status, peers
     Atlas {
         #[command(subcommand)]
@@ -363,6 +368,21 @@ fn node_api_addr(store: &bns::store::Store, index: &IndexArgs) -> anyhow::Result
 }
 
 #[derive(Subcommand)]
+enum ZoneCommand {
+    /// Write a namespace as an RFC 1035 master file (apex SOA and NS, every name and subdomain with
+    /// its records): what a secondary gets by AXFR
+    Export {
+        /// Namespace (e.g. id)
+        namespace: String,
+        #[command(flatten)]
+        index: IndexArgs,
+        /// Write to FILE (complete or not at all) instead of standard output
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum ZonefileCommand {
     /// Print a zone file's hash (hash160 of its exact bytes), as names on the chain carry it
     Hash {
@@ -484,6 +504,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Zonefile { command } => zonefile(command),
+        Command::Zone { command: ZoneCommand::Export { namespace, index, out } } => {
+            let done = bns::node::zone::export_zone(&index.dir(), &namespace, out.as_deref())?;
+            eprintln!("{namespace}: {} RRs from {} names and subdomains, serial {}", done.rrs, done.entries, done.serial);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Atlas { command } => {
             let (node, path, text): (_, _, fn(&serde_json::Value) -> String) = match &command {
                 AtlasCommand::Status { node } => (node, "/v1/atlas/status", bns::atlas::report::status_text),

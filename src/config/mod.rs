@@ -101,6 +101,14 @@ pub struct FaceSettings {
     /// Open DNS connections at most, for TCP and for DoT each (16 per client address) [default: 512]
     #[arg(long, value_name = "N")]
     pub max_tcp: Option<usize>,
+    /// Clients allowed AXFR and IXFR of the namespace zones (repeatable CIDR) [default: nobody]
+    #[arg(long = "allow-transfer", value_name = "CIDR")]
+    #[serde(default, alias = "allow-transfer")]
+    pub allow_transfer: Vec<ipnet::IpNet>,
+    /// Secondary sent a NOTIFY for every namespace after each new serial (repeatable) [default: none]
+    #[arg(long = "notify", value_name = "IP:PORT")]
+    #[serde(default)]
+    pub notify: Vec<SocketAddr>,
 }
 
 impl FaceSettings {
@@ -137,6 +145,8 @@ impl FaceSettings {
             max_forwards: self.max_forwards.or(other.max_forwards),
             max_tcp: self.max_tcp.or(other.max_tcp),
             api_hosts: if self.api_hosts.is_empty() { other.api_hosts } else { self.api_hosts },
+            allow_transfer: if self.allow_transfer.is_empty() { other.allow_transfer } else { self.allow_transfer },
+            notify: if self.notify.is_empty() { other.notify } else { self.notify },
         }
     }
 

@@ -43,6 +43,7 @@ pub(crate) struct BnsHandler {
     stats: Arc<DnsStats>,
     metrics: Option<Arc<Metrics>>,
     log_queries: bool,
+    transfers: Arc<super::xfr::Transfers>,
 }
 
 impl BnsHandler {
@@ -55,7 +56,24 @@ impl BnsHandler {
             stats,
             metrics: None,
             log_queries: false,
+            transfers: Arc::default(),
         }
+    }
+
+    /// Who may transfer namespace zones.
+    pub(crate) fn with_transfers(mut self, transfers: Arc<super::xfr::Transfers>) -> Self {
+        self.transfers = transfers;
+        self
+    }
+
+    /// Who may transfer namespace zones.
+    pub(crate) fn transfers(&self) -> &super::xfr::Transfers {
+        &self.transfers
+    }
+
+    /// The snapshot cell answers come from.
+    pub(crate) fn cell(&self) -> &SnapshotCell {
+        &self.cell
     }
 
     /// Logs every query at INFO (target `bns::dns::query`).
@@ -328,6 +346,10 @@ async fn slow_udp(handler: &BnsHandler, q: SlowQuery) {
         }
     };
     if header.metadata.message_type == MessageType::Response {
+        return;
+    }
+    if let Some(reply) = super::xfr::serve::udp_answer(&handler.cell, &handler.transfers, &q.packet, q.src.ip()) {
+        sink.send(reply);
         return;
     }
     let mut head = [0u8; 12];

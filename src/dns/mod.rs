@@ -61,6 +61,7 @@ mod tests;
 pub mod tld;
 pub mod tls;
 mod udp;
+pub mod xfr;
 
 pub use forward::{Policy, ResolverOptions, Upstreams};
 pub use handler::MAX_UDP_PAYLOAD;
@@ -199,6 +200,7 @@ pub struct DnsServer {
     /// DNS over TLS, when [`DnsServer::with_dot`] added it.
     dot: Option<tls::DotListener>,
     limits: DnsLimits,
+    transfers: xfr::Transfers,
 }
 
 /// What the DNS face allows a client: UDP response rate, open connections.
@@ -259,6 +261,7 @@ impl DnsServer {
                         log_queries: false,
                         dot: None,
                         limits: DnsLimits::default(),
+                        transfers: xfr::Transfers::default(),
                     })
                 }
                 Err(e) if addr.port() == 0 && e.kind() == io::ErrorKind::AddrInUse && attempt < BIND_ATTEMPTS => {
@@ -279,6 +282,13 @@ impl DnsServer {
     /// Sets the UDP rate limit and connection caps (default: no rate limit).
     pub fn with_limits(mut self, limits: DnsLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Allows zone transfers to some clients and notifies secondaries
+    /// (default: no transfers, no NOTIFY).
+    pub fn with_transfers(mut self, transfers: xfr::Transfers) -> Self {
+        self.transfers = transfers;
         self
     }
 
@@ -317,13 +327,19 @@ impl DnsServer {
     where
         F: Future<Output = ()>,
     {
-        let DnsServer { udp, tcp, local_addr, cell, resolver, stats, metrics, log_queries, dot, limits } = self;
+        let DnsServer { udp, tcp, local_addr, cell, resolver, stats, metrics, log_queries, dot, limits, transfers } =
+            self;
+        let notify = transfers.notify.clone();
         let handler = Arc::new(
             handler::BnsHandler::new(cell.clone(), &resolver, stats.clone())
                 .with_metrics(metrics.clone())
-                .with_query_log(log_queries),
+                .with_query_log(log_queries)
+                .with_transfers(Arc::new(transfers)),
         );
         let mut tasks = tokio::task::JoinSet::new();
+        if !notify.is_empty() {
+            tasks.spawn(xfr::notify::run(cell.clone(), notify));
+        }
         tasks.spawn(stream::serve(tcp, handler.clone(), limits.max_tcp, None));
         if let Some(dot) = dot {
             let (listener, acceptor) = dot.into_parts();

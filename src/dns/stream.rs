@@ -131,6 +131,12 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(Ok(_)) => {}
             Ok(Err(_)) | Err(_) => return,
         }
+        if super::xfr::serve::transfer_type(&msg).is_some() {
+            if super::xfr::serve::serve_stream(&mut s, &msg, src, handler.cell(), handler.transfers()).await.is_err() {
+                return;
+            }
+            continue;
+        }
         let Some(reply) = answer(handler, msg, src, proto).await else { continue };
         let Ok(n) = u16::try_from(reply.len()) else {
             warn!(%src, len = reply.len(), "DNS response over 65,535 bytes not sent");

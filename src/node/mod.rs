@@ -11,6 +11,7 @@ pub mod inspect;
 pub mod names;
 pub mod owner;
 pub mod snapshot;
+pub mod zone;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -104,6 +105,19 @@ pub fn dns_limits(settings: &FaceSettings) -> DnsLimits {
         rrl: Rrl::new(settings.rrl_rate.unwrap_or(DEFAULT_RATE), settings.rrl_slip.unwrap_or(DEFAULT_SLIP), exempt),
         max_tcp: settings.max_tcp.unwrap_or(DEFAULT_MAX_TCP),
     }
+}
+
+/// Who may transfer the namespace zones and whom to notify; with either,
+/// `names` keeps the IXFR journal from now on.
+fn transfers(settings: &FaceSettings, names: &StoreNames) -> crate::dns::xfr::Transfers {
+    let t = crate::dns::xfr::Transfers { allow: settings.allow_transfer.clone(), notify: settings.notify.clone() };
+    if t.enabled() {
+        names.keep_journal();
+        let allow = t.allow.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ");
+        let notify = t.notify.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ");
+        info!(allow, notify, "zone transfers of the namespace zones");
+    }
+    t
 }
 
 /// File names inside the data directory.
@@ -447,6 +461,7 @@ impl Faces {
             })?
             .with_resolver(resolver)
             .with_limits(dns_limits(settings))
+            .with_transfers(transfers(settings, &names))
             .with_metrics(metrics.clone())
             .with_query_log(settings.log_queries);
         metrics.set_cache_stats(server.stats());

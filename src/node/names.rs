@@ -19,15 +19,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bitcoin::hashes::Hash as _;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::bns::{ChainParams, NameRecord, NamespaceRecord};
 use crate::dns::snapshot::{encode_entry, EntryBuf, Image, ImageMeta, COMPACT_AT};
+use crate::dns::xfr::record_step;
 use crate::dns::{excess_lag, ApexConfig, NameState, Snapshot, SnapshotCell};
 use crate::hash::ValueHash;
 use crate::store::{Store, StoreError};
@@ -54,6 +55,10 @@ pub struct StoreNames {
     serial_floor: AtomicU64,
     /// Best block height of the chain, as the indexer last saw it.
     chain_tip: AtomicU64,
+    /// Whether published snapshots carry the transfer journal.
+    journal: AtomicBool,
+    /// Opened by [`StoreNames::open_view`]: writes no file.
+    view: bool,
 }
 
 impl StoreNames {
@@ -66,8 +71,20 @@ impl StoreNames {
 
     /// [`StoreNames::open`] with the apex name-server identity to announce.
     pub fn open_with(path: &Path, params: ChainParams, apex: ApexConfig) -> Result<Self, StoreError> {
+        StoreNames::open_inner(path, params, apex, false)
+    }
+
+    /// A view for a command beside a running node: it writes nothing (no
+    /// subdomain pass, no snapshot or serial file) and reads the snapshot
+    /// file only if it matches the store.
+    pub fn open_view(path: &Path, params: ChainParams, apex: ApexConfig) -> Result<Self, StoreError> {
+        StoreNames::open_inner(path, params, apex, true)
+    }
+
+    fn open_inner(path: &Path, params: ChainParams, apex: ApexConfig, view: bool) -> Result<Self, StoreError> {
         let file = path.parent().map(|d| d.join(SNAPSHOT_FILE));
         let writer = match Store::open_aux(path) {
+            _ if view => None,
             Ok(s) => Some(Mutex::new(s)),
             Err(e) => {
                 warn!(error = %e, "cannot open the store for writing: subdomains are not indexed");
@@ -83,6 +100,8 @@ impl StoreNames {
             serial_floor: AtomicU64::new(0),
             file,
             chain_tip: AtomicU64::new(0),
+            journal: AtomicBool::new(false),
+            view,
         };
         if let Some(f) = me.serial_file() {
             let floor = std::fs::read_to_string(f).ok().and_then(|t| t.trim().parse::<u32>().ok()).unwrap_or(0);
@@ -91,6 +110,12 @@ impl StoreNames {
         me.load_file();
         me.refresh()?;
         Ok(me)
+    }
+
+    /// Keeps the zone-transfer journal from now on (one IXFR step per
+    /// published serial): for nodes with secondaries.
+    pub fn keep_journal(&self) {
+        self.journal.store(true, Ordering::Relaxed);
     }
 
     /// The cell the DNS face reads.
@@ -183,7 +208,7 @@ impl StoreNames {
             && prev.height <= height
             && store.block_at(prev.height)?.is_some_and(|b| b.block_hash.to_byte_array() == prev.block_hash);
         let mut keys = if on_chain { store.history_keys_between(prev.height, height)? } else { Vec::new() };
-        let next = if on_chain {
+        let (next, changed) = if on_chain {
             let started = Instant::now();
             // A namespace op (reveal, ready) changes the expiry of every name in it.
             let touched_ns: Vec<String> = keys.iter().filter(|k| !k.contains('.')).cloned().collect();
@@ -220,13 +245,22 @@ impl StoreNames {
                 info!(height, names = keys.len(), ms = started.elapsed().as_millis() as u64, "DNS snapshot updated");
             }
             let next = current.with_changes(meta, changes);
-            if ns_ids(&namespaces, height) == next.namespace_ids() {
+            let next = if ns_ids(&namespaces, height) == next.namespace_ids() {
                 next
             } else {
                 next.with_namespaces(ns_ids(&namespaces, height))
-            }
+            };
+            (next, Some(keys))
         } else {
-            self.build_full(&store, meta, &namespaces)?
+            (self.build_full(&store, meta, &namespaces)?, None)
+        };
+        let next = if self.journal.load(Ordering::Relaxed) {
+            let started = Instant::now();
+            let next = record_step(&current, next, changed.as_ref().map(|k| k.iter().map(|k| k.as_bytes())));
+            debug!(steps = next.journal().len(), ms = started.elapsed().as_millis() as u64, "transfer journal step");
+            next
+        } else {
+            next
         };
         let next = if next.overlay_len() > COMPACT_AT { self.compact(&next) } else { next };
         self.cell.publish(next.with_lag(lag));
@@ -314,7 +348,7 @@ impl StoreNames {
     /// back, crashes included).
     fn record_serial(&self, serial: u32) {
         let before = self.serial_floor.fetch_max(u64::from(serial), Ordering::Relaxed);
-        let Some(path) = self.serial_file() else { return };
+        let Some(path) = self.serial_file().filter(|_| !self.view) else { return };
         if before == u64::from(serial) && path.exists() {
             return;
         }
@@ -324,7 +358,7 @@ impl StoreNames {
     }
 
     fn write_file(&self, image: &Image) {
-        let Some(path) = &self.file else { return };
+        let Some(path) = self.file.as_ref().filter(|_| !self.view) else { return };
         let started = Instant::now();
         match image.write_to(path) {
             Ok(()) => info!(path = %path.display(), bytes = image.size(), ms = started.elapsed().as_millis() as u64,

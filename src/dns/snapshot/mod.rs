@@ -25,6 +25,8 @@ use arc_swap::{ArcSwap, Guard};
 
 use crate::zonefile::ZoneFile;
 
+use super::xfr::Journal;
+
 pub mod image;
 pub(crate) mod zone;
 
@@ -158,6 +160,9 @@ pub struct Snapshot {
     meta: ImageMeta,
     /// Blocks the index trails the chain beyond what `confirmations` implies.
     lag: Option<u64>,
+    /// The zone-transfer steps that lead to this view (empty unless the
+    /// builder records them).
+    journal: Arc<Journal>,
 }
 
 impl Snapshot {
@@ -178,6 +183,7 @@ impl Snapshot {
             apex_config: Arc::new(apex.clone()),
             meta,
             lag: None,
+            journal: Arc::default(),
         };
         s.set_namespaces(ids);
         s
@@ -269,6 +275,16 @@ impl Snapshot {
         self.meta.serial
     }
 
+    /// The transfer journal: steps whose last one ends at this view's serial.
+    pub fn journal(&self) -> &Arc<Journal> {
+        &self.journal
+    }
+
+    /// The same view with `journal`.
+    pub fn with_journal(&self, journal: Arc<Journal>) -> Snapshot {
+        Snapshot { journal, ..self.clone() }
+    }
+
     /// Blocks behind beyond tolerance, if any.
     pub fn lag(&self) -> Option<u64> {
         self.lag
@@ -347,16 +363,32 @@ impl Snapshot {
 
     /// `key` = lowercase "name.ns".
     pub(crate) fn name(&self, key: &[u8]) -> NameView<'_> {
-        let v = match self.overlay.get(key) {
-            Some(Some(v)) => Some(&v[..]),
-            Some(None) => None,
-            None => self.base.get(key),
-        };
-        match v {
+        match self.raw(key) {
             None => NameView::NotRegistered,
             Some(v) => decode_entry(v, self.meta.height),
         }
     }
+
+    /// The encoded entry of `key` (overlay over base).
+    pub(crate) fn raw(&self, key: &[u8]) -> Option<&[u8]> {
+        match self.overlay.get(key) {
+            Some(Some(v)) => Some(&v[..]),
+            Some(None) => None,
+            None => self.base.get(key),
+        }
+    }
+
+    /// The namespaces with their packed apex records.
+    pub(crate) fn namespace_list(&self) -> &[Namespace] {
+        &self.namespaces
+    }
+}
+
+/// The height from which an encoded entry counts as expired (`None`: never,
+/// or damaged bytes).
+pub(crate) fn entry_expiry(v: &[u8]) -> Option<u32> {
+    let exp = u32::from_le_bytes(v.get(1..5)?.try_into().ok()?);
+    (exp != u32::MAX).then_some(exp)
 }
 
 fn push_addrs(blob: &mut Vec<u8>, owner: &[u8], addrs: &[IpAddr]) {
