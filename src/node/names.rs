@@ -201,7 +201,9 @@ impl StoreNames {
         }
         // RFC 1982: the serial never goes back, reorgs included.
         let floor = (self.serial_floor.load(Ordering::Relaxed) as u32).max(prev.serial);
-        let serial = u32::try_from(height).unwrap_or(u32::MAX).max(floor.saturating_add(1));
+        // A view (export) shows the serial the node published for this state.
+        let next_floor = if self.view { floor } else { floor.saturating_add(1) };
+        let serial = u32::try_from(height).unwrap_or(u32::MAX).max(next_floor);
         let meta = ImageMeta { height, block_hash, zonefile_watermark: watermark, serial };
         // Incremental only from a view on this chain (its block is still ours).
         let on_chain = prev.height > 0
