@@ -506,7 +506,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Zonefile { command } => zonefile(command),
         Command::Zone { command: ZoneCommand::Export { namespace, index, out } } => {
             let done = bns::node::zone::export_zone(&index.dir(), &namespace, out.as_deref())?;
-            eprintln!("{namespace}: {} RRs from {} names and subdomains, serial {}", done.rrs, done.entries, done.serial);
+            eprintln!(
+                "{namespace}: {} RRs from {} names and subdomains, serial {}",
+                done.rrs, done.entries, done.serial
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Atlas { command } => {

@@ -22,8 +22,10 @@ use prometheus_client::registry::Registry;
 
 mod atlas;
 mod collect;
+mod xfr;
 pub use atlas::{AtlasMetrics, REJECT_REASONS, STORED_SOURCES};
 use collect::{CounterTable, DnsFace, Latency};
+pub use xfr::{XfrMetrics, NOTIFY_RESULTS, TRANSFER_KINDS};
 
 /// Query types with their own label (type number, name); others are `OTHER`.
 pub const QTYPES: &[(u16, &str)] = &[
@@ -122,6 +124,8 @@ pub struct Metrics {
     reorgs: Counter,
     /// Zone-file replication (Atlas).
     pub atlas: AtlasMetrics,
+    /// Zone transfers and NOTIFY.
+    pub xfr: XfrMetrics,
     registry: Registry,
 }
 
@@ -189,6 +193,7 @@ impl Metrics {
         let reorgs = counter("bns_chain_reorgs", "Reorgs that undid processed blocks");
         let blocks_undone = counter("bns_chain_blocks_undone", "Processed blocks undone by reorgs");
         let atlas = AtlasMetrics::new(&mut registry);
+        let xfr = XfrMetrics::new(&mut registry);
         Metrics {
             queries,
             latency,
@@ -206,6 +211,7 @@ impl Metrics {
             blocks_undone,
             reorgs,
             atlas,
+            xfr,
             registry,
         }
     }

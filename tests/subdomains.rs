@@ -62,7 +62,10 @@ fn three_zonefiles() -> [Vec<u8>; 3] {
     [
         domain_zonefile(d, &[record("alice", d, &a, 0, "10.0.0.1", None)]),
         domain_zonefile(d, &[record("alice", d, &b, 1, "10.0.0.2", Some(&ska))]),
-        domain_zonefile(d, &[record("alice", d, &c, 1, "10.0.0.3", Some(&ska)), record("bob", d, &a, 0, "10.0.0.9", None)]),
+        domain_zonefile(
+            d,
+            &[record("alice", d, &c, 1, "10.0.0.3", Some(&ska)), record("bob", d, &a, 0, "10.0.0.9", None)],
+        ),
     ]
 }
 
@@ -209,7 +212,10 @@ async fn ask_all(
         if r.metadata.response_code == ResponseCode::NoError && !r.answers.is_empty() {
             ok += 1;
         } else {
-            failed.insert(fqn.clone(), format!("{owner} {rtype}: {} with {} answers", r.metadata.response_code, r.answers.len()));
+            failed.insert(
+                fqn.clone(),
+                format!("{owner} {rtype}: {} with {} answers", r.metadata.response_code, r.answers.len()),
+            );
         }
     }
     (ok, failed)
@@ -250,7 +256,11 @@ async fn the_real_mainnet_names_and_subdomains_answer_from_a_fresh_dev_node() {
         assert!(why.contains("(DNS: No Error)"), "{n}: {why}");
     }
     assert!(names_ok * 100 >= names.len() * 95, "{names_ok} of {}", names.len());
-    assert!(subs_ok + subs_failed.len() == subs.len() && subs_ok * 100 >= subs.len() * 80, "{subs_ok} of {}", subs.len());
+    assert!(
+        subs_ok + subs_failed.len() == subs.len() && subs_ok * 100 >= subs.len() * 80,
+        "{subs_ok} of {}",
+        subs.len()
+    );
 
     // The API and explain agree with DNS for a subdomain.
     let v = support::http_get(node.api, "/v1/names/1yeardaily.sub.helloworld").json();
@@ -295,7 +305,8 @@ async fn a_signed_transfer_reaches_dns_and_a_forged_one_does_not() {
     write(&[record("alice", d, &c, 2, "10.6.6.6", Some(&ska))]);
     let node = DevNode::start(dir.path(), zones.path());
     assert_eq!(addr_of(node.dns).await, ["10.0.0.2"]);
-    let hist = support::atlas::bns(&["name", "history", "alice.registrar.id", "--data-dir", dir.path().to_str().unwrap()]);
+    let hist =
+        support::atlas::bns(&["name", "history", "alice.registrar.id", "--data-dir", dir.path().to_str().unwrap()]);
     assert!(hist.contains("not the previous owner"), "{hist}");
     drop(node);
 

@@ -281,9 +281,9 @@ where
 async fn name(State(ctx): State<Ctx>, path: Result<UrlPath<String>, PathRejection>) -> Result<Response, Failure> {
     let name = path_name(path)?.to_ascii_lowercase();
     let subdomain = subdomains::is_subdomain_name(&name)
-        && name.split_once('.').is_some_and(|(label, parent)| {
-            crate::subdomain::valid_label(label) && split_fqn(parent).is_some()
-        });
+        && name
+            .split_once('.')
+            .is_some_and(|(label, parent)| crate::subdomain::valid_label(label) && split_fqn(parent).is_some());
     if split_fqn(&name).is_none() && !subdomain {
         return Err(fail(
             StatusCode::BAD_REQUEST,

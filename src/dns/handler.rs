@@ -72,6 +72,10 @@ impl BnsHandler {
     }
 
     /// The snapshot cell answers come from.
+    pub(crate) fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_deref()
+    }
+
     pub(crate) fn cell(&self) -> &SnapshotCell {
         &self.cell
     }

@@ -338,7 +338,7 @@ impl DnsServer {
         );
         let mut tasks = tokio::task::JoinSet::new();
         if !notify.is_empty() {
-            tasks.spawn(xfr::notify::run(cell.clone(), notify));
+            tasks.spawn(xfr::notify::run(cell.clone(), notify, metrics.clone()));
         }
         tasks.spawn(stream::serve(tcp, handler.clone(), limits.max_tcp, None));
         if let Some(dot) = dot {

@@ -132,7 +132,17 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(Err(_)) | Err(_) => return,
         }
         if super::xfr::serve::transfer_type(&msg).is_some() {
-            if super::xfr::serve::serve_stream(&mut s, &msg, src, handler.cell(), handler.transfers()).await.is_err() {
+            if super::xfr::serve::serve_stream(
+                &mut s,
+                &msg,
+                src,
+                handler.cell(),
+                handler.transfers(),
+                handler.metrics(),
+            )
+            .await
+            .is_err()
+            {
                 return;
             }
             continue;

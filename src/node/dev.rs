@@ -260,7 +260,9 @@ impl Registrar<'_> {
                 to_register
                     .iter()
                     .zip(&holders)
-                    .map(|((z, h), (_, script))| f.next(ops::name_register(&f, r.params.magic, &z.name, Some(*h), script)))
+                    .map(|((z, h), (_, script))| {
+                        f.next(ops::name_register(&f, r.params.magic, &z.name, Some(*h), script))
+                    })
                     .collect()
             })?;
         }

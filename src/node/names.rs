@@ -280,8 +280,12 @@ impl StoreNames {
         match store.index_subdomains(self.params.subdomains_first_block()) {
             Ok(pass) => {
                 if pass.zonefiles > 0 || !pass.changed.is_empty() {
-                    info!(zonefiles = pass.zonefiles, subdomains = pass.changed.len(),
-                        ms = started.elapsed().as_millis() as u64, "subdomains indexed");
+                    info!(
+                        zonefiles = pass.zonefiles,
+                        subdomains = pass.changed.len(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "subdomains indexed"
+                    );
                 }
                 pass.changed
             }

@@ -16,7 +16,10 @@ use super::names::StoreNames;
 pub fn export_zone(data_dir: &Path, ns: &str, out: Option<&Path>) -> anyhow::Result<Exported> {
     let db = super::db_path(data_dir);
     if !db.exists() {
-        return Err(anyhow!("no index in {}: start `bns dev` or `bns node` there first (or pass --data-dir)", data_dir.display()));
+        return Err(anyhow!(
+            "no index in {}: start `bns dev` or `bns node` there first (or pass --data-dir)",
+            data_dir.display()
+        ));
     }
     let params = crate::api::inspect::stored_params(&Store::open_readonly(&db)?)?;
     let faces = crate::config::load_faces(&data_dir.join("bns.toml"), false)?;
@@ -24,7 +27,10 @@ pub fn export_zone(data_dir: &Path, ns: &str, out: Option<&Path>) -> anyhow::Res
     let snap = names.snapshot();
     let missing = || {
         let known: Vec<String> = snap.namespace_ids().iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
-        anyhow!("{ns} is not a namespace of this index (ready, or revealed and in its window); namespaces: {}", known.join(", "))
+        anyhow!(
+            "{ns} is not a namespace of this index (ready, or revealed and in its window); namespaces: {}",
+            known.join(", ")
+        )
     };
     match out {
         None => {
@@ -46,7 +52,8 @@ pub fn export_zone(data_dir: &Path, ns: &str, out: Option<&Path>) -> anyhow::Res
                 }
             };
             w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+            std::fs::rename(&tmp, path)
+                .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
             Ok(done)
         }
     }

@@ -27,8 +27,8 @@ pub use atlas::{InventoryRow, PeerRow, PutOutcome};
 pub use block::BlockWriter;
 pub use dump::{table_rows, BlockFacts, Import, Material, OpEvidence, DUMP_TABLES};
 pub use queries::{HistoryEntry, ZoneFileOrigin};
-pub use subdomains::{SubdomainPass, SubdomainRow};
 use rows::Rows;
+pub use subdomains::{SubdomainPass, SubdomainRow};
 
 use crate::bns::{NameRecord, NamespaceRecord, ViewError};
 use crate::hash::{ConsensusHash, ValueHash};
@@ -161,7 +161,8 @@ impl Store {
     /// migrated (for a helper writing its own tables, such as the subdomain
     /// index): no migration, no checkpointer thread of its own.
     pub fn open_aux(path: &Path) -> Result<Store, StoreError> {
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "cache_size", -4_096)?;

@@ -157,8 +157,18 @@ pub const MIGRATIONS: &[&str] = &[
 
 /// The chain-derived tables of store v2 (created by [`create_chain_tables`],
 /// dropped and re-created by a reindex).
-pub const CHAIN_TABLES: &[&str] =
-    &["blocks", "ops", "preorders", "namespaces", "names", "undo", "accounts", "import_keyrings", "atlas_inventory", "subdomains"];
+pub const CHAIN_TABLES: &[&str] = &[
+    "blocks",
+    "ops",
+    "preorders",
+    "namespaces",
+    "names",
+    "undo",
+    "accounts",
+    "import_keyrings",
+    "atlas_inventory",
+    "subdomains",
+];
 
 /// Creates the chain-derived tables of store v2 (if missing).
 ///

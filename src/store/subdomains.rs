@@ -150,9 +150,9 @@ impl Store {
 
     /// The current state of subdomain `fqn`, if it has an accepted record.
     pub fn subdomain(&self, fqn: &str) -> Result<Option<SubdomainRow>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached(&format!("{ROW_SELECT} WHERE s.fqn = ?1 AND s.reason IS NULL ORDER BY s.seqn DESC LIMIT 1"))?;
+        let mut st = self.conn.prepare_cached(&format!(
+            "{ROW_SELECT} WHERE s.fqn = ?1 AND s.reason IS NULL ORDER BY s.seqn DESC LIMIT 1"
+        ))?;
         Ok(st.query_row([fqn], read_row).optional()?)
     }
 
@@ -184,9 +184,9 @@ impl Store {
 
     /// The current subdomains of `domain` (names, sorted).
     pub fn subdomains_of(&self, domain: &str) -> Result<Vec<String>, StoreError> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT DISTINCT fqn FROM subdomains WHERE domain = ?1 AND reason IS NULL ORDER BY fqn",
-        )?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT DISTINCT fqn FROM subdomains WHERE domain = ?1 AND reason IS NULL ORDER BY fqn")?;
         let rows = st.query_map([domain], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
         Ok(rows)
     }
@@ -217,7 +217,8 @@ impl Store {
 fn forget_from(tx: &Connection, domain: &str, from: i64) -> Result<Vec<String>, StoreError> {
     let mut st = tx.prepare_cached("SELECT DISTINCT fqn FROM subdomains WHERE domain = ?1 AND inv_index >= ?2")?;
     let names = st.query_map(params![domain, from], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
-    tx.prepare_cached("DELETE FROM subdomains WHERE domain = ?1 AND inv_index >= ?2")?.execute(params![domain, from])?;
+    tx.prepare_cached("DELETE FROM subdomains WHERE domain = ?1 AND inv_index >= ?2")?
+        .execute(params![domain, from])?;
     Ok(names)
 }
 

@@ -7,6 +7,7 @@ pub mod bcoin;
 pub mod bcoin_chain;
 pub mod esv;
 pub mod harness;
+pub mod secondary;
 pub mod unbound;
 
 use std::io::{BufRead, BufReader};

@@ -168,7 +168,6 @@ pub fn record_step<'a>(old: &Snapshot, new: Snapshot, changed: Option<impl Itera
     new.with_journal(Arc::new(journal))
 }
 
-
 /// Keys whose encoded entries differ between `a` and `b` (present in one only, or unequal).
 fn differing(a: &Snapshot, b: &Snapshot) -> HashSet<Box<[u8]>> {
     let mut out = HashSet::new();

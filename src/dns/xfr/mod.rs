@@ -15,9 +15,9 @@ pub(crate) mod content;
 pub mod journal;
 pub(crate) mod notify;
 pub(crate) mod serve;
-pub mod text;
 #[cfg(test)]
 mod tests;
+pub mod text;
 
 pub use journal::{record_step, Journal, Step};
 pub use text::{export, Exported};

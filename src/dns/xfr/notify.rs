@@ -15,6 +15,7 @@ use tracing::{debug, info, warn};
 
 use super::super::snapshot::SnapshotCell;
 use super::content::soa;
+use crate::metrics::Metrics;
 
 /// How often the published serial is looked at.
 pub const POLL: Duration = Duration::from_millis(250);
@@ -25,7 +26,7 @@ pub const ATTEMPTS: usize = 5;
 
 /// Runs until dropped: notifies `targets` of every namespace whenever the
 /// published serial changes (and once at start).
-pub(crate) async fn run(cell: Arc<SnapshotCell>, targets: Vec<SocketAddr>) {
+pub(crate) async fn run(cell: Arc<SnapshotCell>, targets: Vec<SocketAddr>, metrics: Option<Arc<Metrics>>) {
     let mut last = None;
     let mut tick = interval(POLL);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -49,18 +50,20 @@ pub(crate) async fn run(cell: Arc<SnapshotCell>, targets: Vec<SocketAddr>) {
             msg.extend_from_slice(&soa(ns, snap.serial()));
             let zone = String::from_utf8_lossy(&ns.id).into_owned();
             for &target in &targets {
-                inflight.spawn(notify_one(target, msg.clone(), zone.clone(), snap.serial()));
+                inflight.spawn(notify_one(target, msg.clone(), zone.clone(), snap.serial(), metrics.clone()));
             }
         }
     }
 }
 
-async fn notify_one(target: SocketAddr, mut msg: Vec<u8>, zone: String, serial: u32) {
-    let local: SocketAddr = if target.is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
+async fn notify_one(target: SocketAddr, mut msg: Vec<u8>, zone: String, serial: u32, metrics: Option<Arc<Metrics>>) {
+    let count = |result: &str| {
+        if let Some(m) = &metrics {
+            m.xfr.notify(result);
+        }
     };
+    let local: SocketAddr =
+        if target.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (Ipv6Addr::UNSPECIFIED, 0).into() };
     let socket = match UdpSocket::bind(local).await {
         Ok(s) => s,
         Err(error) => return warn!(%target, %error, "cannot open a socket for NOTIFY"),
@@ -73,12 +76,15 @@ async fn notify_one(target: SocketAddr, mut msg: Vec<u8>, zone: String, serial: 
             debug!(%target, %error, attempt, "NOTIFY not sent");
         }
         let deadline = tokio::time::Instant::now() + RETRY;
-        while let Ok(Ok((n, from))) = timeout(deadline - tokio::time::Instant::now(), socket.recv_from(&mut buf)).await {
+        while let Ok(Ok((n, from))) = timeout(deadline - tokio::time::Instant::now(), socket.recv_from(&mut buf)).await
+        {
             if from == target && n >= 12 && buf[..2] == id.to_be_bytes() && buf[2] & 0x80 != 0 {
                 let rcode = buf[3] & 0x0f;
+                count("answered");
                 return info!(%target, zone, serial, rcode, attempt, "NOTIFY answered");
             }
         }
     }
+    count("unanswered");
     warn!(%target, zone, serial, attempts = ATTEMPTS, "secondary did not answer NOTIFY");
 }

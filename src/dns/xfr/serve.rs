@@ -21,6 +21,7 @@ use tracing::{debug, info};
 use super::super::snapshot::{zone::name_wire, Namespace, Snapshot, SnapshotCell};
 use super::content::{apex_rrs, contribution, key_namespace, soa};
 use super::Transfers;
+use crate::metrics::Metrics;
 
 const T_IXFR: u16 = 251;
 const T_AXFR: u16 = 252;
@@ -181,6 +182,7 @@ pub(crate) async fn serve_stream<S: AsyncWrite + Unpin>(
     src: SocketAddr,
     cell: &SnapshotCell,
     transfers: &Transfers,
+    metrics: Option<&Metrics>,
 ) -> std::io::Result<()> {
     let started = Instant::now();
     let Some(req) = decode(msg) else {
@@ -188,6 +190,9 @@ pub(crate) async fn serve_stream<S: AsyncWrite + Unpin>(
     };
     if !transfers.allows(src.ip()) {
         info!(%src, "zone transfer refused (not in --allow-transfer)");
+        if let Some(m) = metrics {
+            m.xfr.transfer("refused", 0);
+        }
         return write(s, &frame(&error_reply(req.id, &req.question, REFUSED))).await;
     }
     let snap = cell.load_full();
@@ -199,7 +204,7 @@ pub(crate) async fn serve_stream<S: AsyncWrite + Unpin>(
     let mut f = Frames::new(req.id, req.question.clone());
     f.push(&current);
     let kind = match (req.qtype, req.serial) {
-        (T_IXFR, Some(have)) if !serial_lt(have, serial) => "IXFR (current)",
+        (T_IXFR, Some(have)) if !serial_lt(have, serial) => ("IXFR (current)", "ixfr_current"),
         (T_IXFR, Some(have)) => match snap.journal().path(have) {
             Some(steps) => {
                 for step in &steps {
@@ -217,28 +222,37 @@ pub(crate) async fn serve_stream<S: AsyncWrite + Unpin>(
                     }
                 }
                 f.push(&current);
-                "IXFR"
+                ("IXFR", "ixfr")
             }
             None => {
                 whole_zone(s, &snap, ns, &mut f).await?;
-                "IXFR (whole zone)"
+                ("IXFR (whole zone)", "ixfr_whole_zone")
             }
         },
         _ => {
             whole_zone(s, &snap, ns, &mut f).await?;
-            "AXFR"
+            ("AXFR", "axfr")
         }
     };
+    let (kind, label) = kind;
     let (rest, f) = f.finish();
     write(s, &rest).await?;
     info!(%src, zone = %String::from_utf8_lossy(&ns.id), kind, serial, client_serial = ?req.serial,
         rrs = f.rrs, messages = f.messages, bytes = f.bytes, ms = started.elapsed().as_millis() as u64,
         "zone transfer sent");
+    if let Some(m) = metrics {
+        m.xfr.transfer(label, f.bytes);
+    }
     Ok(())
 }
 
 /// Every RR of the zone after the opening SOA, then the closing SOA.
-async fn whole_zone<S: AsyncWrite + Unpin>(s: &mut S, snap: &Snapshot, ns: &Namespace, f: &mut Frames) -> std::io::Result<()> {
+async fn whole_zone<S: AsyncWrite + Unpin>(
+    s: &mut S,
+    snap: &Snapshot,
+    ns: &Namespace,
+    f: &mut Frames,
+) -> std::io::Result<()> {
     let mut buf = Vec::new();
     apex_rrs(snap, ns, &mut buf);
     for (key, _) in snap.entries() {

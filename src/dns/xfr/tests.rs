@@ -115,7 +115,12 @@ fn apply(before: &BTreeSet<String>, s: &Snapshot) -> BTreeSet<String> {
 
 /// `old` and `new` with a step recorded both ways: from the changed keys
 /// named, and by comparing every entry. Both must lead from `old` to `new`.
-fn check_step(old: Snapshot, new_names: Vec<(String, NameState, Option<u64>)>, height: u64, changed: &[&str]) -> Snapshot {
+fn check_step(
+    old: Snapshot,
+    new_names: Vec<(String, NameState, Option<u64>)>,
+    height: u64,
+    changed: &[&str],
+) -> Snapshot {
     let new = snap(height, new_names);
     let by_keys = record_step(&old, new.clone(), Some(changed.iter().map(|k| k.as_bytes())));
     let by_compare = record_step(&old, new.clone(), None::<std::iter::Empty<&[u8]>>);
