@@ -348,12 +348,15 @@ mod tests {
         "# TYPE bns_dns_cache_hits_total counter",
         "# TYPE bns_dns_cache_misses_total counter",
         "# TYPE bns_dns_malformed_total counter",
+        "# TYPE bns_dns_notifies_total counter",
         "# TYPE bns_dns_queries_total counter",
         "# TYPE bns_dns_query_duration_seconds histogram",
         "# TYPE bns_dns_recursion_refused_total counter",
         "# TYPE bns_dns_rrl_dropped_total counter",
         "# TYPE bns_dns_rrl_slipped_total counter",
         "# TYPE bns_dns_tcp_refused_total counter",
+        "# TYPE bns_dns_transfer_bytes_total counter",
+        "# TYPE bns_dns_transfers_total counter",
         "# TYPE bns_names gauge",
         "# TYPE bns_zonefiles_held gauge",
         "# TYPE bns_zonefiles_missing gauge",
@@ -397,6 +400,14 @@ mod tests {
         m.atlas.stored(2, "http");
         m.atlas.stored(1, "nowhere");
         assert!(m.render().contains("bns_atlas_zonefiles_stored_total{source=\"http\"} 2\n"));
+        m.xfr.transfer("ixfr", 300);
+        m.xfr.transfer("nonsense", 5);
+        m.xfr.notify("answered");
+        let text = m.render();
+        assert!(text.contains("bns_dns_transfers_total{kind=\"ixfr\"} 1\n"), "{text}");
+        assert!(text.contains("bns_dns_transfers_total{kind=\"axfr\"} 0\n"));
+        assert!(text.contains("bns_dns_transfer_bytes_total 305\n"));
+        assert!(text.contains("bns_dns_notifies_total{result=\"answered\"} 1\n"));
         // Every sample line is `name{labels} value` or `name value`.
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (_, v) = line.rsplit_once(' ').unwrap();

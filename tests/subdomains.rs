@@ -317,3 +317,30 @@ async fn a_signed_transfer_reaches_dns_and_a_forged_one_does_not() {
     let show = support::atlas::bns(&["name", "show", "alice.registrar.id", "--data-dir", dir.path().to_str().unwrap()]);
     assert!(show.contains(&c) && show.contains("registered_subdomain"), "{show}");
 }
+
+/// Imports into a data dir that already holds imported names find holder keys
+/// with room (an address may own at most 25 names), so every name registers.
+#[test]
+fn a_second_import_into_the_same_data_dir_registers_every_name() {
+    let ids: Vec<(String, Vec<u8>)> = support::atlas::mainnet_zonefiles()
+        .into_iter()
+        .filter(|(_, z)| String::from_utf8_lossy(z).lines().next().is_some_and(|l| l.trim_end().ends_with(".id")))
+        .take(30)
+        .collect();
+    assert_eq!(ids.len(), 30);
+    let dir = tempfile::tempdir().unwrap();
+    let zones = tempfile::tempdir().unwrap();
+    std::fs::write(zones.path().join("namespaces.toml"), "").unwrap();
+    for (i, part) in ids.chunks(15).enumerate() {
+        let file = dir.path().join(format!("import{i}.txt"));
+        let text: String =
+            part.iter().map(|(h, z)| format!("{h}\n{}\n", String::from_utf8_lossy(z).replace('\n', "\\n"))).collect();
+        std::fs::write(&file, text).unwrap();
+        let node = DevNode::start_with(
+            &dir.path().join("data"),
+            zones.path(),
+            &["--import-zonefiles", file.to_str().unwrap()],
+        );
+        assert!(node.ready.contains("15 names registered"), "import {i}: {}", node.ready);
+    }
+}

@@ -11,7 +11,7 @@ use bitcoin::{Network, Transaction};
 use tracing::info;
 
 use crate::bns::names::{namespace_fee, split_fqn};
-use crate::bns::ChainParams;
+use crate::bns::{ChainParams, StateView as _};
 use crate::chain::devchain::DevChain;
 use crate::hash::ValueHash;
 use crate::store::Store;
@@ -218,18 +218,26 @@ impl Registrar<'_> {
         }
         if !to_register.is_empty() {
             info!(names = to_register.len(), "registering names");
-            // Who each name goes to: the dev wallet, or (imported) a holder key.
-            let mut imported = 0;
+            // Who each name goes to: the dev wallet, or (imported) a holder key
+            // with room left (earlier imports into this data dir filled some).
+            let mut next_holder = HOLDER_BASE_INDEX;
+            let mut room = 0;
+            let mut holder = None;
             let holders: Vec<(String, bitcoin::ScriptBuf)> = to_register
                 .iter()
                 .map(|(z, _)| {
                     if !z.imported {
                         return Ok((me.clone(), self.wallet.script_pubkey()));
                     }
-                    imported += 1;
-                    let batch = u32::try_from((imported - 1) / NAMES_PER_HOLDER).unwrap_or(u32::MAX);
-                    let holder = self.wallet.importer_child(HOLDER_BASE_INDEX.saturating_add(batch))?;
-                    Ok((holder.address().to_string(), holder.script_pubkey()))
+                    while room == 0 {
+                        let key = self.wallet.importer_child(next_holder)?;
+                        next_holder = next_holder.checked_add(1).ok_or_else(|| anyhow!("no holder key left"))?;
+                        let owned = self.store.names_owned_by(&key.script_pubkey().to_hex_string())?.len();
+                        room = NAMES_PER_HOLDER.saturating_sub(owned);
+                        holder = Some((key.address().to_string(), key.script_pubkey()));
+                    }
+                    room -= 1;
+                    Ok(holder.clone().expect("set with room"))
                 })
                 .collect::<anyhow::Result<_>>()?;
             self.round(miner, &mut |r| {

@@ -256,6 +256,8 @@ pub const CREATE_CHAIN_TABLES: &str = r#"
         vtxindex INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX IF NOT EXISTS atlas_inventory_by_hash ON atlas_inventory(value_hash);
+    -- A domain's rows in chain order: the subdomain index re-judges one domain from a row.
+    CREATE INDEX IF NOT EXISTS atlas_inventory_by_name ON atlas_inventory(name_id, inv_index);
 
     CREATE TABLE IF NOT EXISTS subdomains (
         inv_index INTEGER NOT NULL,

@@ -104,13 +104,18 @@ impl Store {
         let cursor: i64 = meta_in(&tx, META_CURSOR)?.and_then(|v| v.parse().ok()).unwrap_or(0);
         let mark: i64 = meta_in(&tx, META_ZF_MARK)?.and_then(|v| v.parse().ok()).unwrap_or(0);
         let watermark: i64 = tx.query_row("SELECT COALESCE(MAX(rowid), 0) FROM zonefiles", [], |r| r.get(0))?;
-        // Late arrivals: judged-past rows whose zone file came after the mark.
+        // Late arrivals: judged-past rows whose zone file came after the mark
+        // (read from the new files; CROSS JOIN keeps SQLite from scanning the
+        // inventory). A file without `owner=` holds no subdomain record, so
+        // judging it again could change nothing.
         let mut redo: BTreeMap<String, i64> = BTreeMap::new();
         {
             let mut st = tx.prepare_cached(
                 "SELECT n.name, MIN(i.inv_index) FROM zonefiles z
-                   JOIN atlas_inventory i ON i.value_hash = z.value_hash JOIN names n ON n.id = i.name_id
-                 WHERE z.rowid > ?1 AND i.inv_index <= ?2 AND i.height >= ?3 GROUP BY n.name",
+                   CROSS JOIN atlas_inventory i ON i.value_hash = z.value_hash JOIN names n ON n.id = i.name_id
+                 WHERE z.rowid > ?1 AND i.inv_index <= ?2 AND i.height >= ?3
+                   AND instr(z.content, CAST('owner=' AS BLOB)) > 0
+                 GROUP BY n.name",
             )?;
             let rows = st.query_map(params![mark, cursor, first_block as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
             for row in rows {
@@ -231,12 +236,21 @@ fn inventory_of(
     to: i64,
     first_block: u64,
 ) -> Result<Vec<(i64, String)>, StoreError> {
-    let mut st = tx.prepare_cached(
-        "SELECT i.inv_index, n.name FROM atlas_inventory i JOIN names n ON n.id = i.name_id
-         WHERE i.inv_index >= ?1 AND i.inv_index <= ?2 AND i.height >= ?3 AND (?4 IS NULL OR n.name = ?4)
-         ORDER BY i.inv_index",
-    )?;
-    let rows = st.query_map(params![from, to, first_block as i64, domain], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let mut st = tx.prepare_cached(match domain {
+        // By `atlas_inventory_by_name`: only this domain's rows.
+        Some(_) => {
+            "SELECT i.inv_index, n.name FROM names n CROSS JOIN atlas_inventory i ON i.name_id = n.id
+             WHERE n.hash128 = ?5 AND n.name = ?4 AND i.inv_index >= ?1 AND i.inv_index <= ?2 AND i.height >= ?3
+             ORDER BY i.inv_index"
+        }
+        None => {
+            "SELECT i.inv_index, n.name FROM atlas_inventory i JOIN names n ON n.id = i.name_id
+             WHERE i.inv_index >= ?1 AND i.inv_index <= ?2 AND i.height >= ?3 AND ?4 IS NULL AND ?5 IS NULL
+             ORDER BY i.inv_index"
+        }
+    })?;
+    let key = domain.map(super::rows::name_key);
+    let rows = st.query_map(params![from, to, first_block as i64, domain, key], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
