@@ -23,7 +23,8 @@ use hickory_proto::rr::{Name, RecordType};
 use support::atlas::{bns, mainnet_zonefiles};
 use support::bcoin::Bcoin;
 use support::bcoin_chain::{rpc, NameChain, MAGIC, NET};
-use support::secondary::{free_port, Kind, Secondary};
+use support::secondary::{Kind, Secondary};
+use support::unbound::free_port;
 use support::{dig, http_get, DevNode};
 
 /// The sample's `.id` registrars with subdomains, then plain `.id` names: 20 in all.

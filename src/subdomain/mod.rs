@@ -249,7 +249,7 @@ pub fn valid_label(label: &str) -> bool {
 /// dropped, then the padding must be right.
 fn decode_lenient(s: &str) -> Option<Vec<u8>> {
     let clean: String = s.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')).collect();
-    if clean.len() % 4 != 0 || clean.trim_end_matches('=').contains('=') {
+    if !clean.len().is_multiple_of(4) || clean.trim_end_matches('=').contains('=') {
         return None;
     }
     let padded = clean;

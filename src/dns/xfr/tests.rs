@@ -42,9 +42,9 @@ fn snap(height: u64, names: Vec<(String, NameState, Option<u64>)>) -> Snapshot {
 
 /// Every RR of namespace `id` (SOA left out) as master-file lines.
 fn lines(s: &Snapshot) -> BTreeSet<String> {
-    let ns = s.namespace_list().iter().find(|n| &n.id[..] == b"id").expect("namespace id").clone();
+    let ns = s.namespace_list().iter().find(|n| &n.id[..] == b"id").expect("namespace id");
     let mut out = BTreeSet::new();
-    for_each_rr(s, &ns, |rr| {
+    for_each_rr(s, ns, |rr| {
         let mut line = String::new();
         present(rr, &mut line);
         assert!(out.insert(line.clone()), "RR {line:?} is contributed twice");
