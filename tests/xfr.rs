@@ -27,6 +27,21 @@ use support::secondary::{Kind, Secondary};
 use support::unbound::free_port;
 use support::{dig, http_get, DevNode};
 
+/// The TSIG key bns and both secondaries share (as `bns --tsig-key` takes it) ...
+const KEY: &str = "xfr-key:hmac-sha256:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==";
+/// ... and as `dig -y` takes it.
+const DIG_KEY: &str = "hmac-sha256:xfr-key:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==";
+
+/// A name whose zone file (about 30 KB of TXT records) takes several transfer
+/// messages, so each secondary checks TSIG chained across messages.
+fn big_zonefile() -> (String, Vec<u8>) {
+    let mut z = String::from("$ORIGIN bigzone.id\n$TTL 3600\n");
+    for i in 0..300 {
+        z.push_str(&format!("t{i} TXT \"record {i} of a zone file that does not fit one transfer message\"\n"));
+    }
+    ("bigzone.id".into(), z.into_bytes())
+}
+
 /// The sample's `.id` registrars with subdomains, then plain `.id` names: 20 in all.
 fn sample() -> Vec<(String, Vec<u8>)> {
     let files = mainnet_zonefiles();
@@ -91,13 +106,21 @@ fn answer(addr: SocketAddr, name: &str, rtype: &str) -> (String, Vec<String>) {
 
 /// (owner, type) of every RR bns sends by AXFR for `id.`, SOA left out.
 fn zone_rrsets(bns_dns: SocketAddr) -> BTreeSet<(String, String)> {
-    let out = dig(bns_dns, &["id.", "AXFR", "+tcp"]);
-    assert!(!out.contains("Transfer failed"), "{out}");
+    let out = dig(bns_dns, &["-y", DIG_KEY, "id.", "AXFR", "+tcp"]);
+    assert!(!out.contains("Transfer failed") && !out.to_lowercase().contains("verify"), "{out}");
+    let mut big = 0;
     out.lines()
         .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 5 && f[3] != "SOA").then(|| (f[0].to_string(), f[3].to_string()))
+            (f.len() >= 5 && f[3] != "SOA" && f[3] != "TSIG").then(|| (f[0].to_string(), f[3].to_string()))
+        })
+        // A few of the big zone file's 300 owners are enough.
+        .filter(|(o, _)| {
+            !o.ends_with(".bigzone.id.") || {
+                big += 1;
+                big <= 5
+            }
         })
         .collect()
 }
@@ -160,7 +183,8 @@ fn put_zonefile(data: &Path, dir: &Path, name: &str, bytes: &[u8]) {
 fn knot_and_nsd_secondaries_follow_new_blocks_and_a_reorg() {
     let b = Bcoin::start();
     let mut c = NameChain::start(&b, "id");
-    let names = sample();
+    let mut names = sample();
+    names.push(big_zonefile());
     let (me, script) = (c.wallet.address().to_string(), c.wallet.script_pubkey());
     let ch = c.ch();
     c.mine(&b, |f| names.iter().map(|(n, _)| f.next(ops::name_preorder(f, MAGIC, n, &me, &ch, 100, NET))).collect());
@@ -196,6 +220,8 @@ fn knot_and_nsd_secondaries_follow_new_blocks_and_a_reorg() {
             &notify_knot,
             "--notify",
             &notify_nsd,
+            "--tsig-key",
+            KEY,
         ]
         .map(String::from),
     );
@@ -210,8 +236,8 @@ fn knot_and_nsd_secondaries_follow_new_blocks_and_a_reorg() {
     wait_for("the zone files to answer", 30, || answer(node.dns, first, "SOA").0 == "NOERROR");
 
     let secondaries = vec![
-        Secondary::start(Kind::Knot, "id", node.dns, knot_port),
-        Secondary::start(Kind::Nsd, "id", node.dns, nsd_port),
+        Secondary::start(Kind::Knot, "id", node.dns, knot_port, Some(KEY)),
+        Secondary::start(Kind::Nsd, "id", node.dns, nsd_port, Some(KEY)),
     ];
 
     // 1. The first transfer: every RRset bns holds, and names it does not.
@@ -294,14 +320,25 @@ fn knot_and_nsd_secondaries_follow_new_blocks_and_a_reorg() {
     assert!(reorged["ixfr"] >= after["ixfr"] + 2, "{after:?} -> {reorged:?}");
     assert_eq!((reorged["axfr"], reorged["ixfr_whole_zone"]), (after["axfr"], after["ixfr_whole_zone"]));
 
-    // 4. A client outside --allow-transfer.
+    // 4. The transfer is signed message by message; unsigned, wrongly signed
+    // and outside requests are refused.
+    let out = support::kdig(node.dns, &["-y", DIG_KEY, "id.", "AXFR", "+noall", "+stat"]);
+    let messages: usize = out
+        .lines()
+        .find_map(|l| l.strip_prefix(";; Received "))
+        .and_then(|l| l.split('(').nth(1)?.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("kdig: {out}"));
+    assert!(messages >= 2, "the zone takes {messages} messages: {out}");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    assert_eq!(rt.block_on(axfr_rcode_from("127.0.0.2", node.dns)), ResponseCode::Refused);
-    assert_eq!(rt.block_on(axfr_rcode_from("127.0.0.1", node.dns)), ResponseCode::NoError);
-    let out = std::process::Command::new("dig")
-        .args(["-b", "127.0.0.2", "@127.0.0.1", "-p", &bns_port.to_string(), "id.", "AXFR"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Transfer failed"), "dig from 127.0.0.2 is refused");
-    assert!(transfers(&node)["refused"] >= 2);
+    assert_eq!(rt.block_on(axfr_rcode_from("127.0.0.1", node.dns)), ResponseCode::Refused, "unsigned");
+    let dig_raw = |args: &[&str]| {
+        let out =
+            std::process::Command::new("dig").args(["@127.0.0.1", "-p", &bns_port.to_string()]).args(args).output();
+        String::from_utf8_lossy(&out.unwrap().stdout).into_owned()
+    };
+    let outside = dig_raw(&["-b", "127.0.0.2", "-y", DIG_KEY, "id.", "AXFR"]);
+    assert!(outside.contains("Transfer failed"), "signed, from 127.0.0.2: {outside}");
+    let wrong = dig_raw(&["-y", "hmac-sha256:xfr-key:d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==", "id.", "AXFR"]);
+    assert!(wrong.contains("BADSIG") && wrong.contains("Transfer failed"), "another secret: {wrong}");
+    assert!(transfers(&node)["refused"] >= 3, "{:?}", transfers(&node));
 }

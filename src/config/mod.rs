@@ -109,6 +109,10 @@ pub struct FaceSettings {
     #[arg(long = "notify", value_name = "IP:PORT")]
     #[serde(default)]
     pub notify: Vec<SocketAddr>,
+    /// TSIG key NAME:ALGORITHM:BASE64-SECRET (hmac-sha256/384/512, as tsig-keygen prints); with one, transfers must be signed with a key (from any address unless --allow-transfer narrows it) and NOTIFYs are signed (repeatable; keep it in the 0600 config file on a shared machine)
+    #[arg(long = "tsig-key", value_name = "NAME:ALG:SECRET")]
+    #[serde(default, alias = "tsig-keys")]
+    pub tsig_key: Vec<crate::dns::xfr::TsigKey>,
 }
 
 impl FaceSettings {
@@ -147,6 +151,7 @@ impl FaceSettings {
             api_hosts: if self.api_hosts.is_empty() { other.api_hosts } else { self.api_hosts },
             allow_transfer: if self.allow_transfer.is_empty() { other.allow_transfer } else { self.allow_transfer },
             notify: if self.notify.is_empty() { other.notify } else { self.notify },
+            tsig_key: if self.tsig_key.is_empty() { other.tsig_key } else { self.tsig_key },
         }
     }
 

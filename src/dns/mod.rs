@@ -330,6 +330,7 @@ impl DnsServer {
         let DnsServer { udp, tcp, local_addr, cell, resolver, stats, metrics, log_queries, dot, limits, transfers } =
             self;
         let notify = transfers.notify.clone();
+        let notify_key = transfers.keys.first().cloned();
         let handler = Arc::new(
             handler::BnsHandler::new(cell.clone(), &resolver, stats.clone())
                 .with_metrics(metrics.clone())
@@ -338,7 +339,7 @@ impl DnsServer {
         );
         let mut tasks = tokio::task::JoinSet::new();
         if !notify.is_empty() {
-            tasks.spawn(xfr::notify::run(cell.clone(), notify, metrics.clone()));
+            tasks.spawn(xfr::notify::run(cell.clone(), notify, notify_key, metrics.clone()));
         }
         tasks.spawn(stream::serve(tcp, handler.clone(), limits.max_tcp, None));
         if let Some(dot) = dot {

@@ -110,12 +110,17 @@ pub fn dns_limits(settings: &FaceSettings) -> DnsLimits {
 /// Who may transfer the namespace zones and whom to notify; with either,
 /// `names` keeps the IXFR journal from now on.
 fn transfers(settings: &FaceSettings, names: &StoreNames) -> crate::dns::xfr::Transfers {
-    let t = crate::dns::xfr::Transfers { allow: settings.allow_transfer.clone(), notify: settings.notify.clone() };
+    let t = crate::dns::xfr::Transfers {
+        allow: settings.allow_transfer.clone(),
+        notify: settings.notify.clone(),
+        keys: settings.tsig_key.clone(),
+    };
     if t.enabled() {
         names.keep_journal();
         let allow = t.allow.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ");
         let notify = t.notify.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ");
-        info!(allow, notify, "zone transfers of the namespace zones");
+        let keys = t.keys.iter().map(|k| k.name().to_string()).collect::<Vec<_>>().join(", ");
+        info!(allow, notify, tsig_keys = keys, "zone transfers of the namespace zones");
     }
     t
 }

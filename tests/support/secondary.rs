@@ -36,12 +36,23 @@ impl Secondary {
     /// Starts `kind` as a secondary of `zone` from `primary`, accepting
     /// NOTIFY from loopback, and waits until it listens. Panics if the
     /// server is not installed.
-    /// `port`: a free loopback port (UDP and TCP), e.g. from [`free_port`].
-    pub fn start(kind: Kind, zone: &str, primary: SocketAddr, port: u16) -> Secondary {
+    /// `port`: a free loopback port (UDP and TCP), e.g. from `unbound::free_port`;
+    /// `key`: a TSIG key `NAME:ALG:SECRET` that signs transfers and NOTIFYs.
+    pub fn start(kind: Kind, zone: &str, primary: SocketAddr, port: u16, key: Option<&str>) -> Secondary {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
         let (mp, mh) = (primary.port(), primary.ip());
         let conf = dir.path().join("server.conf");
+        let key: Option<Vec<&str>> = key.map(|k| k.splitn(3, ':').collect());
+        let (knot_key, knot_use, nsd_key, nsd_use) = match &key {
+            Some(k) => (
+                format!("key:\n  - id: {}\n    algorithm: {}\n    secret: {}\n", k[0], k[1], k[2]),
+                format!("    key: {}\n", k[0]),
+                format!("key:\n    name: \"{}\"\n    algorithm: {}\n    secret: \"{}\"\n", k[0], k[1], k[2]),
+                k[0].to_string(),
+            ),
+            None => (String::new(), String::new(), String::new(), "NOKEY".to_string()),
+        };
         let log = dir.path().join("server.log");
         let (exe, args, text) = match kind {
             Kind::Knot => (
@@ -51,9 +62,9 @@ impl Secondary {
                     "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{port}\n    background-workers: 1\n    \
                      udp-workers: 1\n    tcp-workers: 1\n\
                      log:\n  - target: stderr\n    any: info\n\
-                     database:\n    storage: \"{d}\"\n\
-                     remote:\n  - id: bns\n    address: {mh}@{mp}\n\
-                     acl:\n  - id: from_bns\n    address: {mh}\n    action: notify\n\
+                     database:\n    storage: \"{d}\"\n{knot_key}\
+                     remote:\n  - id: bns\n    address: {mh}@{mp}\n{knot_use}\
+                     acl:\n  - id: from_bns\n    address: {mh}\n{knot_use}    action: notify\n\
                      template:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n    \
                      zonefile-load: none\n    journal-content: changes\n\
                      zone:\n  - domain: {zone}\n    master: bns\n    acl: from_bns\n"
@@ -67,9 +78,9 @@ impl Secondary {
                      zonesdir: \"{d}\"\n    pidfile: \"{d}/nsd.pid\"\n    database: \"\"\n    \
                      xfrdfile: \"{d}/xfrd.state\"\n    xfrdir: \"{d}\"\n    zonelistfile: \"{d}/zone.list\"\n    \
                      server-count: 1\n    verbosity: 2\n    do-ip6: no\n\
-                     remote-control:\n    control-enable: no\n\
+                     remote-control:\n    control-enable: no\n{nsd_key}\
                      zone:\n    name: {zone}\n    zonefile: \"{zone}.zone\"\n    \
-                     request-xfr: {mh}@{mp} NOKEY\n    allow-notify: {mh} NOKEY\n"
+                     request-xfr: {mh}@{mp} {nsd_use}\n    allow-notify: {mh} {nsd_use}\n"
                 ),
             ),
         };

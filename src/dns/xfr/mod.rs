@@ -18,9 +18,11 @@ pub(crate) mod serve;
 #[cfg(test)]
 mod tests;
 pub mod text;
+pub mod tsig;
 
 pub use journal::{record_step, Journal, Step};
 pub use text::{export, Exported};
+pub use tsig::TsigKey;
 
 /// Who may transfer, and whom to notify.
 #[derive(Debug, Clone, Default)]
@@ -29,20 +31,24 @@ pub struct Transfers {
     pub allow: Vec<IpNet>,
     /// Secondaries sent NOTIFY after each new serial (`--notify`).
     pub notify: Vec<SocketAddr>,
+    /// TSIG keys (`--tsig-key`): when set, a transfer request must be signed
+    /// with one of them, and NOTIFYs are signed with the first.
+    pub keys: Vec<TsigKey>,
 }
 
 impl Transfers {
-    /// True if `ip` may transfer.
+    /// True if `ip` may transfer: it is in `allow`, or `allow` is empty and
+    /// keys are set (then the signature alone decides).
     pub fn allows(&self, ip: IpAddr) -> bool {
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
         };
-        self.allow.iter().any(|n| n.contains(&ip))
+        (self.allow.is_empty() && !self.keys.is_empty()) || self.allow.iter().any(|n| n.contains(&ip))
     }
 
     /// True if transfers or notifications are configured (the journal is then kept).
     pub fn enabled(&self) -> bool {
-        !self.allow.is_empty() || !self.notify.is_empty()
+        !self.allow.is_empty() || !self.notify.is_empty() || !self.keys.is_empty()
     }
 }

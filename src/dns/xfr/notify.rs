@@ -3,6 +3,7 @@
 //! refresh. Each NOTIFY is sent over UDP from an ephemeral port and retried
 //! (every [`RETRY`], at most [`ATTEMPTS`] times) until the secondary answers
 //! with the same ID; a newer serial replaces the notifications in flight.
+//! With TSIG keys configured, each NOTIFY is signed with the first.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::super::snapshot::SnapshotCell;
 use super::content::soa;
+use super::tsig::{Signer, TsigKey};
 use crate::metrics::Metrics;
 
 /// How often the published serial is looked at.
@@ -26,7 +28,12 @@ pub const ATTEMPTS: usize = 5;
 
 /// Runs until dropped: notifies `targets` of every namespace whenever the
 /// published serial changes (and once at start).
-pub(crate) async fn run(cell: Arc<SnapshotCell>, targets: Vec<SocketAddr>, metrics: Option<Arc<Metrics>>) {
+pub(crate) async fn run(
+    cell: Arc<SnapshotCell>,
+    targets: Vec<SocketAddr>,
+    key: Option<TsigKey>,
+    metrics: Option<Arc<Metrics>>,
+) {
     let mut last = None;
     let mut tick = interval(POLL);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -50,13 +57,27 @@ pub(crate) async fn run(cell: Arc<SnapshotCell>, targets: Vec<SocketAddr>, metri
             msg.extend_from_slice(&soa(ns, snap.serial()));
             let zone = String::from_utf8_lossy(&ns.id).into_owned();
             for &target in &targets {
-                inflight.spawn(notify_one(target, msg.clone(), zone.clone(), snap.serial(), metrics.clone()));
+                inflight.spawn(notify_one(
+                    target,
+                    msg.clone(),
+                    zone.clone(),
+                    snap.serial(),
+                    key.clone(),
+                    metrics.clone(),
+                ));
             }
         }
     }
 }
 
-async fn notify_one(target: SocketAddr, mut msg: Vec<u8>, zone: String, serial: u32, metrics: Option<Arc<Metrics>>) {
+async fn notify_one(
+    target: SocketAddr,
+    mut msg: Vec<u8>,
+    zone: String,
+    serial: u32,
+    key: Option<TsigKey>,
+    metrics: Option<Arc<Metrics>>,
+) {
     let count = |result: &str| {
         if let Some(m) = &metrics {
             m.xfr.notify(result);
@@ -70,6 +91,10 @@ async fn notify_one(target: SocketAddr, mut msg: Vec<u8>, zone: String, serial: 
     };
     let id: u16 = rand::random();
     msg[..2].copy_from_slice(&id.to_be_bytes());
+    if let Some(key) = &key {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Signer::request(key, now).sign(&mut msg);
+    }
     let mut buf = [0u8; 512];
     for attempt in 1..=ATTEMPTS {
         if let Err(error) = socket.send_to(&msg, target).await {

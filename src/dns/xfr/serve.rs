@@ -20,6 +20,7 @@ use tracing::{debug, info};
 
 use super::super::snapshot::{zone::name_wire, Namespace, Snapshot, SnapshotCell};
 use super::content::{apex_rrs, contribution, key_namespace, soa};
+use super::tsig::{self, Checked, Signer};
 use super::Transfers;
 use crate::metrics::Metrics;
 
@@ -84,11 +85,17 @@ struct Frames {
     pub messages: usize,
     pub rrs: u64,
     pub bytes: u64,
+    /// Signs each message when the request was signed.
+    signer: Option<Signer>,
 }
 
+/// Room left in a message for its TSIG RR.
+const TSIG_ROOM: usize = 512;
+
 impl Frames {
-    fn new(id: u16, question: Vec<u8>) -> Frames {
-        let mut f = Frames { id, question, out: Vec::new(), msg_at: 0, count: 0, messages: 0, rrs: 0, bytes: 0 };
+    fn new(id: u16, question: Vec<u8>, signer: Option<Signer>) -> Frames {
+        let mut f =
+            Frames { id, question, out: Vec::new(), msg_at: 0, count: 0, messages: 0, rrs: 0, bytes: 0, signer };
         f.open();
         f
     }
@@ -103,20 +110,25 @@ impl Frames {
     }
 
     fn close(&mut self) {
+        self.out[self.msg_at + 8..self.msg_at + 10].copy_from_slice(&self.count.to_be_bytes());
+        if let Some(signer) = &mut self.signer {
+            let mut msg = self.out.split_off(self.msg_at + 2);
+            signer.sign(&mut msg);
+            self.out.extend_from_slice(&msg);
+        }
         let len = (self.out.len() - self.msg_at - 2) as u16;
         self.out[self.msg_at..self.msg_at + 2].copy_from_slice(&len.to_be_bytes());
-        self.out[self.msg_at + 8..self.msg_at + 10].copy_from_slice(&self.count.to_be_bytes());
         self.messages += 1;
     }
 
     fn push(&mut self, rr: &[u8]) {
-        let header = 12 + self.question.len();
+        let header = 12 + self.question.len() + TSIG_ROOM;
         if rr.len() + header > usize::from(u16::MAX) {
             debug!(len = rr.len(), "RR too long for a transfer message: left out");
             return;
         }
         let used = self.out.len() - self.msg_at - 2;
-        if self.count > 0 && (used + rr.len() > MESSAGE_BYTES || used + rr.len() > usize::from(u16::MAX)) {
+        if self.count > 0 && (used + rr.len() > MESSAGE_BYTES || used + rr.len() + TSIG_ROOM > usize::from(u16::MAX)) {
             self.close();
             self.open();
         }
@@ -155,20 +167,67 @@ fn namespace<'a>(snap: &'a Snapshot, zone: &[u8]) -> Option<&'a Namespace> {
     snap.namespace_list().iter().find(|n| &n.wire[..] == zone)
 }
 
+/// `error_reply`, signed when the request was.
+fn reply(id: u16, question: &[u8], rcode: u8, signer: Option<&mut Signer>) -> Vec<u8> {
+    let mut m = error_reply(id, question, rcode);
+    if let Some(s) = signer {
+        s.sign(&mut m);
+    }
+    m
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Whether request `msg` from `src` may transfer: its signer (when signed),
+/// or the answer to send instead and why. With `--tsig-key`, a request must
+/// be signed with one of the keys; either way it must come from
+/// `--allow-transfer`.
+fn authorize(msg: &[u8], req: &Request, src: IpAddr, t: &Transfers) -> Result<Option<Signer>, (Vec<u8>, &'static str)> {
+    let mut signer = match tsig::check(msg, &t.keys, now()) {
+        Checked::Unsigned if !t.keys.is_empty() => {
+            return Err((reply(req.id, &req.question, REFUSED, None), "not signed with a --tsig-key"));
+        }
+        Checked::Unsigned => None,
+        Checked::Invalid { error, signer, key_name, alg, id } => {
+            let mut m = error_reply(req.id, &req.question, NOTAUTH);
+            match signer {
+                Some(mut s) => s.sign(&mut m),
+                None => tsig::append_unsigned(&mut m, &key_name, &alg, id, error, now()),
+            }
+            let why = match error {
+                tsig::BADKEY => "TSIG key unknown (BADKEY)",
+                tsig::BADSIG => "TSIG signature does not verify (BADSIG)",
+                _ => "TSIG time outside the fudge window (BADTIME)",
+            };
+            return Err((m, why));
+        }
+        Checked::Valid(s) => Some(s),
+    };
+    if !t.allows(src) {
+        return Err((reply(req.id, &req.question, REFUSED, signer.as_mut()), "not in --allow-transfer"));
+    }
+    Ok(signer)
+}
+
 /// The answer to a transfer request over UDP, or `None` for a message that
 /// is not one.
 pub(crate) fn udp_answer(cell: &SnapshotCell, transfers: &Transfers, msg: &[u8], src: IpAddr) -> Option<Vec<u8>> {
     transfer_type(msg)?;
     let Some(req) = decode(msg) else { return Some(error_reply(u16::from_be_bytes([msg[0], msg[1]]), &[], FORMERR)) };
-    if !transfers.allows(src) {
-        return Some(error_reply(req.id, &req.question, REFUSED));
-    }
+    let mut signer = match authorize(msg, &req, src, transfers) {
+        Ok(s) => s,
+        Err((m, _)) => return Some(m),
+    };
     if req.qtype == T_AXFR {
-        return Some(error_reply(req.id, &req.question, FORMERR));
+        return Some(reply(req.id, &req.question, FORMERR, signer.as_mut()));
     }
     let snap = cell.load_full();
-    let Some(ns) = namespace(&snap, &req.zone) else { return Some(error_reply(req.id, &req.question, NOTAUTH)) };
-    let mut f = Frames::new(req.id, req.question);
+    let Some(ns) = namespace(&snap, &req.zone) else {
+        return Some(reply(req.id, &req.question, NOTAUTH, signer.as_mut()));
+    };
+    let mut f = Frames::new(req.id, req.question, signer);
     f.push(&soa(ns, snap.serial()));
     let (framed, _) = f.finish();
     Some(framed[2..].to_vec())
@@ -188,20 +247,24 @@ pub(crate) async fn serve_stream<S: AsyncWrite + Unpin>(
     let Some(req) = decode(msg) else {
         return write(s, &frame(&error_reply(u16::from_be_bytes([msg[0], msg[1]]), &[], FORMERR))).await;
     };
-    if !transfers.allows(src.ip()) {
-        info!(%src, "zone transfer refused (not in --allow-transfer)");
-        if let Some(m) = metrics {
-            m.xfr.transfer("refused", 0);
+    let mut signer = match authorize(msg, &req, src.ip(), transfers) {
+        Ok(signer) => signer,
+        Err((answer, why)) => {
+            info!(%src, why, "zone transfer refused");
+            if let Some(m) = metrics {
+                m.xfr.transfer("refused", 0);
+            }
+            return write(s, &frame(&answer)).await;
         }
-        return write(s, &frame(&error_reply(req.id, &req.question, REFUSED))).await;
-    }
+    };
     let snap = cell.load_full();
     let Some(ns) = namespace(&snap, &req.zone) else {
-        return write(s, &frame(&error_reply(req.id, &req.question, NOTAUTH))).await;
+        return write(s, &frame(&reply(req.id, &req.question, NOTAUTH, signer.as_mut()))).await;
     };
     let serial = snap.serial();
     let current = soa(ns, serial);
-    let mut f = Frames::new(req.id, req.question.clone());
+    let signed = signer.is_some();
+    let mut f = Frames::new(req.id, req.question.clone(), signer);
     f.push(&current);
     let kind = match (req.qtype, req.serial) {
         (T_IXFR, Some(have)) if !serial_lt(have, serial) => ("IXFR (current)", "ixfr_current"),
@@ -237,7 +300,7 @@ pub(crate) async fn serve_stream<S: AsyncWrite + Unpin>(
     let (kind, label) = kind;
     let (rest, f) = f.finish();
     write(s, &rest).await?;
-    info!(%src, zone = %String::from_utf8_lossy(&ns.id), kind, serial, client_serial = ?req.serial,
+    info!(%src, zone = %String::from_utf8_lossy(&ns.id), kind, serial, client_serial = ?req.serial, signed,
         rrs = f.rrs, messages = f.messages, bytes = f.bytes, ms = started.elapsed().as_millis() as u64,
         "zone transfer sent");
     if let Some(m) = metrics {

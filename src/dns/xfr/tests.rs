@@ -222,3 +222,79 @@ fn a_damaged_entry_contributes_nothing() {
     assert!(!got.iter().any(|l| l.starts_with("n.id.")));
     assert!(!got.iter().any(|l| l.contains("alice")), "a damaged parent does not answer for its subdomains: {got:?}");
 }
+
+mod tsig {
+    use super::super::tsig::{check, Checked, Signer, TsigKey, BADKEY, BADSIG, BADTIME};
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::{Name, RecordType};
+
+    const SECRET: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==";
+
+    fn key(spec: &str) -> TsigKey {
+        spec.parse().unwrap()
+    }
+
+    fn query() -> Vec<u8> {
+        let mut m = Message::new(4242, MessageType::Query, OpCode::Query);
+        m.add_query(Query::query(Name::from_ascii("id.").unwrap(), RecordType::AXFR));
+        m.to_vec().unwrap()
+    }
+
+    #[test]
+    fn keys_parse_as_tsig_keygen_prints_them_and_never_show_the_secret() {
+        let k = key(&format!("Xfr-Key.:HMAC-SHA256:{SECRET}"));
+        assert_eq!((k.name(), k.algorithm().name()), ("xfr-key", "hmac-sha256"));
+        let shown = format!("{k:?}");
+        assert!(shown.contains("***") && !shown.contains(SECRET), "{shown}");
+        for (bad, why) in [
+            ("xfr-key", "NAME:ALGORITHM"),
+            (&format!("k:hmac-md5:{SECRET}") as &str, "not hmac-sha256"),
+            ("k:hmac-sha256:not base64!", "not base64"),
+            ("k:hmac-sha256:c2hvcnQ=", "at least 16"),
+        ] {
+            let e = bad.parse::<TsigKey>().unwrap_err();
+            assert!(e.contains(why) && !e.contains(SECRET), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_signed_request_verifies_and_any_change_is_caught() {
+        let k = key(&format!("xfr-key:hmac-sha256:{SECRET}"));
+        let mut msg = query();
+        Signer::request(&k, 1_000_000).sign(&mut msg);
+        assert_eq!(u16::from_be_bytes([msg[10], msg[11]]), 1, "ARCOUNT counts the TSIG RR");
+        let keys = [k.clone()];
+        assert!(matches!(check(&msg, &keys, 1_000_100), Checked::Valid(_)));
+        assert!(matches!(check(&query(), &keys, 1_000_100), Checked::Unsigned));
+        let mut tampered = msg.clone();
+        tampered[13] ^= 0x20; // the question's first letter
+        assert!(matches!(check(&tampered, &keys, 1_000_100), Checked::Invalid { error: BADSIG, .. }));
+        let other = [key(&format!("xfr-key:hmac-sha512:{SECRET}")), key(&format!("other:hmac-sha256:{SECRET}"))];
+        assert!(matches!(check(&msg, &other, 1_000_100), Checked::Invalid { error: BADKEY, .. }));
+        let wrong = [key("xfr-key:hmac-sha256:d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==")];
+        assert!(matches!(check(&msg, &wrong, 1_000_100), Checked::Invalid { error: BADSIG, .. }));
+        match check(&msg, &keys, 1_000_301) {
+            Checked::Invalid { error: BADTIME, signer: Some(_), .. } => {}
+            other => panic!("{other:?}"),
+        }
+        // Truncated or junk after the TSIG: not a TSIG we accept.
+        for cut in [1, 5, 20] {
+            let short = &msg[..msg.len() - cut];
+            assert!(!matches!(check(short, &keys, 1_000_100), Checked::Valid(_)));
+        }
+    }
+
+    #[test]
+    fn an_answer_chains_each_message_to_the_one_before() {
+        let k = key(&format!("xfr-key:hmac-sha256:{SECRET}"));
+        let mut req = query();
+        Signer::request(&k, 7_000).sign(&mut req);
+        let Checked::Valid(mut signer) = check(&req, std::slice::from_ref(&k), 7_000) else { panic!() };
+        let (mut a, mut b) = (query(), query());
+        signer.sign(&mut a);
+        signer.sign(&mut b);
+        // The second message's MAC covers the first's: same bytes, other MAC.
+        let mac = |m: &[u8]| m[m.len() - 6 - 32..m.len() - 6].to_vec();
+        assert_ne!(mac(&a), mac(&b));
+    }
+}
