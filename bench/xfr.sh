@@ -29,6 +29,8 @@ T=$(mktemp -d)
 free_port() { python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 since() { python3 -c "import sys;print('%.2f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$(now)"; }
+# Every transfer and NOTIFY is signed (TSIG hmac-sha256), as secondaries are run.
+SECRET=$(python3 -c 'import base64,os;print(base64.b64encode(os.urandom(32)).decode())')
 BNS=$(free_port); API=$(free_port); ATL=$(free_port); KNOT=$(free_port); NSD=$(free_port)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
@@ -38,7 +40,8 @@ trap cleanup EXIT
 start_bns() {
   "$BIN" dev --data-dir "$DATA" --generate-names "$N" --block-interval "${INTERVAL:-3600}" --upstream none \
     --dns-addr 127.0.0.1:$BNS --api-addr 127.0.0.1:$API --atlas-addr 127.0.0.1:$ATL \
-    --allow-transfer 127.0.0.1/32 --notify 127.0.0.1:$KNOT --notify 127.0.0.1:$NSD "$@" \
+    --allow-transfer 127.0.0.1/32 --notify 127.0.0.1:$KNOT --notify 127.0.0.1:$NSD \
+    --tsig-key "xfr:hmac-sha256:$SECRET" "$@" \
     >"$T/bns.out" 2>>"$T/bns.err" &
   BPID=$!; PIDS+=($BPID)
   local deadline=$((SECONDS + GEN_TIMEOUT))
@@ -68,8 +71,8 @@ t=$(now)
 "$BIN" zone export gen --data-dir "$DATA" -o "$T/gen.zone" 2>"$T/export.err"
 echo "export: $(since "$t") s, $(stat -c %s "$T/gen.zone") bytes, $(tail -1 "$T/export.err")"
 
-kdig @127.0.0.1 -p $BNS gen. AXFR +tcp +noall >/dev/null 2>&1 || true   # warm the page cache
-t=$(now); kdig @127.0.0.1 -p $BNS gen. AXFR +tcp +noall +stat >"$T/axfr" 2>&1
+kdig -y hmac-sha256:xfr:$SECRET @127.0.0.1 -p $BNS gen. AXFR +tcp +noall >/dev/null 2>&1 || true   # warm the page cache
+t=$(now); kdig -y hmac-sha256:xfr:$SECRET @127.0.0.1 -p $BNS gen. AXFR +tcp +noall +stat >"$T/axfr" 2>&1
 echo "AXFR to kdig: $(since "$t") s, $(received "$T/axfr")"
 
 # Knot and NSD, secondaries of gen from bns.
@@ -83,12 +86,18 @@ log:
     any: info
 database:
     storage: "$T/knot"
+key:
+  - id: xfr
+    algorithm: hmac-sha256
+    secret: $SECRET
 remote:
   - id: bns
     address: 127.0.0.1@$BNS
+    key: xfr
 acl:
   - id: from_bns
     address: 127.0.0.1
+    key: xfr
     action: notify
 template:
   - id: default
@@ -118,11 +127,15 @@ server:
     do-ip6: no
 remote-control:
     control-enable: no
+key:
+    name: "xfr"
+    algorithm: hmac-sha256
+    secret: "$SECRET"
 zone:
     name: gen
     zonefile: "gen.zone"
-    request-xfr: 127.0.0.1@$BNS NOKEY
-    allow-notify: 127.0.0.1 NOKEY
+    request-xfr: 127.0.0.1@$BNS xfr
+    allow-notify: 127.0.0.1 xfr
 EOF
 t=$(now); knotd -c "$T/knot/knot.conf" 2>"$T/knot.log" & PIDS+=($!)
 echo "Knot 3 secondary, first AXFR: $(wait_serial $KNOT "$S0" "$t") s to serial $S0"
@@ -146,10 +159,10 @@ echo "restarted with $K more names: serial $S0 -> $S2"
 echo "Knot at serial >= $S2 $(wait_serial $KNOT "$S2" "$t") s after bns was"
 echo "NSD at serial >= $S2 $(wait_serial $NSD "$S2" "$t") s after bns was"
 for s in $(seq $((S2 - 1)) -1 $((S0 - 1))); do
-  kdig @127.0.0.1 -p $BNS gen. IXFR=$s +tcp +noall +stat >"$T/ixfr" 2>&1 || true
+  kdig -y hmac-sha256:xfr:$SECRET @127.0.0.1 -p $BNS gen. IXFR=$s +tcp +noall +stat >"$T/ixfr" 2>&1 || true
   echo "IXFR $s -> $S2: $(received "$T/ixfr")"
 done
 wait_serial $BNS $((S2 + 1)) "$(now)" >/dev/null
-kdig @127.0.0.1 -p $BNS gen. IXFR=$S2 +tcp +noall +stat >"$T/ixfr" 2>&1 || true
+kdig -y hmac-sha256:xfr:$SECRET @127.0.0.1 -p $BNS gen. IXFR=$S2 +tcp +noall +stat >"$T/ixfr" 2>&1 || true
 echo "IXFR $S2 -> $(serial $BNS) (an empty block): $(received "$T/ixfr")"
 echo "transfers logged by bns: $(grep -c "zone transfer sent" "$T/bns.err")"

@@ -142,3 +142,24 @@ fn op_decode_reads_mainnet_payloads_by_epoch() {
     let o = bns(&["op", "decode", "zz"]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// A bad `--tsig-key`, on the command line or in the config file, stops
+/// `bns dev` before anything starts, names the key and never shows the secret.
+#[test]
+fn a_bad_tsig_key_fails_at_once_without_showing_its_secret() {
+    let secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==";
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("bns.toml");
+    std::fs::write(&conf, format!("tsig-keys = [\"xfr:hmac-md5:{secret}\"]\n")).unwrap();
+    let data = dir.path().join("data");
+    for extra in [&["--tsig-key", &format!("xfr:hmac-md5:{secret}")][..], &["--config", conf.to_str().unwrap()]] {
+        let mut args = vec!["dev", "--data-dir", data.to_str().unwrap(), "--dns-addr", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let o = bns(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{extra:?}");
+        assert!(err.contains("--tsig-key: TSIG key xfr: algorithm \"hmac-md5\""), "{extra:?}: {err}");
+        assert!(!err.contains(secret) && !stdout(&o).contains(secret), "{extra:?}: the secret was shown");
+        assert!(!data.join("devchain.dat").exists(), "nothing was set up");
+    }
+}

@@ -111,8 +111,36 @@ pub struct FaceSettings {
     pub notify: Vec<SocketAddr>,
     /// TSIG key NAME:ALGORITHM:BASE64-SECRET (hmac-sha256/384/512, as tsig-keygen prints); with one, transfers must be signed with a key (from any address unless --allow-transfer narrows it) and NOTIFYs are signed (repeatable; keep it in the 0600 config file on a shared machine)
     #[arg(long = "tsig-key", value_name = "NAME:ALG:SECRET")]
-    #[serde(default, alias = "tsig-keys")]
-    pub tsig_key: Vec<crate::dns::xfr::TsigKey>,
+    #[serde(default, alias = "tsig-key")]
+    pub tsig_keys: Vec<TsigKeySpec>,
+}
+
+/// A `--tsig-key` as given. It is parsed (and checked) when the faces start,
+/// so that no flag or TOML parse error can echo the secret; `Debug` prints
+/// `***`.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct TsigKeySpec(String);
+
+impl std::fmt::Debug for TsigKeySpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TsigKeySpec(***)")
+    }
+}
+
+impl std::str::FromStr for TsigKeySpec {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(TsigKeySpec(s.to_string()))
+    }
+}
+
+impl TsigKeySpec {
+    /// The key; errors name the key, never its secret.
+    pub fn key(&self) -> Result<crate::dns::xfr::TsigKey, String> {
+        self.0.parse()
+    }
 }
 
 impl FaceSettings {
@@ -151,7 +179,7 @@ impl FaceSettings {
             api_hosts: if self.api_hosts.is_empty() { other.api_hosts } else { self.api_hosts },
             allow_transfer: if self.allow_transfer.is_empty() { other.allow_transfer } else { self.allow_transfer },
             notify: if self.notify.is_empty() { other.notify } else { self.notify },
-            tsig_key: if self.tsig_key.is_empty() { other.tsig_key } else { self.tsig_key },
+            tsig_keys: if self.tsig_keys.is_empty() { other.tsig_keys } else { self.tsig_keys },
         }
     }
 

@@ -169,6 +169,7 @@ fn generate_dev_names(
 /// `bns dev`: the whole node on the embedded dev chain, with the names in
 /// the zones directory registered on it.
 pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
+    super::check_faces(&settings.faces)?;
     let data_dir = settings.data_dir();
     // One node per data dir: a second one would mine into the same chain file.
     let _lock = lock_data_dir(&data_dir)?;

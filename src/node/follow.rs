@@ -123,6 +123,7 @@ fn open_source(settings: &NodeSettings) -> anyhow::Result<Source> {
 /// a `bns dev` chain file), `confirmations` deep, and answers DNS, HTTP and
 /// Atlas from the index.
 pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
+    super::check_faces(&settings.faces)?;
     let data_dir = settings.data_dir();
     let _lock = lock_data_dir(&data_dir)?;
     let network = settings.network();

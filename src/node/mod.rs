@@ -107,14 +107,26 @@ pub fn dns_limits(settings: &FaceSettings) -> DnsLimits {
     }
 }
 
+/// The `--tsig-key`s, parsed; errors name the key, never its secret.
+fn tsig_keys(settings: &FaceSettings) -> anyhow::Result<Vec<crate::dns::xfr::TsigKey>> {
+    settings.tsig_keys.iter().map(|k| k.key().map_err(|e| anyhow!("--tsig-key: {e}"))).collect()
+}
+
+/// Checks the face settings that can be wrong before anything starts (so a
+/// bad flag fails at once, not after a sync or the dev chain's set-up).
+pub fn check_faces(settings: &FaceSettings) -> anyhow::Result<()> {
+    namespace_policies(settings)?;
+    tsig_keys(settings)?;
+    Ok(())
+}
+
 /// Who may transfer the namespace zones and whom to notify; with either,
 /// `names` keeps the IXFR journal from now on.
-fn transfers(settings: &FaceSettings, names: &StoreNames) -> crate::dns::xfr::Transfers {
-    let t = crate::dns::xfr::Transfers {
-        allow: settings.allow_transfer.clone(),
-        notify: settings.notify.clone(),
-        keys: settings.tsig_key.clone(),
-    };
+fn transfers(settings: &FaceSettings, names: &StoreNames) -> anyhow::Result<crate::dns::xfr::Transfers> {
+    let keys =
+        settings.tsig_keys.iter().map(|k| k.key().map_err(|e| anyhow!("--tsig-key: {e}"))).collect::<Result<_, _>>()?;
+    let t =
+        crate::dns::xfr::Transfers { allow: settings.allow_transfer.clone(), notify: settings.notify.clone(), keys };
     if t.enabled() {
         names.keep_journal();
         let allow = t.allow.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ");
@@ -122,7 +134,7 @@ fn transfers(settings: &FaceSettings, names: &StoreNames) -> crate::dns::xfr::Tr
         let keys = t.keys.iter().map(|k| k.name().to_string()).collect::<Vec<_>>().join(", ");
         info!(allow, notify, tsig_keys = keys, "zone transfers of the namespace zones");
     }
-    t
+    Ok(t)
 }
 
 /// File names inside the data directory.
@@ -466,7 +478,7 @@ impl Faces {
             })?
             .with_resolver(resolver)
             .with_limits(dns_limits(settings))
-            .with_transfers(transfers(settings, &names))
+            .with_transfers(transfers(settings, &names)?)
             .with_metrics(metrics.clone())
             .with_query_log(settings.log_queries);
         metrics.set_cache_stats(server.stats());

@@ -115,13 +115,6 @@ impl FromStr for TsigKey {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for TsigKey {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<TsigKey, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
 /// What a request's TSIG says.
 #[derive(Debug)]
 pub(crate) enum Checked {
