@@ -46,6 +46,7 @@ use tracing::info;
 pub use snapshot::{ApexConfig, NameState, Snapshot, SnapshotCell};
 
 pub mod cache;
+pub mod dnssec;
 pub mod ede;
 mod fast;
 pub mod forward;
