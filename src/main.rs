@@ -63,6 +63,11 @@ enum Command {
         #[command(subcommand)]
         command: ZoneCommand,
     },
+    /// DNSSEC of the namespace zones: the trust anchor validators need
+    Dnssec {
+        #[command(subcommand)]
+        command: DnssecCommand,
+    },
     /// Zone-file replication (Atlas) of a running node: status, peers
     Atlas {
         #[command(subcommand)]
@@ -368,6 +373,24 @@ fn node_api_addr(store: &bns::store::Store, index: &IndexArgs) -> anyhow::Result
 }
 
 #[derive(Subcommand)]
+enum DnssecCommand {
+    /// Print the trust anchor (DS of this install's key) for every namespace whose policy is `bns`
+    Anchor {
+        #[command(flatten)]
+        index: IndexArgs,
+        /// ds (DS lines), unbound (trust-anchor: lines), bind (trust-anchors clause, also delv -a), resolved (a .positive file)
+        #[arg(long, value_enum, default_value = "ds")]
+        format: bns::node::anchor::AnchorFormat,
+        /// TOML config file to read `namespace-policy` from [default: <data-dir>/bns.toml if present]
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Collision policy of a namespace, NS=POLICY (repeatable; overrides the config file)
+        #[arg(long = "namespace-policy", value_name = "NS=POLICY")]
+        namespace_policy: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum ZoneCommand {
     /// Write a namespace as an RFC 1035 master file (apex SOA and NS, every name and subdomain with
     /// its records): what a secondary gets by AXFR
@@ -536,13 +559,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Name { command } => name(command),
         Command::Namespace { command } => namespace(command),
         Command::Namespaces { index, config, namespace_policy } => {
-            let dir = index.dir();
-            let file: FaceSettings = match &config {
-                Some(path) => config::load_faces(path, true)?,
-                None => config::load_faces(&dir.join("bns.toml"), false)?,
-            };
-            let settings = FaceSettings { namespace_policy, ..Default::default() }.or(file);
-            print_json(inspect::namespaces(&index.open()?, &bns::node::namespace_policies(&settings)?))
+            let policies = policies(&index.dir(), config.as_deref(), namespace_policy)?;
+            print_json(inspect::namespaces(&index.open()?, &policies))
+        }
+        Command::Dnssec { command: DnssecCommand::Anchor { index, format, config, namespace_policy } } => {
+            let policies = policies(&index.dir(), config.as_deref(), namespace_policy)?;
+            let (text, skipped) = bns::node::anchor::anchor(&index.dir(), &policies, format)?;
+            for note in skipped {
+                eprintln!("{note}");
+            }
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
         }
         Command::Price { name, index } => print_json(inspect::price(&index.open()?, &name.to_ascii_lowercase())),
         Command::Explain { name, index } => print_json(inspect::explain(&index.open()?, &name)),
@@ -559,6 +586,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_json(inspect::op_decode(&hex, epoch, magic, network))
         }
     }
+}
+
+/// Namespace policies from `--namespace-policy` over the config file's.
+fn policies(
+    dir: &std::path::Path,
+    config: Option<&std::path::Path>,
+    namespace_policy: Vec<String>,
+) -> anyhow::Result<std::collections::HashMap<String, bns::dns::Policy>> {
+    let file: FaceSettings = match config {
+        Some(path) => config::load_faces(path, true)?,
+        None => config::load_faces(&dir.join("bns.toml"), false)?,
+    };
+    let settings = FaceSettings { namespace_policy, ..Default::default() }.or(file);
+    bns::node::namespace_policies(&settings)
 }
 
 fn print_json(v: anyhow::Result<serde_json::Value>) -> anyhow::Result<ExitCode> {

@@ -16,10 +16,11 @@
 
 use std::fmt::Write as _;
 
+use super::dnssec::{denial, Online, T_NSEC, T_RRSIG};
 use super::ede::{INVALID_DATA, NOT_READY, OTHER};
 use super::forward::{Policy, ResolverOptions};
 use super::handler::MAX_UDP_PAYLOAD;
-use super::plan::{plan, Ede, Owner, Plan, QName, Set};
+use super::plan::{plan, Denial, Ede, Owner, Plan, QName, Set};
 use super::snapshot::{zone::rdata_target, Snapshot};
 
 /// What the fast path did with a packet.
@@ -46,6 +47,8 @@ pub(crate) struct Request<'a> {
     pub question: &'a [u8],
     /// EDNS: (UDP payload size, DO bit), if the request had an OPT record.
     pub edns: Option<(u16, bool)>,
+    /// The CO bit (RFC 9824: compact denial may say NXDOMAIN).
+    pub co: bool,
 }
 
 /// Parses a plain query; `None` for anything the fast path does not take.
@@ -65,6 +68,7 @@ pub(crate) fn parse(req: &[u8]) -> Option<Request<'_>> {
         return None;
     }
     let mut end = at + 4;
+    let mut co = false;
     let edns = if ar == 1 {
         // OPT: root owner, type 41, class = payload, ttl = ext-rcode/version/flags.
         let opt = req.get(end..end + 11)?;
@@ -73,6 +77,7 @@ pub(crate) fn parse(req: &[u8]) -> Option<Request<'_>> {
         }
         let payload = u16::from_be_bytes([opt[3], opt[4]]);
         let do_bit = opt[7] & 0x80 != 0;
+        co = opt[7] & 0x40 != 0;
         let rdlen = usize::from(u16::from_be_bytes([opt[9], opt[10]]));
         end += 11 + rdlen;
         Some((payload, do_bit))
@@ -90,11 +95,34 @@ pub(crate) fn parse(req: &[u8]) -> Option<Request<'_>> {
         qtype,
         question: &req[12..at + 4],
         edns,
+        co,
     })
 }
 
-/// Answers `req` into `out` if the fast path can.
-pub(crate) fn answer(snap: &Snapshot, options: &ResolverOptions, forwarder: bool, req: &[u8], out: &mut [u8]) -> Fast {
+/// Answers `req` into `out` if the fast path can (signed with `dnssec` when
+/// the query has DO). A UDP answer is capped at the client's payload size;
+/// pass `stream` for TCP (the whole of `out`).
+pub(crate) fn answer(
+    snap: &Snapshot,
+    options: &ResolverOptions,
+    forwarder: bool,
+    dnssec: Option<&Online>,
+    req: &[u8],
+    out: &mut [u8],
+) -> Fast {
+    answer_on(snap, options, forwarder, dnssec, req, out, false)
+}
+
+/// [`answer`], on a stream when `stream`.
+pub(crate) fn answer_on(
+    snap: &Snapshot,
+    options: &ResolverOptions,
+    forwarder: bool,
+    dnssec: Option<&Online>,
+    req: &[u8],
+    out: &mut [u8],
+    stream: bool,
+) -> Fast {
     if req.len() < 12 || req[2] & 0x80 != 0 {
         return Fast::Drop;
     }
@@ -115,9 +143,10 @@ pub(crate) fn answer(snap: &Snapshot, options: &ResolverOptions, forwarder: bool
         Some((payload, _)) => usize::from(payload.clamp(512, MAX_UDP_PAYLOAD)),
         None => 512,
     };
-    let limit = max.min(out.len());
-    match write(snap, &r, &p, &mut out[..limit]) {
-        Some(len) => Fast::Answered { len, rcode: p.rcode, qtype: r.qtype },
+    let limit = if stream { out.len() } else { max.min(out.len()) };
+    let signer = dnssec.filter(|_| r.edns.is_some_and(|e| e.1) && p.authoritative && p.namespace.is_some());
+    match write(snap, &r, &p, signer, &mut out[..limit]) {
+        Some((len, rcode)) => Fast::Answered { len, rcode, qtype: r.qtype },
         None => Fast::Slow,
     }
 }
@@ -341,9 +370,21 @@ impl std::fmt::Write for TextBuf<'_> {
     }
 }
 
-/// Writes the whole response; `None` if it does not fit.
-fn write<'s>(snap: &'s Snapshot, r: &Request<'s>, p: &Plan<'s>, out: &mut [u8]) -> Option<usize> {
+/// Writes the whole response, signed by `signer` (RRSIGs on the answer and
+/// authority RRsets, compact denial for negative answers); `None` if it does
+/// not fit. Returns the length and the response code sent.
+fn write<'s>(
+    snap: &'s Snapshot,
+    r: &Request<'s>,
+    p: &Plan<'s>,
+    signer: Option<&Online>,
+    out: &mut [u8],
+) -> Option<(usize, u8)> {
     let mut w = Writer { out, len: 0, cands: [(0, &[][..]); CANDIDATES], ncands: 0, compressed: 0, full: false };
+    // Compact denial (RFC 9824): a name that does not exist is NOERROR with
+    // an NXNAME NSEC, unless the client said it takes NXDOMAIN (CO).
+    let compact = signer.is_some() && p.denial == Denial::NxName;
+    let rcode = if compact && !r.co { 0 } else { p.rcode };
     let mut flags: u16 = 0x8000;
     if p.authoritative {
         flags |= 0x0400;
@@ -354,33 +395,91 @@ fn write<'s>(snap: &'s Snapshot, r: &Request<'s>, p: &Plan<'s>, out: &mut [u8]) 
     if r.cd {
         flags |= 0x0010;
     }
-    flags |= u16::from(p.rcode & 0xF);
-    let (an, ns, ar) = (p.answer.rr_count(), p.authority.rr_count(), p.additional.rr_count());
+    flags |= u16::from(rcode & 0xF);
     w.bytes(&r.id);
     w.u16(flags);
     w.u16(1);
-    w.u16(an as u16);
-    w.u16(ns as u16);
-    w.u16((ar + usize::from(r.edns.is_some())) as u16);
+    w.bytes(&[0; 6]); // counts, set below
     w.bytes(r.question);
     // hickory stores the whole question section as one candidate; it never
     // matches a name, but it takes a slot.
     w.store(12, r.question);
-    for set in p.answer.iter().chain(p.authority.iter()).chain(p.additional.iter()) {
-        let owner = owner_wire(snap, p, &r.qname, set)?;
-        for rr in set.rrs() {
-            w.name(owner, true);
-            w.u16(rr.rtype);
-            w.u16(1);
-            w.u32(set.ttl.unwrap_or(rr.ttl));
-            w.rdata(rr.rtype, rr.rdata);
+    let mut counts = [0u16; 3];
+    let sections = [(0, p.answer.as_slice()), (1, p.authority.as_slice()), (2, p.additional.as_slice())];
+    for (section, sets) in sections {
+        for set in sets.iter() {
+            let owner = owner_wire(snap, p, &r.qname, set)?;
+            let mut ttl_max = 0;
+            let mut rtype = 0;
+            for rr in set.rrs() {
+                let ttl = set.ttl.unwrap_or(rr.ttl);
+                ttl_max = ttl_max.max(ttl);
+                rtype = rr.rtype;
+                w.name(owner, true);
+                w.u16(rr.rtype);
+                w.u16(1);
+                w.u32(ttl);
+                w.rdata(rr.rtype, rr.rdata);
+                counts[section] += 1;
+            }
+            if let (Some(signer), Some(ns), true) = (signer, p.namespace, section < 2 && rtype != 0) {
+                let sig = signer.rrsig(
+                    snap.serial(),
+                    owner,
+                    rtype,
+                    ttl_max,
+                    || set.rrs().map(|rr| rr.rdata).collect(),
+                    &ns.wire,
+                );
+                w.name(owner, true);
+                w.u16(T_RRSIG);
+                w.u16(1);
+                w.u32(ttl_max);
+                w.u16(sig.rdata.len() as u16);
+                w.bytes(&sig.rdata);
+                counts[section] += 1;
+            }
+        }
+        if let (1, Some(signer), Some(ns)) = (section, signer, p.namespace) {
+            let qname = r.qname.wire.to_ascii_lowercase();
+            let nsec = match p.denial {
+                Denial::None => None,
+                Denial::NxName => Some(denial::nxname(&qname)),
+                Denial::Empty => Some(denial::nodata(&qname, &[])),
+                Denial::NoData(blob, start, end) => {
+                    let mut types = [0u16; 32];
+                    let mut n = 0;
+                    let mut at = start;
+                    while let Some(rr) = super::snapshot::zone::rr_at(blob, at).filter(|_| at < end) {
+                        if n < types.len() && !types[..n].contains(&rr.rtype) {
+                            types[n] = rr.rtype;
+                            n += 1;
+                        }
+                        at = rr.end;
+                    }
+                    Some(denial::nodata(&qname, &types[..n]))
+                }
+            };
+            if let Some(nsec) = nsec {
+                let ttl = super::SOA_TTL.min(super::SOA_MINIMUM);
+                let sig = signer.rrsig(snap.serial(), &qname, T_NSEC, ttl, || vec![&nsec[..]], &ns.wire);
+                for (t, rdata) in [(T_NSEC, &nsec[..]), (T_RRSIG, &sig.rdata[..])] {
+                    w.name(r.qname.wire, true);
+                    w.u16(t);
+                    w.u16(1);
+                    w.u32(ttl);
+                    w.u16(rdata.len() as u16);
+                    w.bytes(rdata);
+                    counts[1] += 1;
+                }
+            }
         }
     }
     if let Some((payload, do_bit)) = r.edns {
         w.bytes(&[0]);
         w.u16(41);
         w.u16(payload.clamp(512, MAX_UDP_PAYLOAD));
-        w.u32(if do_bit { 0x8000 } else { 0 });
+        w.u32(if do_bit { 0x8000 } else { 0 } | if compact && r.co { 0x4000 } else { 0 });
         match &p.ede {
             None => w.u16(0),
             Some(ede) => {
@@ -396,5 +495,12 @@ fn write<'s>(snap: &'s Snapshot, r: &Request<'s>, p: &Plan<'s>, out: &mut [u8]) 
             }
         }
     }
-    (!w.full).then_some(w.len)
+    if w.full {
+        return None;
+    }
+    let ar = counts[2] + u16::from(r.edns.is_some());
+    for (i, c) in [counts[0], counts[1], ar].into_iter().enumerate() {
+        w.out[6 + 2 * i..8 + 2 * i].copy_from_slice(&c.to_be_bytes());
+    }
+    Some((w.len, rcode))
 }

@@ -42,6 +42,7 @@ pub(crate) struct BnsHandler {
     cache: AnswerCache,
     stats: Arc<DnsStats>,
     metrics: Option<Arc<Metrics>>,
+    dnssec: Option<Arc<super::dnssec::Online>>,
     log_queries: bool,
     transfers: Arc<super::xfr::Transfers>,
 }
@@ -55,6 +56,7 @@ impl BnsHandler {
             options: options.clone(),
             stats,
             metrics: None,
+            dnssec: None,
             log_queries: false,
             transfers: Arc::default(),
         }
@@ -72,6 +74,19 @@ impl BnsHandler {
     }
 
     /// The snapshot cell answers come from.
+    pub(crate) fn with_dnssec(mut self, dnssec: Option<Arc<super::dnssec::Online>>) -> Self {
+        self.dnssec = dnssec;
+        self
+    }
+
+    pub(crate) fn dnssec(&self) -> Option<&super::dnssec::Online> {
+        self.dnssec.as_deref()
+    }
+
+    pub(crate) fn options(&self) -> &super::forward::ResolverOptions {
+        &self.options
+    }
+
     pub(crate) fn metrics(&self) -> Option<&Metrics> {
         self.metrics.as_deref()
     }

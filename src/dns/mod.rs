@@ -80,7 +80,7 @@ pub fn fuzz_handler(cell: Arc<SnapshotCell>) -> impl hickory_server::server::Req
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub fn fuzz_fast(snap: &Snapshot, packet: &[u8], out: &mut [u8]) -> Option<usize> {
-    match fast::answer(snap, &ResolverOptions::default(), false, packet, out) {
+    match fast::answer(snap, &ResolverOptions::default(), false, None, packet, out) {
         fast::Fast::Answered { len, .. } => Some(len),
         _ => None,
     }
@@ -202,6 +202,7 @@ pub struct DnsServer {
     dot: Option<tls::DotListener>,
     limits: DnsLimits,
     transfers: xfr::Transfers,
+    dnssec: Option<Arc<dnssec::Online>>,
 }
 
 /// What the DNS face allows a client: UDP response rate, open connections.
@@ -263,6 +264,7 @@ impl DnsServer {
                         dot: None,
                         limits: DnsLimits::default(),
                         transfers: xfr::Transfers::default(),
+                        dnssec: None,
                     })
                 }
                 Err(e) if addr.port() == 0 && e.kind() == io::ErrorKind::AddrInUse && attempt < BIND_ATTEMPTS => {
@@ -290,6 +292,13 @@ impl DnsServer {
     /// (default: no transfers, no NOTIFY).
     pub fn with_transfers(mut self, transfers: xfr::Transfers) -> Self {
         self.transfers = transfers;
+        self
+    }
+
+    /// Signs answers to queries with the DO bit with this key (online
+    /// DNSSEC; `None`: unsigned answers, as without it).
+    pub fn with_dnssec(mut self, dnssec: Option<Arc<dnssec::Online>>) -> Self {
+        self.dnssec = dnssec;
         self
     }
 
@@ -328,15 +337,28 @@ impl DnsServer {
     where
         F: Future<Output = ()>,
     {
-        let DnsServer { udp, tcp, local_addr, cell, resolver, stats, metrics, log_queries, dot, limits, transfers } =
-            self;
+        let DnsServer {
+            udp,
+            tcp,
+            local_addr,
+            cell,
+            resolver,
+            stats,
+            metrics,
+            log_queries,
+            dot,
+            limits,
+            transfers,
+            dnssec,
+        } = self;
         let notify = transfers.notify.clone();
         let notify_key = transfers.keys.first().cloned();
         let handler = Arc::new(
             handler::BnsHandler::new(cell.clone(), &resolver, stats.clone())
                 .with_metrics(metrics.clone())
                 .with_query_log(log_queries)
-                .with_transfers(Arc::new(transfers)),
+                .with_transfers(Arc::new(transfers))
+                .with_dnssec(dnssec.clone()),
         );
         let mut tasks = tokio::task::JoinSet::new();
         if !notify.is_empty() {
@@ -360,6 +382,7 @@ impl DnsServer {
             stop: stop.clone(),
             rrl: Arc::new(limits.rrl),
             stats,
+            dnssec,
         };
         let workers = udp::spawn(udp, &cx).map_err(|source| DnsError::BindUdp { addr: local_addr, source })?;
         drop(cx);

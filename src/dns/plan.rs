@@ -154,9 +154,9 @@ impl<'a, const N: usize> Sets<'a, N> {
         self.items[..self.len].iter()
     }
 
-    /// Number of RRs over all sets.
-    pub(crate) fn rr_count(&self) -> usize {
-        self.iter().map(|s| s.rrs().count()).sum()
+    /// The sets in order, as a slice.
+    pub(crate) fn as_slice(&self) -> &[Set<'a>] {
+        &self.items[..self.len]
     }
 }
 
@@ -169,6 +169,19 @@ pub(crate) enum Ede<'a> {
     Invalid(&'a str, &'a str),
     /// The index trails the chain by this many blocks beyond tolerance.
     Lag(u64),
+}
+
+/// What a negative answer denies, for its NSEC (RFC 9824) at the query name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Denial<'a> {
+    /// Nothing to prove (a positive answer, or a denial elsewhere than the query name).
+    None,
+    /// The query name does not exist.
+    NxName,
+    /// It exists with the types of these packed RRs (`blob[start..end)`) only.
+    NoData(&'a [u8], usize, usize),
+    /// It exists with no RRs (an empty non-terminal).
+    Empty,
 }
 
 /// The decision for one question.
@@ -185,6 +198,7 @@ pub(crate) struct Plan<'a> {
     /// The BNS name is not registered or has expired (`bns-first` forwards it).
     pub unregistered: bool,
     pub namespace: Option<&'a Namespace>,
+    pub denial: Denial<'a>,
 }
 
 const NOERROR: u8 = 0;
@@ -203,6 +217,7 @@ impl<'a> Plan<'a> {
             ede: None,
             unregistered: false,
             namespace: None,
+            denial: Denial::None,
         }
     }
 
@@ -319,6 +334,7 @@ fn in_namespace<'a>(snap: &'a Snapshot, ns: &'a Namespace, q: &QName<'_>, qtype:
     if name_label.contains(&b'.') || klen > key.len() {
         let mut p = Plan::new(NXDOMAIN, true);
         p.negative(ns);
+        p.denial = Denial::NxName;
         return p;
     }
     key[..name_label.len()].copy_from_slice(name_label);
@@ -330,6 +346,7 @@ fn in_namespace<'a>(snap: &'a Snapshot, ns: &'a Namespace, q: &QName<'_>, qtype:
         p.negative(ns);
         p.ede = ede;
         p.unregistered = unregistered;
+        p.denial = Denial::NxName;
         p
     };
     let parent = snap.name(&key[..klen]);
@@ -371,7 +388,10 @@ fn at_owner_simple<'a>(ns: &'a Namespace, blob: &'a [u8], qtype: u16) -> Plan<'a
     let run = if qtype == T_ANY { first_set(blob, 0, blob.len()) } else { run_of_type(blob, 0, blob.len(), qtype) };
     match run {
         Some((s, e)) => p.answer.push(Set { owner: Owner::Qname, blob, start: s, end: e, ttl: None }),
-        None => p.negative(ns),
+        None => {
+            p.negative(ns);
+            p.denial = Denial::NoData(blob, 0, blob.len());
+        }
     }
     p
 }
@@ -423,6 +443,9 @@ fn in_zone<'a>(ns: &'a Namespace, blob: &'a [u8], q: &QName<'_>, qtype: u16, bas
             let exists = rel.is_empty() || has_below(blob, rel);
             p.rcode = if exists { NOERROR } else { NXDOMAIN };
             p.negative(ns);
+            if step == 0 {
+                p.denial = if exists { Denial::Empty } else { Denial::NxName };
+            }
             return p;
         };
         if seen.contains(&rs) {
@@ -437,6 +460,9 @@ fn in_zone<'a>(ns: &'a Namespace, blob: &'a [u8], q: &QName<'_>, qtype: u16, bas
         let cname = if qtype == T_CNAME { None } else { run_of_type(blob, rs, re, T_CNAME) };
         let Some((cs, _)) = cname else {
             p.negative(ns);
+            if step == 0 {
+                p.denial = Denial::NoData(blob, rs, re);
+            }
             return p;
         };
         let Some(first) = rr_at(blob, cs) else { return p };

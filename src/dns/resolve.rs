@@ -245,12 +245,16 @@ mod tests {
 
     #[test]
     fn apex_ns_is_answered_with_its_address_and_a_configured_host_wins_over_the_chain() {
-        let apex = ApexConfig { ns_name: None, ns_addrs: vec![Ipv4Addr::new(192, 0, 2, 53).into()] };
+        let apex = ApexConfig { ns_name: None, ns_addrs: vec![Ipv4Addr::new(192, 0, 2, 53).into()], dnskey: None };
         let s = snap(vec![], &apex);
         let Resolution::Answer(r) = resolve(&s, &Name::from_ascii("id.").unwrap(), RecordType::NS) else { panic!() };
         assert_eq!(r.answers[0].data.to_string(), "id.");
         assert_eq!(r.additionals[0].data, RData::A(Ipv4Addr::new(192, 0, 2, 53).into()));
-        let apex = ApexConfig { ns_name: Some("n.id".into()), ns_addrs: vec![Ipv4Addr::new(192, 0, 2, 54).into()] };
+        let apex = ApexConfig {
+            ns_name: Some("n.id".into()),
+            ns_addrs: vec![Ipv4Addr::new(192, 0, 2, 54).into()],
+            dnskey: None,
+        };
         let s = snap(vec![a("n.id", 1)], &apex);
         let Resolution::Answer(r) = resolve(&s, &Name::from_ascii("N.id.").unwrap(), RecordType::A) else { panic!() };
         assert_eq!(addrs(&r), vec!["N.id. 192.0.2.54"]);

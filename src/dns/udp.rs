@@ -61,6 +61,7 @@ pub(crate) struct WorkerContext {
     pub stop: Arc<AtomicBool>,
     pub rrl: Arc<Rrl>,
     pub stats: Arc<DnsStats>,
+    pub dnssec: Option<Arc<super::dnssec::Online>>,
 }
 
 /// Binds `n` UDP sockets on `addr` (SO_REUSEPORT; with port 0 the first
@@ -158,7 +159,9 @@ fn worker(socket: &Arc<UdpSocket>, cx: &WorkerContext) {
                 _ => Verdict::Answer,
             };
             let fast = match verdict {
-                Verdict::Answer => answer(&snap, &cx.options, cx.forwarder, req, &mut b.resp[out]),
+                Verdict::Answer => {
+                    answer(&snap, &cx.options, cx.forwarder, cx.dnssec.as_deref(), req, &mut b.resp[out])
+                }
                 Verdict::Slip => {
                     cx.stats.rrl_slipped.fetch_add(1, Ordering::Relaxed);
                     match truncated(req, &mut b.resp[out]) {

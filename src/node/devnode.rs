@@ -218,7 +218,9 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
         let store = Store::open(&db)?;
         tokio::task::spawn_blocking(move || generate_dev_names(&chain, store, &wallet, &params, n)).await??;
     }
-    let names = Arc::new(StoreNames::open_with(&db, params.clone(), super::apex_config(&settings.faces)?)?);
+    let dnssec = super::dnssec_key(&data_dir)?;
+    let names =
+        Arc::new(StoreNames::open_with(&db, params.clone(), super::apex_config(&settings.faces, Some(&dnssec))?)?);
     let indexer = Indexer::new(store, params.clone(), network, 1);
     let (wake_tx, wake_rx) = mpsc::channel();
     let (height_tx, height_rx) = watch::channel(0u64);
@@ -235,7 +237,16 @@ pub async fn run_dev(settings: DevSettings) -> anyhow::Result<()> {
     }
     .spawn()
     .context("cannot start the indexer thread")?;
-    let faces = Faces::start("bns dev", &settings.faces, &data_dir, &params, names.clone(), metrics.clone()).await?;
+    let faces = Faces::start(
+        "bns dev",
+        &settings.faces,
+        &data_dir,
+        &params,
+        names.clone(),
+        metrics.clone(),
+        Some(dnssec.clone()),
+    )
+    .await?;
 
     // Register what zones/ asks for, then keep mining on the interval.
     let miner = Arc::new(DevMiner {

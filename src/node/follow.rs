@@ -154,7 +154,9 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     }
 
     let params_first = params.first_block;
-    let names = Arc::new(StoreNames::open_with(&db, params.clone(), super::apex_config(&settings.faces)?)?);
+    let dnssec = super::dnssec_key(&data_dir)?;
+    let names =
+        Arc::new(StoreNames::open_with(&db, params.clone(), super::apex_config(&settings.faces, Some(&dnssec))?)?);
     let indexer = Indexer::new(store, params.clone(), source.bitcoin, confirmations);
     let (wake_tx, wake_rx) = mpsc::channel::<()>();
     let (height_tx, _height_rx) = watch::channel(0u64);
@@ -172,7 +174,9 @@ pub async fn run_node(settings: NodeSettings) -> anyhow::Result<()> {
     }
     .spawn()
     .context("cannot start the indexer thread")?;
-    let faces = Faces::start("bns node", &settings.faces, &data_dir, &params, names.clone(), metrics).await?;
+    let faces =
+        Faces::start("bns node", &settings.faces, &data_dir, &params, names.clone(), metrics, Some(dnssec.clone()))
+            .await?;
     match from.checked_sub(1).filter(|h| *h >= params_first) {
         Some(h) => {
             println!("bns node: ready: serving the index at block {h}; syncing on in the background (`bns status`)")

@@ -2,6 +2,7 @@
 //! API). `bns dev` ([`devnode`]) and `bns node` ([`follow`]) share the
 //! follower thread and the faces defined here.
 
+pub mod anchor;
 pub mod dev;
 pub mod devnode;
 pub mod follow;
@@ -371,7 +372,10 @@ fn set_meta(store: &Store, key: &str, value: &str) {
 }
 
 /// The name-server identity the namespace apexes announce.
-pub fn apex_config(settings: &FaceSettings) -> anyhow::Result<crate::dns::ApexConfig> {
+pub fn apex_config(
+    settings: &FaceSettings,
+    dnssec: Option<&crate::dns::dnssec::Online>,
+) -> anyhow::Result<crate::dns::ApexConfig> {
     let ns_name = match &settings.ns_name {
         None => None,
         Some(n) => {
@@ -388,7 +392,22 @@ pub fn apex_config(settings: &FaceSettings) -> anyhow::Result<crate::dns::ApexCo
         let ip = settings.dns_addr().ip();
         ns_addrs.push(if ip.is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { ip });
     }
-    Ok(crate::dns::ApexConfig { ns_name, ns_addrs })
+    Ok(crate::dns::ApexConfig { ns_name, ns_addrs, dnskey: dnssec.map(|d| d.key().dnskey().to_vec()) })
+}
+
+/// File name of the DNSSEC key inside the data directory.
+pub const DNSSEC_KEY_FILE: &str = "dnssec.key";
+
+/// The data dir's DNSSEC key (made at the first start), ready to sign.
+pub fn dnssec_key(data_dir: &Path) -> anyhow::Result<Arc<crate::dns::dnssec::Online>> {
+    let path = data_dir.join(DNSSEC_KEY_FILE);
+    let (key, made) = crate::dns::dnssec::ZoneKey::load_or_create(&path)?;
+    if made {
+        info!(path = %path.display(), key_tag = key.tag(), "created the DNSSEC key (validators need its anchor: `bns dnssec anchor`)");
+    } else {
+        info!(key_tag = key.tag(), "DNSSEC key loaded");
+    }
+    Ok(Arc::new(crate::dns::dnssec::Online::new(key)))
 }
 
 /// How often the follower looks for zone files other processes stored (`bns
@@ -463,6 +482,7 @@ impl Faces {
         chain: &ChainParams,
         names: Arc<StoreNames>,
         metrics: Arc<Metrics>,
+        dnssec: Option<Arc<crate::dns::dnssec::Online>>,
     ) -> anyhow::Result<Faces> {
         let (stop, stop_rx) = watch::channel(false);
         let resolver = resolver_options(settings)?;
@@ -479,6 +499,7 @@ impl Faces {
             .with_resolver(resolver)
             .with_limits(dns_limits(settings))
             .with_transfers(transfers(settings, &names)?)
+            .with_dnssec(dnssec)
             .with_metrics(metrics.clone())
             .with_query_log(settings.log_queries);
         metrics.set_cache_stats(server.stats());

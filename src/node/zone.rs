@@ -23,7 +23,7 @@ pub fn export_zone(data_dir: &Path, ns: &str, out: Option<&Path>) -> anyhow::Res
     }
     let params = crate::api::inspect::stored_params(&Store::open_readonly(&db)?)?;
     let faces = crate::config::load_faces(&data_dir.join("bns.toml"), false)?;
-    let names = StoreNames::open_view(&db, params, super::apex_config(&faces)?)?;
+    let names = StoreNames::open_view(&db, params, super::apex_config(&faces, None)?)?;
     let snap = names.snapshot();
     let missing = || {
         let known: Vec<String> = snap.namespace_ids().iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();

@@ -9,11 +9,13 @@
 
 pub mod denial;
 pub mod key;
+pub mod online;
 pub mod sign;
 #[cfg(test)]
 mod tests;
 
 pub use key::{DnssecError, ZoneKey};
+pub use online::Online;
 
 /// DNSSEC algorithm number of ECDSA P-256 with SHA-256.
 pub const ALGORITHM: u8 = 13;

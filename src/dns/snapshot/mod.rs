@@ -132,6 +132,8 @@ pub struct ApexConfig {
     /// Addresses of that name server, answered by bns at the NS name ahead of
     /// any chain data.
     pub ns_addrs: Vec<IpAddr>,
+    /// DNSKEY rdata of the zone key, answered at every apex (online DNSSEC).
+    pub dnskey: Option<Vec<u8>>,
 }
 
 /// One namespace: its id and the packed apex records (NS, SOA, addresses).
@@ -244,6 +246,9 @@ impl Snapshot {
                 }
                 zone::push_rr(&mut blob, &[], 2, SOA_TTL, &ns_target);
                 zone::push_rr(&mut blob, &[], 6, SOA_TTL, &soa_rdata(&ns_target, self.meta.serial));
+                if let Some(dnskey) = &apex.dnskey {
+                    zone::push_rr(&mut blob, &[], crate::dns::dnssec::T_DNSKEY, SOA_TTL, dnskey);
+                }
                 Namespace { id, wire: apex_wire.into(), apex: blob }
             })
             .collect();

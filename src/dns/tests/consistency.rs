@@ -29,8 +29,13 @@ fn at(height: u64, lag: Option<u64>) -> Snapshot {
         (format!("only{height}.id"), NameState::Zone(z), None),
     ];
     let meta = ImageMeta { height, serial: height as u32, ..ImageMeta::default() };
-    Snapshot::build(meta, &["id"], names, &ApexConfig { ns_name: None, ns_addrs: vec![Ipv4Addr::LOCALHOST.into()] })
-        .with_lag(lag)
+    Snapshot::build(
+        meta,
+        &["id"],
+        names,
+        &ApexConfig { ns_name: None, ns_addrs: vec![Ipv4Addr::LOCALHOST.into()], dnskey: None },
+    )
+    .with_lag(lag)
 }
 
 async fn serve(cell: Arc<SnapshotCell>) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {

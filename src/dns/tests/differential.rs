@@ -68,7 +68,7 @@ async fn compare(snap: Snapshot, queries: &[Vec<u8>]) -> Counts {
     let mut counts = Counts { fast: 0, slow: 0 };
     let src: SocketAddr = (Ipv4Addr::LOCALHOST, 5353).into();
     for q in queries {
-        let fast = answer(&cell.load(), &options, false, q, &mut out);
+        let fast = answer(&cell.load(), &options, false, None, q, &mut out);
         let Fast::Answered { len, .. } = fast else {
             counts.slow += 1;
             continue;
@@ -126,7 +126,7 @@ async fn fast_path_bytes_equal_the_slow_path_for_real_zone_files() {
     let ns: Vec<&str> = namespaces.iter().map(String::as_str).collect();
     let meta = ImageMeta { height: 100, serial: 100, ..ImageMeta::default() };
     let entries = names.iter().map(|(n, z)| (n.clone(), NameState::Zone(Arc::new(z.clone())), None));
-    let apex = ApexConfig { ns_name: None, ns_addrs: vec![Ipv4Addr::LOCALHOST.into()] };
+    let apex = ApexConfig { ns_name: None, ns_addrs: vec![Ipv4Addr::LOCALHOST.into()], dnskey: None };
     let snap = Snapshot::build(meta, &ns, entries, &apex);
 
     let mut queries = Vec::new();

@@ -70,7 +70,7 @@ impl MemSource {
         });
         let ns: Vec<&str> = self.namespaces.iter().map(String::as_str).collect();
         let meta = ImageMeta { height: HEIGHT, serial: HEIGHT as u32, ..ImageMeta::default() };
-        let apex = ApexConfig { ns_name: None, ns_addrs: vec![Ipv4Addr::LOCALHOST.into()] };
+        let apex = ApexConfig { ns_name: None, ns_addrs: vec![Ipv4Addr::LOCALHOST.into()], dnskey: None };
         Snapshot::build(meta, &ns, names, &apex).with_lag(self.lag)
     }
 

@@ -167,11 +167,13 @@ fn push_sanitized<'a>(
     }
 }
 
-/// The records at a namespace apex other than its SOA (NS, and the NS
+/// The records at a namespace apex other than its SOA and DNSKEY (NS, and the NS
 /// host's addresses when it is the apex), then the configured NS host's
 /// addresses when that host lies inside this namespace.
 pub(crate) fn apex_rrs(snap: &Snapshot, ns: &Namespace, out: &mut Vec<WireRr>) {
-    for rr in rrs(&ns.apex).filter(|rr| rr.rtype != 6) {
+    // Not the DNSKEY: a secondary serves no signatures, so a key there would
+    // only make validators fail at it.
+    for rr in rrs(&ns.apex).filter(|rr| rr.rtype != 6 && rr.rtype != crate::dns::dnssec::T_DNSKEY) {
         let mut w = Vec::new();
         push_wire(&mut w, &[], &ns.wire, rr.rtype, rr.ttl, rr.rdata);
         out.push(w.into_boxed_slice());

@@ -12,7 +12,7 @@ use super::text::{export, present};
 use crate::zonefile::parse;
 
 fn apex() -> ApexConfig {
-    ApexConfig { ns_name: None, ns_addrs: vec![Ipv4Addr::LOCALHOST.into()] }
+    ApexConfig { ns_name: None, ns_addrs: vec![Ipv4Addr::LOCALHOST.into()], dnskey: None }
 }
 
 fn zone(fqn: &str, text: &str) -> NameState {
