@@ -16,7 +16,7 @@
 
 use std::fmt::Write as _;
 
-use super::dnssec::{denial, Online, T_NSEC, T_RRSIG};
+use super::dnssec::{denial, denial::NSEC_MAX, Online, T_NSEC, T_RRSIG};
 use super::ede::{INVALID_DATA, NOT_READY, OTHER};
 use super::forward::{Policy, ResolverOptions};
 use super::handler::MAX_UDP_PAYLOAD;
@@ -441,11 +441,16 @@ fn write<'s>(
             }
         }
         if let (1, Some(signer), Some(ns)) = (section, signer, p.namespace) {
-            let qname = r.qname.wire.to_ascii_lowercase();
+            let mut lower = [0u8; 255];
+            let qname = &mut lower[..r.qname.wire.len().min(255)];
+            qname.copy_from_slice(&r.qname.wire[..qname.len()]);
+            qname.make_ascii_lowercase();
+            let qname = &*qname;
+            let mut nsec_buf = [0u8; NSEC_MAX];
             let nsec = match p.denial {
                 Denial::None => None,
-                Denial::NxName => Some(denial::nxname(&qname)),
-                Denial::Empty => Some(denial::nodata(&qname, &[])),
+                Denial::NxName => Some(denial::nxname(qname, &mut nsec_buf)),
+                Denial::Empty => Some(denial::nodata(qname, &[], &mut nsec_buf)),
                 Denial::NoData(blob, start, end) => {
                     let mut types = [0u16; 32];
                     let mut n = 0;
@@ -457,13 +462,13 @@ fn write<'s>(
                         }
                         at = rr.end;
                     }
-                    Some(denial::nodata(&qname, &types[..n]))
+                    Some(denial::nodata(qname, &types[..n], &mut nsec_buf))
                 }
             };
             if let Some(nsec) = nsec {
                 let ttl = super::SOA_TTL.min(super::SOA_MINIMUM);
-                let sig = signer.rrsig(snap.serial(), &qname, T_NSEC, ttl, || vec![&nsec[..]], &ns.wire);
-                for (t, rdata) in [(T_NSEC, &nsec[..]), (T_RRSIG, &sig.rdata[..])] {
+                let sig = signer.rrsig(snap.serial(), qname, T_NSEC, ttl, || vec![nsec], &ns.wire);
+                for (t, rdata) in [(T_NSEC, nsec), (T_RRSIG, &sig.rdata[..])] {
                     w.name(r.qname.wire, true);
                     w.u16(t);
                     w.u16(1);

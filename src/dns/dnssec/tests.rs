@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
 
-use super::denial::{nodata, nxname, type_bitmap};
+use super::denial::{nodata, nxname, type_bitmap, NSEC_MAX};
 use super::key::{ds_digest, key_tag, FLAGS};
 use super::sign::{canonical_rdata, labels, rrsig, Validity};
 use super::{ZoneKey, ALGORITHM};
@@ -93,10 +93,11 @@ fn compact_denial_bitmaps_are_byte_exact() {
     want.push(0x80);
     assert_eq!(bits, want, "RRSIG NSEC NXNAME");
     let q = name_wire("nope.id.").unwrap();
-    let nx = nxname(&q);
+    let mut buf = [0u8; NSEC_MAX];
+    let nx = nxname(&q, &mut buf).to_vec();
     assert_eq!(&nx[..2], &[1, 0], "next name \\000.nope.id.");
     assert_eq!(&nx[2..2 + q.len()], &q[..]);
-    let nd = nodata(&q, &[1, 16]);
+    let nd = nodata(&q, &[1, 16], &mut buf).to_vec();
     assert_eq!(&nd[2 + q.len()..], &[0, 6, 0x40, 0, 0x80, 0, 0, 0x03][..], "A TXT RRSIG NSEC");
     assert_eq!(type_bitmap(&[1, 256]), vec![0, 1, 0x40, 1, 1, 0x80], "two windows (A, URI)");
     assert_eq!(labels(&name_wire("*.a.id.").unwrap()), 2);
