@@ -9,6 +9,7 @@ pub mod atlas;
 pub mod bns;
 pub mod chain;
 pub mod config;
+pub mod dane;
 pub mod dns;
 pub mod fastsync;
 pub mod fsutil;

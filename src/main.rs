@@ -63,6 +63,11 @@ enum Command {
         #[command(subcommand)]
         command: ZoneCommand,
     },
+    /// TLS keys pinned by the chain (DANE): make one for a name, check a server against its TLSA
+    Tls {
+        #[command(subcommand)]
+        command: TlsCommand,
+    },
     /// DNSSEC of the namespace zones: the trust anchor validators need
     Dnssec {
         #[command(subcommand)]
@@ -373,6 +378,34 @@ fn node_api_addr(store: &bns::store::Store, index: &IndexArgs) -> anyhow::Result
 }
 
 #[derive(Subcommand)]
+enum TlsCommand {
+    /// Make a key and certificate for NAME and print the TLSA line for its zone file
+    Cert {
+        /// The BNS name (e.g. werner.id)
+        name: String,
+        /// Port of the service the TLSA record is for
+        #[arg(long, default_value_t = 443)]
+        port: u16,
+        /// Where to write NAME.cert.pem and NAME.key.pem (never overwritten)
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out_dir: PathBuf,
+    },
+    /// Connect to HOST:PORT and say whether its key matches NAME's TLSA records on the chain (exit 0/1)
+    Verify {
+        /// Server to connect to, HOST:PORT
+        addr: String,
+        /// The BNS name whose `_PORT._tcp` TLSA records pin the key (also the TLS server name)
+        #[arg(long)]
+        name: String,
+        /// Port of the TLSA records to check [default: the port of HOST:PORT]
+        #[arg(long)]
+        port: Option<u16>,
+        #[command(flatten)]
+        index: IndexArgs,
+    },
+}
+
+#[derive(Subcommand)]
 enum DnssecCommand {
     /// Print the trust anchor (DS of this install's key) for every namespace whose policy is `bns`
     Anchor {
@@ -562,6 +595,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let policies = policies(&index.dir(), config.as_deref(), namespace_policy)?;
             print_json(inspect::namespaces(&index.open()?, &policies))
         }
+        Command::Tls { command: TlsCommand::Cert { name, port, out_dir } } => {
+            let made = bns::dane::cert::make(&name, port, &out_dir)?;
+            eprintln!("wrote {} and {} (mode 0600)", made.cert.display(), made.key.display());
+            eprintln!("add this line to the zone file of {name}, then `bns name update {name} --zonefile FILE`:");
+            println!("{}", made.tlsa_line);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tls { command: TlsCommand::Verify { addr, name, port, index } } => {
+            tls_verify(&addr, &name, port, &index.dir())
+        }
         Command::Dnssec { command: DnssecCommand::Anchor { index, format, config, namespace_policy } } => {
             let policies = policies(&index.dir(), config.as_deref(), namespace_policy)?;
             let (text, skipped) = bns::node::anchor::anchor(&index.dir(), &policies, format)?;
@@ -584,6 +627,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 magic.as_bytes().try_into().map_err(|_| anyhow::anyhow!("--magic takes exactly 2 ASCII characters"))?;
             let epoch = height.map(|h| ChainParams::mainnet().epoch_at(h).number).unwrap_or(6);
             print_json(inspect::op_decode(&hex, epoch, magic, network))
+        }
+    }
+}
+
+/// `bns tls verify`: the server's key against the name's TLSA records in the index.
+fn tls_verify(addr: &str, name: &str, port: Option<u16>, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use bns::dane::tlsa::{owner, Tlsa};
+    let given: u16 = addr
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("{addr}: give HOST:PORT"))?;
+    let port = port.unwrap_or(given);
+    let snap = bns::node::zone::view(dir)?;
+    let at = owner(name, port);
+    let records: Vec<Tlsa> = match bns::dns::lookup(&snap, &at, 52) {
+        Ok(rdatas) => rdatas.iter().filter_map(|r| Tlsa::parse(r)).collect(),
+        Err(why) => {
+            println!("no: {why} (the chain pins no key for {name} on port {port})");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let seen = bns::dane::probe::server_key(addr, name, std::time::Duration::from_secs(10))?;
+    match seen.check(&records) {
+        Ok(t) => {
+            println!("yes: the key of {addr} matches {at} TLSA {t}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(why) => {
+            println!("no: {why}");
+            Ok(ExitCode::from(1))
         }
     }
 }

@@ -402,3 +402,30 @@ impl DnsServer {
         Ok(())
     }
 }
+
+/// What DNS answers for (`fqn`, `rtype`) from `snap`, as rdata in wire form
+/// (CNAMEs inside a zone file followed), or why there is none: for callers
+/// that act on an answer themselves (`bns tls verify`, the DANE proxy).
+pub fn lookup(snap: &Snapshot, fqn: &str, rtype: u16) -> Result<Vec<Vec<u8>>, String> {
+    let wire = snapshot::zone::name_wire(&fqn.to_ascii_lowercase()).ok_or(format!("{fqn:?} is not a DNS name"))?;
+    let q = plan::QName::parse(&wire).ok_or(format!("{fqn:?} is not a DNS name"))?;
+    let p = plan::plan(snap, &q, rtype);
+    if p.outside {
+        return Err(format!("{fqn} is not under a BNS namespace of this index"));
+    }
+    let found: Vec<Vec<u8>> =
+        p.answer.iter().flat_map(|s| s.rrs()).filter(|rr| rr.rtype == rtype).map(|rr| rr.rdata.to_vec()).collect();
+    if !found.is_empty() {
+        return Ok(found);
+    }
+    let mut why = match p.rcode {
+        0 => format!("{fqn} has no {} record", hickory_proto::rr::RecordType::from(rtype)),
+        3 => format!("{fqn} does not exist"),
+        _ => format!("{fqn} cannot be answered"),
+    };
+    if let Some(ede) = &p.ede {
+        why.push_str(": ");
+        fast::ede_text(ede, &q, snap.height(), &mut why);
+    }
+    Err(why)
+}

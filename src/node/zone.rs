@@ -11,9 +11,9 @@ use crate::store::Store;
 
 use super::names::StoreNames;
 
-/// Writes namespace `ns` of the index in `data_dir` to `out` (stdout when
-/// `None`; a file is written to a temporary name and renamed when complete).
-pub fn export_zone(data_dir: &Path, ns: &str, out: Option<&Path>) -> anyhow::Result<Exported> {
+/// The DNS view of the index in `data_dir`, as the node that serves it
+/// answers (read-only: nothing is written).
+pub fn view(data_dir: &Path) -> anyhow::Result<std::sync::Arc<crate::dns::Snapshot>> {
     let db = super::db_path(data_dir);
     if !db.exists() {
         return Err(anyhow!(
@@ -24,7 +24,13 @@ pub fn export_zone(data_dir: &Path, ns: &str, out: Option<&Path>) -> anyhow::Res
     let params = crate::api::inspect::stored_params(&Store::open_readonly(&db)?)?;
     let faces = crate::config::load_faces(&data_dir.join("bns.toml"), false)?;
     let names = StoreNames::open_view(&db, params, super::apex_config(&faces, None)?)?;
-    let snap = names.snapshot();
+    Ok(names.snapshot())
+}
+
+/// Writes namespace `ns` of the index in `data_dir` to `out` (stdout when
+/// `None`; a file is written to a temporary name and renamed when complete).
+pub fn export_zone(data_dir: &Path, ns: &str, out: Option<&Path>) -> anyhow::Result<Exported> {
+    let snap = view(data_dir)?;
     let missing = || {
         let known: Vec<String> = snap.namespace_ids().iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
         anyhow!(
