@@ -7,13 +7,13 @@ mod support;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::atlas::bns;
-use support::unbound::free_port;
+use support::unbound::Unbound;
 use support::{dig, DevNode};
 
 /// `delv @addr -a anchors +root=ROOT ARGS`, stdout and stderr together.
@@ -68,56 +68,18 @@ impl Drop for Tamper {
     }
 }
 
-/// A validating unbound trusting `anchor_file`, with `id.` stubbed to `stub`.
-struct Validator {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Validator {
-    fn start(anchor_file: &Path, stub: SocketAddr) -> Validator {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let conf = dir.path().join("unbound.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "server:\n  do-daemonize: no\n  interface: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  \
-                 directory: \"{d}\"\n  pidfile: \"\"\n  use-syslog: no\n  logfile: \"\"\n  num-threads: 1\n  do-ip6: no\n  \
-                 access-control: 127.0.0.0/8 allow\n  module-config: \"validator iterator\"\n  do-not-query-localhost: no\n  \
-                 trust-anchor-file: \"{a}\"\n  val-log-level: 2\nstub-zone:\n  name: \"id.\"\n  stub-addr: {ip}@{sp}\n",
-                d = dir.path().display(),
-                a = anchor_file.display(),
-                ip = stub.ip(),
-                sp = stub.port()
-            ),
-        )
-        .unwrap();
-        let exe = if Path::new("/usr/sbin/unbound").exists() { "/usr/sbin/unbound" } else { "unbound" };
-        #[allow(clippy::zombie_processes)] // Drop kills and waits.
-        let child = Command::new(exe)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("unbound must be installed (scripts/test installs it)");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "unbound did not listen on {addr}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Validator { child, addr, _dir: dir }
-    }
-}
-
-impl Drop for Validator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A validating unbound trusting `anchor_file`, with `id.` stubbed to `stub`
+/// (the support unbound, `validator iterator`; `example.` only marks it ready).
+fn validator(anchor_file: &Path, stub: SocketAddr) -> Unbound {
+    Unbound::start(&format!(
+        "  local-zone: \"example.\" static\n  \
+         local-data: \"example. 3600 IN SOA ns.example. hostmaster.example. 1 3600 600 86400 300\"\n  \
+         module-config: \"validator iterator\"\n  trust-anchor-file: \"{}\"\n  val-log-level: 2\n\
+         stub-zone:\n  name: \"id.\"\n  stub-addr: {}@{}\n",
+        anchor_file.display(),
+        stub.ip(),
+        stub.port()
+    ))
 }
 
 fn flags_and_status(out: &str) -> (String, String) {
@@ -192,7 +154,7 @@ fn validators_with_the_printed_anchor_validate_answers_and_reject_a_tampered_one
     assert_eq!(&r[n - 4..n - 2], &[0xc0, 0x00], "DO and CO in the answer");
 
     // unbound, validating, trusting the DS file: AD on a TLSA answer and on a missing name.
-    let v = Validator::start(&ta, node.dns);
+    let v = validator(&ta, node.dns);
     let tlsa = dig(v.addr, &["_443._tcp.werner.id", "TLSA", "+dnssec"]);
     let (flags, status) = flags_and_status(&tlsa);
     assert!(flags.split_whitespace().any(|f| f == "ad") && status == "NOERROR", "{tlsa}");
@@ -204,7 +166,7 @@ fn validators_with_the_printed_anchor_validate_answers_and_reject_a_tampered_one
     let relay = Tamper::start(node.dns);
     let out = delv(relay.addr, &anchors, "id", &["werner.id", "A", "+notcp"]);
     assert!(out.contains("RRSIG failed to verify") && !out.contains("fully validated"), "{out}");
-    let bad = Validator::start(&ta, relay.addr);
+    let bad = validator(&ta, relay.addr);
     let answer = dig(bad.addr, &["werner.id", "A", "+dnssec"]);
     assert_eq!(flags_and_status(&answer).1, "SERVFAIL", "{answer}");
     drop(node);

@@ -101,20 +101,8 @@ pub(crate) fn parse(req: &[u8]) -> Option<Request<'_>> {
 
 /// Answers `req` into `out` if the fast path can (signed with `dnssec` when
 /// the query has DO). A UDP answer is capped at the client's payload size;
-/// pass `stream` for TCP (the whole of `out`).
+/// on a `stream` (TCP) it may take the whole of `out`.
 pub(crate) fn answer(
-    snap: &Snapshot,
-    options: &ResolverOptions,
-    forwarder: bool,
-    dnssec: Option<&Online>,
-    req: &[u8],
-    out: &mut [u8],
-) -> Fast {
-    answer_on(snap, options, forwarder, dnssec, req, out, false)
-}
-
-/// [`answer`], on a stream when `stream`.
-pub(crate) fn answer_on(
     snap: &Snapshot,
     options: &ResolverOptions,
     forwarder: bool,

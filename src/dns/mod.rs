@@ -80,7 +80,7 @@ pub fn fuzz_handler(cell: Arc<SnapshotCell>) -> impl hickory_server::server::Req
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub fn fuzz_fast(snap: &Snapshot, packet: &[u8], out: &mut [u8]) -> Option<usize> {
-    match fast::answer(snap, &ResolverOptions::default(), false, None, packet, out) {
+    match fast::answer(snap, &ResolverOptions::default(), false, None, packet, out, false) {
         fast::Fast::Answered { len, .. } => Some(len),
         _ => None,
     }

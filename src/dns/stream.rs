@@ -190,7 +190,7 @@ fn signed_answer(handler: &BnsHandler, msg: &[u8]) -> Option<Vec<u8>> {
     let started = std::time::Instant::now();
     let snap = handler.cell().load();
     let mut buf = vec![0u8; usize::from(u16::MAX)];
-    match super::fast::answer_on(&snap, handler.options(), handler.has_forwarder(), Some(dnssec), msg, &mut buf, true) {
+    match super::fast::answer(&snap, handler.options(), handler.has_forwarder(), Some(dnssec), msg, &mut buf, true) {
         super::fast::Fast::Answered { len, rcode, qtype } => {
             if let Some(m) = handler.metrics() {
                 m.record_dns_query(qtype, u16::from(rcode), started.elapsed());

@@ -160,7 +160,7 @@ fn worker(socket: &Arc<UdpSocket>, cx: &WorkerContext) {
             };
             let fast = match verdict {
                 Verdict::Answer => {
-                    answer(&snap, &cx.options, cx.forwarder, cx.dnssec.as_deref(), req, &mut b.resp[out])
+                    answer(&snap, &cx.options, cx.forwarder, cx.dnssec.as_deref(), req, &mut b.resp[out], false)
                 }
                 Verdict::Slip => {
                     cx.stats.rrl_slipped.fetch_add(1, Ordering::Relaxed);

@@ -6,7 +6,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use super::collect::CounterTable;
+use super::collect::counter_table;
 
 /// Where stored zone files came from (label `source`).
 pub const STORED_SOURCES: &[&str] = &["peer", "push", "http"];
@@ -58,12 +58,7 @@ impl AtlasMetrics {
         let bytes_in = counter("bns_atlas_bytes_in", "Bytes received from Atlas peers and zone-file sources");
         let bytes_out = counter("bns_atlas_bytes_out", "Bytes sent to Atlas peers and zone-file sources");
         let requests = counter("bns_atlas_requests", "Requests sent to Atlas peers and zone-file sources");
-        let mut table = |name, help, key, values: &[&'static str]| {
-            let counters: Vec<Counter> = values.iter().map(|_| Counter::default()).collect();
-            let rows = values.iter().zip(&counters).map(|(v, c)| (vec![(key, *v)], c.clone())).collect();
-            registry.register_collector(Box::new(CounterTable { name, help, rows, skip_zero: false }));
-            counters
-        };
+        let mut table = |name, help, key, values: &[&'static str]| counter_table(registry, name, help, key, values);
         let stored = table(
             "bns_atlas_zonefiles_stored",
             "Zone files verified and stored, by where they came from.",

@@ -33,6 +33,21 @@ impl Collector for CounterTable {
     }
 }
 
+/// Registers a [`CounterTable`] with one counter per label value (each
+/// shown, zero or not); returns the counters in `values`' order.
+pub(super) fn counter_table(
+    registry: &mut prometheus_client::registry::Registry,
+    name: &'static str,
+    help: &'static str,
+    key: &'static str,
+    values: &[&'static str],
+) -> Vec<Counter> {
+    let counters: Vec<Counter> = values.iter().map(|_| Counter::default()).collect();
+    let rows = values.iter().zip(&counters).map(|(v, c)| (vec![(key, *v)], c.clone())).collect();
+    registry.register_collector(Box::new(CounterTable { name, help, rows, skip_zero: false }));
+    counters
+}
+
 /// The DNS latency histogram: a counter per bucket (not cumulative; the last is `+Inf`)
 /// and the sum in nanoseconds, so a worker can add a batch of observations at once.
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 
-use super::collect::CounterTable;
+use super::collect::counter_table;
 
 /// What a transfer request got (label `kind`).
 pub const TRANSFER_KINDS: &[&str] = &["axfr", "ixfr", "ixfr_whole_zone", "ixfr_current", "refused"];
@@ -23,12 +23,7 @@ pub struct XfrMetrics {
 impl XfrMetrics {
     /// Makes the transfer metrics and registers them in `registry`.
     pub(super) fn new(registry: &mut Registry) -> Self {
-        let mut table = |name, help, key, values: &[&'static str]| {
-            let counters: Vec<Counter> = values.iter().map(|_| Counter::default()).collect();
-            let rows = values.iter().zip(&counters).map(|(v, c)| (vec![(key, *v)], c.clone())).collect();
-            registry.register_collector(Box::new(CounterTable { name, help, rows, skip_zero: false }));
-            counters
-        };
+        let mut table = |name, help, key, values: &[&'static str]| counter_table(registry, name, help, key, values);
         let transfers = table(
             "bns_dns_transfers",
             "Zone-transfer requests (AXFR, IXFR) answered over TCP, by what they got.",

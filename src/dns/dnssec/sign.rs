@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 
+use super::super::xfr::content::push_wire;
 use super::{ZoneKey, ALGORITHM};
 
 /// When a signature is valid: inception and expiration, Unix seconds (mod 2³²).
@@ -91,12 +92,7 @@ pub fn rrsig(
     canon.dedup();
     let mut data = fields.clone();
     for rd in &canon {
-        data.extend_from_slice(owner);
-        data.extend_from_slice(&rtype.to_be_bytes());
-        data.extend_from_slice(&1u16.to_be_bytes());
-        data.extend_from_slice(&ttl.to_be_bytes());
-        data.extend_from_slice(&(rd.len() as u16).to_be_bytes());
-        data.extend_from_slice(rd);
+        push_wire(&mut data, owner, &[], rtype, ttl, rd);
     }
     fields.extend_from_slice(&key.sign(&data));
     fields

@@ -68,7 +68,7 @@ async fn compare(snap: Snapshot, queries: &[Vec<u8>]) -> Counts {
     let mut counts = Counts { fast: 0, slow: 0 };
     let src: SocketAddr = (Ipv4Addr::LOCALHOST, 5353).into();
     for q in queries {
-        let fast = answer(&cell.load(), &options, false, None, q, &mut out);
+        let fast = answer(&cell.load(), &options, false, None, q, &mut out, false);
         let Fast::Answered { len, .. } = fast else {
             counts.slow += 1;
             continue;
