@@ -285,6 +285,37 @@ mod tsig {
     }
 
     #[test]
+    fn hostile_messages_never_panic_the_check() {
+        let k = key(&format!("xfr-key:hmac-sha256:{SECRET}"));
+        let keys = [k.clone()];
+        let mut msg = query();
+        Signer::request(&k, 1_000).sign(&mut msg);
+        // Every single-byte change and every truncation of a signed request.
+        for i in 0..msg.len() {
+            for x in [0x01u8, 0x40, 0xc0, 0xff] {
+                let mut m = msg.clone();
+                m[i] ^= x;
+                let _ = check(&m, &keys, 1_000);
+            }
+            let _ = check(&msg[..i], &keys, 1_000);
+        }
+        // Junk with a header that claims records.
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2_000 {
+            let mut m = vec![0u8; 12 + (rng % 200) as usize];
+            for b in m.iter_mut() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                *b = rng as u8;
+            }
+            m[10] = 0;
+            m[11] = 1 + (rng % 3) as u8;
+            let _ = check(&m, &keys, 1_000);
+        }
+    }
+
+    #[test]
     fn an_answer_chains_each_message_to_the_one_before() {
         let k = key(&format!("xfr-key:hmac-sha256:{SECRET}"));
         let mut req = query();
