@@ -73,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: DnssecCommand,
     },
+    /// The DANE proxy's local CA, which a browser imports once
+    Dane {
+        #[command(subcommand)]
+        command: DaneCommand,
+    },
     /// Zone-file replication (Atlas) of a running node: status, peers
     Atlas {
         #[command(subcommand)]
@@ -92,12 +97,8 @@ enum Command {
     Namespaces {
         #[command(flatten)]
         index: IndexArgs,
-        /// TOML config file to read `namespace-policy` from [default: <data-dir>/bns.toml if present]
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-        /// Collision policy of a namespace, NS=POLICY (repeatable; overrides the config file)
-        #[arg(long = "namespace-policy", value_name = "NS=POLICY")]
-        namespace_policy: Vec<String>,
+        #[command(flatten)]
+        policy: PolicyArgs,
     },
     /// Price of a name at the indexed tip, with the rule that produced it
     Price {
@@ -140,6 +141,17 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
     },
+}
+
+/// Which namespaces are BNS's own (the config file and `--namespace-policy`).
+#[derive(clap::Args)]
+struct PolicyArgs {
+    /// TOML config file to read `namespace-policy` from [default: <data-dir>/bns.toml if present]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Collision policy of a namespace, NS=POLICY (repeatable; overrides the config file)
+    #[arg(long = "namespace-policy", value_name = "NS=POLICY")]
+    namespace_policy: Vec<String>,
 }
 
 /// Where the local index lives.
@@ -406,6 +418,24 @@ enum TlsCommand {
 }
 
 #[derive(Subcommand)]
+enum DaneCommand {
+    /// Print the CA certificate (made now if there is none) that the DANE proxy signs BNS names with;
+    /// it is name-constrained to the namespaces whose policy is `bns`
+    Ca {
+        #[command(flatten)]
+        index: IndexArgs,
+        /// Make a new CA (for namespaces revealed since), replacing the old one
+        #[arg(long)]
+        renew: bool,
+        /// Write the certificate to FILE instead of standard output
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+}
+
+#[derive(Subcommand)]
 enum DnssecCommand {
     /// Print the trust anchor (DS of this install's key) for every namespace whose policy is `bns`
     Anchor {
@@ -414,12 +444,8 @@ enum DnssecCommand {
         /// ds (DS lines), unbound (trust-anchor: lines), bind (trust-anchors clause, also delv -a), resolved (a .positive file)
         #[arg(long, value_enum, default_value = "ds")]
         format: bns::node::anchor::AnchorFormat,
-        /// TOML config file to read `namespace-policy` from [default: <data-dir>/bns.toml if present]
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-        /// Collision policy of a namespace, NS=POLICY (repeatable; overrides the config file)
-        #[arg(long = "namespace-policy", value_name = "NS=POLICY")]
-        namespace_policy: Vec<String>,
+        #[command(flatten)]
+        policy: PolicyArgs,
     },
 }
 
@@ -591,8 +617,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Name { command } => name(command),
         Command::Namespace { command } => namespace(command),
-        Command::Namespaces { index, config, namespace_policy } => {
-            let policies = policies(&index.dir(), config.as_deref(), namespace_policy)?;
+        Command::Namespaces { index, policy } => {
+            let policies = policies(&index.dir(), policy)?;
             print_json(inspect::namespaces(&index.open()?, &policies))
         }
         Command::Tls { command: TlsCommand::Cert { name, port, out_dir } } => {
@@ -603,10 +629,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tls { command: TlsCommand::Verify { addr, name, port, index } } => {
-            tls_verify(&addr, &name, port, &index.dir())
+            bns::node::dane::tls_verify(&addr, &name, port, &index.dir())
         }
-        Command::Dnssec { command: DnssecCommand::Anchor { index, format, config, namespace_policy } } => {
-            let policies = policies(&index.dir(), config.as_deref(), namespace_policy)?;
+        Command::Dane { command: DaneCommand::Ca { index, renew, out, policy } } => {
+            let policies = policies(&index.dir(), policy)?;
+            bns::node::dane::ca_command(&index.dir(), &policies, renew, out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dnssec { command: DnssecCommand::Anchor { index, format, policy } } => {
+            let policies = policies(&index.dir(), policy)?;
             let (text, skipped) = bns::node::anchor::anchor(&index.dir(), &policies, format)?;
             for note in skipped {
                 eprintln!("{note}");
@@ -631,43 +662,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `bns tls verify`: the server's key against the name's TLSA records in the index.
-fn tls_verify(addr: &str, name: &str, port: Option<u16>, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
-    use bns::dane::tlsa::{owner, Tlsa};
-    let given: u16 = addr
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("{addr}: give HOST:PORT"))?;
-    let port = port.unwrap_or(given);
-    let snap = bns::node::zone::view(dir)?;
-    let at = owner(name, port);
-    let records: Vec<Tlsa> = match bns::dns::lookup(&snap, &at, 52) {
-        Ok(rdatas) => rdatas.iter().filter_map(|r| Tlsa::parse(r)).collect(),
-        Err(why) => {
-            println!("no: {why} (the chain pins no key for {name} on port {port})");
-            return Ok(ExitCode::from(1));
-        }
-    };
-    let seen = bns::dane::probe::server_key(addr, name, std::time::Duration::from_secs(10))?;
-    match seen.check(&records) {
-        Ok(t) => {
-            println!("yes: the key of {addr} matches {at} TLSA {t}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(why) => {
-            println!("no: {why}");
-            Ok(ExitCode::from(1))
-        }
-    }
-}
-
 /// Namespace policies from `--namespace-policy` over the config file's.
 fn policies(
     dir: &std::path::Path,
-    config: Option<&std::path::Path>,
-    namespace_policy: Vec<String>,
+    PolicyArgs { config, namespace_policy }: PolicyArgs,
 ) -> anyhow::Result<std::collections::HashMap<String, bns::dns::Policy>> {
-    let file: FaceSettings = match config {
+    let file: FaceSettings = match config.as_deref() {
         Some(path) => config::load_faces(path, true)?,
         None => config::load_faces(&dir.join("bns.toml"), false)?,
     };

@@ -22,9 +22,11 @@ use prometheus_client::registry::Registry;
 
 mod atlas;
 mod collect;
+mod dane;
 mod xfr;
 pub use atlas::{AtlasMetrics, REJECT_REASONS, STORED_SOURCES};
 use collect::{CounterTable, DnsFace, Latency};
+pub use dane::{DaneMetrics, DANE_VERDICTS};
 pub use xfr::{XfrMetrics, NOTIFY_RESULTS, TRANSFER_KINDS};
 
 /// Query types with their own label (type number, name); others are `OTHER`.
@@ -126,6 +128,8 @@ pub struct Metrics {
     pub atlas: AtlasMetrics,
     /// Zone transfers and NOTIFY.
     pub xfr: XfrMetrics,
+    /// The DANE proxy.
+    pub dane: DaneMetrics,
     registry: Registry,
 }
 
@@ -194,6 +198,7 @@ impl Metrics {
         let blocks_undone = counter("bns_chain_blocks_undone", "Processed blocks undone by reorgs");
         let atlas = AtlasMetrics::new(&mut registry);
         let xfr = XfrMetrics::new(&mut registry);
+        let dane = DaneMetrics::new(&mut registry);
         Metrics {
             queries,
             latency,
@@ -212,6 +217,7 @@ impl Metrics {
             reorgs,
             atlas,
             xfr,
+            dane,
             registry,
         }
     }

@@ -46,6 +46,9 @@ pub struct FaceSettings {
     /// DNS-over-TLS (RFC 7858) listen address; port 0 picks a free port [default: off]
     #[arg(long, value_name = "IP:PORT")]
     pub dot_addr: Option<SocketAddr>,
+    /// DANE-enforcing local HTTPS proxy for browsers (PAC at /proxy.pac, CA from `bns dane ca`) [default: off]
+    #[arg(long, value_name = "IP:PORT")]
+    pub dane_proxy_addr: Option<SocketAddr>,
     /// PEM certificate chain for DNS over TLS [default: <data-dir>/dot-cert.pem, self-signed, generated at first start]
     #[arg(long, value_name = "FILE")]
     pub dot_cert: Option<PathBuf>,
@@ -157,6 +160,7 @@ impl FaceSettings {
             },
             cache_size: self.cache_size.or(other.cache_size),
             dot_addr: self.dot_addr.or(other.dot_addr),
+            dane_proxy_addr: self.dane_proxy_addr.or(other.dane_proxy_addr),
             dot_cert: self.dot_cert.or(other.dot_cert),
             dot_key: self.dot_key.or(other.dot_key),
             atlas_addr: self.atlas_addr.or(other.atlas_addr),

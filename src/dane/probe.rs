@@ -2,8 +2,7 @@
 //! only that the server holds that key (the handshake signature), not any
 //! CA: the chain's TLSA record is the trust. Then matches it to TLSA.
 
-use std::io::Write as _;
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,39 +83,73 @@ impl ServerCertVerifier for PinOnly {
     }
 }
 
-/// A rustls client config that pins by key only ([`PinOnly`]).
-pub fn pin_only_config() -> Arc<rustls::ClientConfig> {
+/// A rustls client config that pins by key only ([`PinOnly`]), offering `alpn`.
+pub fn pin_only_config(alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .expect("ring supports the default versions")
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(PinOnly(provider)))
         .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Arc::new(config)
 }
 
-/// Connects to `addr` (HOST:PORT) with SNI `name` and returns what the server showed.
-pub fn server_key(addr: &str, name: &str, timeout: Duration) -> anyhow::Result<Seen> {
-    let target = addr
-        .to_socket_addrs()
-        .map_err(|e| anyhow::anyhow!("{addr}: {e} (give HOST:PORT)"))?
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("{addr}: no address"))?;
-    let mut tcp =
-        TcpStream::connect_timeout(&target, timeout).map_err(|e| anyhow::anyhow!("cannot connect to {addr}: {e}"))?;
-    tcp.set_read_timeout(Some(timeout))?;
-    tcp.set_write_timeout(Some(timeout))?;
+/// A TLS connection whose server proved it holds the key of [`Seen`].
+pub type Pinned = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+
+/// Connects to the first of `addrs` that answers, with SNI `name`, and
+/// returns what the server showed and the open connection (nothing has been
+/// sent on it yet). Each address gets `timeout` for TCP and TLS.
+pub async fn connect(
+    addrs: &[SocketAddr],
+    name: &str,
+    alpn: &[&[u8]],
+    timeout: Duration,
+) -> Result<(Seen, Pinned), String> {
     let sni = ServerName::try_from(name.trim_end_matches('.').to_string())
-        .map_err(|_| anyhow::anyhow!("{name:?} is not a host name"))?;
-    let mut conn = rustls::ClientConnection::new(pin_only_config(), sni)?;
-    while conn.is_handshaking() {
-        conn.complete_io(&mut tcp).map_err(|e| anyhow::anyhow!("TLS handshake with {addr} failed: {e}"))?;
+        .map_err(|_| format!("{name:?} is not a host name"))?;
+    let connector = tokio_rustls::TlsConnector::from(pin_only_config(alpn));
+    let mut why = format!("{name} has no address");
+    for addr in addrs {
+        let tcp = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(tcp)) => tcp,
+            Ok(Err(e)) => {
+                why = format!("cannot connect to {addr}: {e}");
+                continue;
+            }
+            Err(_) => {
+                why = format!("{addr} did not accept a connection within {}s", timeout.as_secs());
+                continue;
+            }
+        };
+        let tls = match tokio::time::timeout(timeout, connector.connect(sni.clone(), tcp)).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                why = format!("TLS handshake with {addr} failed: {e}");
+                continue;
+            }
+            Err(_) => {
+                why = format!("{addr} did not finish the TLS handshake within {}s", timeout.as_secs());
+                continue;
+            }
+        };
+        let seen = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
+            Some(cert) => Seen::from_cert(cert.as_ref()).map_err(|e| format!("{addr}: {e}"))?,
+            None => return Err(format!("{addr} sent no certificate")),
+        };
+        return Ok((seen, tls));
     }
-    let _ = conn.writer().flush();
-    let cert = conn
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .ok_or_else(|| anyhow::anyhow!("{addr} sent no certificate"))?;
-    Seen::from_cert(cert.as_ref())
+    Err(why)
+}
+
+/// Connects to `addr` (HOST:PORT) with SNI `name` and returns what the server
+/// showed ([`connect`] on a runtime of its own, for the command line).
+pub fn server_key(addr: &str, name: &str, timeout: Duration) -> anyhow::Result<Seen> {
+    let targets: Vec<SocketAddr> =
+        addr.to_socket_addrs().map_err(|e| anyhow::anyhow!("{addr}: {e} (give HOST:PORT)"))?.collect();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (seen, _) = rt.block_on(connect(&targets, name, &[], timeout)).map_err(anyhow::Error::msg)?;
+    Ok(seen)
 }

@@ -23,6 +23,28 @@ pub enum AnchorFormat {
     Resolved,
 }
 
+/// The namespaces of `ids` whose policy is `bns` (the ones bns signs and
+/// the DANE proxy pins), and a note for each one left out ("is not `done`").
+pub fn pinned_namespaces(
+    ids: impl IntoIterator<Item = String>,
+    policies: &HashMap<String, Policy>,
+    done: &str,
+) -> (Vec<String>, Vec<String>) {
+    let (mut kept, mut skipped) = (Vec::new(), Vec::new());
+    for id in ids {
+        let policy = policies.get(&id).copied().unwrap_or_else(|| tld::default_policy(&id));
+        if policy == Policy::Bns {
+            kept.push(id);
+        } else {
+            skipped.push(format!(
+                ".{id} is not {done}: its policy is {policy}, so it also holds names bns forwards unsigned \
+                 (include it with --namespace-policy {id}=bns, which stops those names)"
+            ));
+        }
+    }
+    (kept, skipped)
+}
+
 /// The anchor text for the namespaces of the index at `data_dir` under
 /// `policies`, and a note per namespace left out (and why).
 pub fn anchor(
@@ -36,16 +58,9 @@ pub fn anchor(
     }
     let store = crate::store::Store::open_readonly(&db)?;
     let (key, _) = ZoneKey::load_or_create(&data_dir.join(super::DNSSEC_KEY_FILE))?;
-    let (mut lines, mut skipped) = (Vec::new(), Vec::new());
-    for id in store.namespace_ids()? {
-        let policy = policies.get(&id).copied().unwrap_or_else(|| tld::default_policy(&id));
-        if policy != Policy::Bns {
-            skipped.push(format!(
-                ".{id} is not anchored: its policy is {policy}, so it also holds names bns forwards unsigned \
-                 (anchor it with --namespace-policy {id}=bns, which stops those names)"
-            ));
-            continue;
-        }
+    let (ids, skipped) = pinned_namespaces(store.namespace_ids()?, policies, "anchored");
+    let mut lines = Vec::new();
+    for id in ids {
         let Some(wire) = crate::dns::snapshot::zone::name_wire(&id) else { continue };
         let digest = hex::encode_upper(key.ds_digest(&wire));
         let (tag, line) = (key.tag(), String::new());

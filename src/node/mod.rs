@@ -3,6 +3,7 @@
 //! follower thread and the faces defined here.
 
 pub mod anchor;
+pub mod dane;
 pub mod dev;
 pub mod devnode;
 pub mod follow;
@@ -546,6 +547,11 @@ impl Faces {
             warn!(error = %e, "recording the API address in the store failed");
         }
         println!("{who}: Atlas listening on {} (XML-RPC, zone files)", atlas.local_addr);
+        if let Some(addr) = settings.dane_proxy_addr {
+            let records = dane::SnapshotRecords::live(names.cell(), namespace_policies(settings)?);
+            let at = dane::start_proxy(addr, data_dir, records, metrics.clone(), stop_rx.clone()).await?;
+            println!("{who}: DANE proxy listening on {at} (browser: PAC http://{at}/proxy.pac, CA `bns dane ca`)");
+        }
         println!("{who}: data dir {}", data_dir.display());
         let api = {
             let mut stop = stop_rx;
