@@ -174,3 +174,72 @@ impl LocalCa {
         Ok((cert.der().clone(), key))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::{pem::PemObject as _, UnixTime};
+
+    /// Checks `leaf` against the stored CA certificate as webpki does for a
+    /// TLS client (path, validity, EKU, name constraints).
+    fn verify(ca_pem: &str, leaf: &CertificateDer<'_>) -> Result<(), webpki::Error> {
+        let ca = CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap();
+        let anchor = webpki::anchor_from_trusted_cert(&ca).unwrap();
+        let ee = webpki::EndEntityCert::try_from(leaf).unwrap();
+        let now = UnixTime::now();
+        ee.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &[anchor],
+            &[],
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map(|_| ())
+    }
+
+    #[test]
+    fn a_reloaded_ca_signs_names_under_its_namespaces_only() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(LocalCa::load(dir.path()).unwrap().is_none());
+        let ns = vec!["id".to_string(), "btc".into(), "Bad_ns".into(), "id".into()];
+        let (made, fresh) = LocalCa::load_or_create(dir.path(), &ns).unwrap();
+        assert!(fresh);
+        assert_eq!(made.namespaces(), ["btc", "id"], "sorted, deduplicated, unusable ids left out");
+        let mode = std::fs::metadata(dir.path().join(CA_KEY_FILE)).unwrap();
+        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600);
+
+        // A reload (a restart) signs leaves that chain to the certificate made at first.
+        let (ca, fresh) = LocalCa::load_or_create(dir.path(), &[]).unwrap();
+        assert!(!fresh);
+        assert_eq!(ca.pem(), made.pem());
+        for name in ["werner.id", "sub.werner.id", "hal.btc", "id"] {
+            assert!(ca.covers(name), "{name}");
+            verify(ca.pem(), &ca.issue(name).unwrap().0).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        }
+        for name in ["example.com", "notid", "werner.idx", "btc.com"] {
+            assert!(!ca.covers(name), "{name}");
+            let e = verify(ca.pem(), &ca.issue(name).unwrap().0).unwrap_err();
+            assert!(matches!(e, webpki::Error::NameConstraintViolation), "{name}: {e:?}");
+        }
+        // Another install's CA is not an issuer of these.
+        let other = tempfile::tempdir().unwrap();
+        let stranger = LocalCa::create(other.path(), &ns).unwrap();
+        assert!(verify(stranger.pem(), &ca.issue("werner.id").unwrap().0).is_err());
+    }
+
+    #[test]
+    fn no_namespace_or_a_damaged_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = LocalCa::create(dir.path(), &["Not Usable".into()]).unwrap_err().to_string();
+        assert!(e.contains("no namespace"), "{e}");
+        LocalCa::create(dir.path(), &["id".into()]).unwrap();
+        std::fs::write(dir.path().join(CA_NAMESPACES_FILE), "id\n../x\n").unwrap();
+        let e = LocalCa::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("--renew"), "{e}");
+        std::fs::write(dir.path().join(CA_KEY_FILE), "junk").unwrap();
+        let e = LocalCa::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("not a PKCS#8 key"), "{e}");
+    }
+}
