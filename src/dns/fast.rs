@@ -423,8 +423,8 @@ fn write<'s>(
                 w.u16(T_RRSIG);
                 w.u16(1);
                 w.u32(ttl_max);
-                w.u16(sig.rdata.len() as u16);
-                w.bytes(&sig.rdata);
+                w.u16(sig.rdata().len() as u16);
+                w.bytes(sig.rdata());
                 counts[section] += 1;
             }
         }
@@ -456,7 +456,7 @@ fn write<'s>(
             if let Some(nsec) = nsec {
                 let ttl = super::SOA_TTL.min(super::SOA_MINIMUM);
                 let sig = signer.rrsig(snap.serial(), qname, T_NSEC, ttl, || vec![nsec], &ns.wire);
-                for (t, rdata) in [(T_NSEC, nsec), (T_RRSIG, &sig.rdata[..])] {
+                for (t, rdata) in [(T_NSEC, nsec), (T_RRSIG, sig.rdata())] {
                     w.name(r.qname.wire, true);
                     w.u16(t);
                     w.u16(1);

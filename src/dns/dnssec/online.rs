@@ -1,16 +1,21 @@
 //! Signing at answer time, once per RRset and snapshot: signatures are
 //! cached by (serial, owner, type, TTL) in a 4-way set-associative table of
 //! [`SLOTS`] atomic slots, so a query whose RRsets were signed before costs
-//! a hash and a few atomic loads and compares: no lock, no allocation. An
-//! RRset whose slot another took is simply signed again. Entries are used for
+//! a keyed hash, a look at the set's four tags (one cache line) and one
+//! entry (owner and signature in one allocation): no lock, no allocation,
+//! no reference count touched. A tag is only a hint; the entry itself is
+//! compared before it is used. An RRset whose slot another took is simply
+//! signed again. Entries are used for
 //! [`REFRESH`]; signatures are valid [`VALID_DAYS`] days from an hour before
 //! they were made, so a cached signature always has days left and renews
 //! itself.
 
+use std::hash::{BuildHasher as _, Hasher as _};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwapOption, Guard};
 
 use super::sign::{rrsig, Validity};
 use super::ZoneKey;
@@ -27,21 +32,65 @@ pub const WAYS: usize = 4;
 /// A cached signature and what it signs.
 #[derive(Debug)]
 pub struct Signed {
-    made: Instant,
+    /// [`coarse_secs`] when made.
+    made: u64,
     serial: u32,
     rtype: u16,
     ttl: u32,
-    owner: Box<[u8]>,
-    /// RRSIG rdata.
-    pub rdata: Box<[u8]>,
+    owner_len: usize,
+    /// The owner (lowercase wire), then the RRSIG rdata.
+    bytes: Box<[u8]>,
+}
+
+impl Signed {
+    fn owner(&self) -> &[u8] {
+        &self.bytes[..self.owner_len]
+    }
+
+    /// The RRSIG rdata.
+    pub fn rdata(&self) -> &[u8] {
+        &self.bytes[self.owner_len..]
+    }
+}
+
+/// A signature from [`Online::rrsig`]: borrowed from the table on a hit (no
+/// reference count touched), or just made.
+pub enum Sig {
+    Cached(Guard<Option<Arc<Signed>>>),
+    Fresh(Arc<Signed>),
+}
+
+impl Sig {
+    /// The RRSIG rdata.
+    pub fn rdata(&self) -> &[u8] {
+        match self {
+            Sig::Cached(g) => g.as_ref().map_or(&[][..], |s| s.rdata()),
+            Sig::Fresh(s) => s.rdata(),
+        }
+    }
+}
+
+/// Seconds of the coarse monotonic clock (a few nanoseconds to read; the
+/// cache needs no finer time).
+fn coarse_secs() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid timespec for the call to fill.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    if rc == 0 {
+        ts.tv_sec as u64
+    } else {
+        0
+    }
 }
 
 /// The zone key and its signature cache.
 pub struct Online {
     key: ZoneKey,
     slots: Box<[ArcSwapOption<Signed>]>,
-    /// Per-install hash seed, so no client can aim at one slot.
-    seed: u64,
+    /// The hash of what each slot holds (0: nothing), read before the slot.
+    tags: Box<[AtomicU64]>,
+    /// Keyed hash (SipHash, per-install random keys), so no client can aim at one slot.
+    hasher: std::collections::hash_map::RandomState,
 }
 
 impl std::fmt::Debug for Online {
@@ -54,7 +103,8 @@ impl Online {
     /// Signs with `key`.
     pub fn new(key: ZoneKey) -> Online {
         let slots = (0..SLOTS).map(|_| ArcSwapOption::empty()).collect();
-        Online { key, slots, seed: rand::random::<u64>() | 1 }
+        let tags = (0..SLOTS).map(|_| AtomicU64::new(0)).collect();
+        Online { key, slots, tags, hasher: std::collections::hash_map::RandomState::new() }
     }
 
     /// The key.
@@ -73,36 +123,44 @@ impl Online {
         ttl: u32,
         rdatas: impl FnOnce() -> Vec<&'r [u8]>,
         signer: &[u8],
-    ) -> Arc<Signed> {
-        // FNV-1a over the key, seeded.
-        let mut h = 0xcbf2_9ce4_8422_2325u64 ^ self.seed;
-        let mut mix = |b: u8| h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        serial.to_le_bytes().into_iter().chain(rtype.to_le_bytes()).chain(ttl.to_le_bytes()).for_each(&mut mix);
-        owner.iter().for_each(|b| mix(b.to_ascii_lowercase()));
-        let h = h ^ (h >> 29);
-        let set = &self.slots[h as usize & (SLOTS - 1) & !(WAYS - 1)..][..WAYS];
-        for slot in set {
-            if let Some(s) = slot.load().as_ref() {
-                if s.serial == serial
-                    && s.rtype == rtype
-                    && s.ttl == ttl
-                    && s.owner.eq_ignore_ascii_case(owner)
-                    && s.made.elapsed() < REFRESH
-                {
-                    return s.clone();
-                }
+    ) -> Sig {
+        let mut hasher = self.hasher.build_hasher();
+        hasher.write_u32(serial);
+        hasher.write_u16(rtype);
+        hasher.write_u32(ttl);
+        for b in owner {
+            hasher.write_u8(b.to_ascii_lowercase());
+        }
+        let h = hasher.finish() | 1;
+        let base = h as usize & (SLOTS - 1) & !(WAYS - 1);
+        let now = coarse_secs();
+        let fresh = |s: &Signed| now.saturating_sub(s.made) < REFRESH.as_secs();
+        for i in base..base + WAYS {
+            if self.tags[i].load(Ordering::Acquire) != h {
+                continue;
+            }
+            let held = self.slots[i].load();
+            if held.as_ref().is_some_and(|s| {
+                s.serial == serial && s.rtype == rtype && s.ttl == ttl && s.owner().eq_ignore_ascii_case(owner) && fresh(s)
+            }) {
+                return Sig::Cached(held);
             }
         }
         // An empty or stale slot of the set, else one picked by the hash.
-        let stale = |slot: &&ArcSwapOption<Signed>| {
-            slot.load().as_ref().is_none_or(|s| s.serial != serial || s.made.elapsed() >= REFRESH)
+        let stale = |i: &usize| {
+            self.tags[*i].load(Ordering::Relaxed) == 0
+                || self.slots[*i].load().as_ref().is_none_or(|s| s.serial != serial || !fresh(s))
         };
-        let slot = set.iter().find(stale).unwrap_or(&set[(h >> 40) as usize % WAYS]);
+        let i = (base..base + WAYS).find(stale).unwrap_or(base + (h >> 40) as usize % WAYS);
         let lower = owner.to_ascii_lowercase();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let rdata = rrsig(&self.key, &lower, rtype, ttl, &rdatas(), signer, Validity::around(now, VALID_DAYS));
-        let s = Arc::new(Signed { made: Instant::now(), serial, rtype, ttl, owner: lower.into(), rdata: rdata.into() });
-        slot.store(Some(s.clone()));
-        s
+        let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let rdata = rrsig(&self.key, &lower, rtype, ttl, &rdatas(), signer, Validity::around(unix, VALID_DAYS));
+        let owner_len = lower.len();
+        let mut bytes = lower;
+        bytes.extend_from_slice(&rdata);
+        let s = Arc::new(Signed { made: now, serial, rtype, ttl, owner_len, bytes: bytes.into() });
+        self.slots[i].store(Some(s.clone()));
+        self.tags[i].store(h, Ordering::Release);
+        Sig::Fresh(s)
     }
 }

@@ -104,3 +104,33 @@ fn compact_denial_bitmaps_are_byte_exact() {
     assert_eq!(labels(&name_wire("a.id.").unwrap()), 2);
     assert_eq!(labels(&[0]), 0);
 }
+
+#[test]
+fn the_signature_cache_signs_each_rrset_once_per_serial() {
+    use super::online::{Online, Sig};
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = ZoneKey::load_or_create(&dir.path().join("k")).unwrap();
+    let online = Online::new(key);
+    let zone = name_wire("id.").unwrap();
+    let owner = name_wire("werner.id.").unwrap();
+    let upper = name_wire("WERNER.id.").unwrap();
+    let a: &[u8] = &[192, 0, 2, 10];
+    let signs = std::cell::Cell::new(0);
+    let get = |serial, owner: &[u8], ttl| {
+        let sig = online.rrsig(serial, owner, 1, ttl, || { signs.set(signs.get() + 1); vec![a] }, &zone);
+        (matches!(sig, Sig::Cached(_)), sig.rdata().to_vec())
+    };
+    let (cached, first) = get(7, &owner, 3600);
+    assert!(!cached && signs.get() == 1);
+    assert!(verify(online.key(), &first, &owner, 1, 3600, &[a]));
+    // The same RRset, any case: the cached signature, not signed again.
+    assert_eq!(get(7, &owner, 3600), (true, first.clone()));
+    assert_eq!(get(7, &upper, 3600), (true, first.clone()));
+    assert_eq!(signs.get(), 1);
+    // A new snapshot or another TTL is another RRset to sign.
+    let (cached, other) = get(8, &owner, 3600);
+    assert!(!cached && other != first && signs.get() == 2);
+    let (cached, _) = get(8, &owner, 60);
+    assert!(!cached && signs.get() == 3);
+    assert!(get(8, &owner, 3600).0, "both stay cached side by side");
+}
