@@ -31,7 +31,8 @@ fn start(dir: &std::path::Path, ip: &str) -> DevNode {
 
 /// `TAG,13,2,DIGEST` of a namespace, from `bns dnssec anchor`.
 fn ds_of(dir: &std::path::Path, ns: &str) -> String {
-    let anchors = output(Command::new(env!("CARGO_BIN_EXE_bns")).args(["dnssec", "anchor", "--data-dir"]).arg(dir.join("data")));
+    let anchors =
+        output(Command::new(env!("CARGO_BIN_EXE_bns")).args(["dnssec", "anchor", "--data-dir"]).arg(dir.join("data")));
     let line = anchors.lines().find(|l| l.starts_with(&format!("{ns}. IN DS "))).expect("an anchor line");
     line.split_whitespace().skip(3).collect::<Vec<_>>().join(",")
 }
@@ -107,8 +108,21 @@ fn dnsviz_validates_answers_and_denials_from_the_published_key() {
     let names = ["id", "werner.id", "_443._tcp.werner.id", "www.werner.id", "nope.id", "hal.btc"];
     // DNSViz asks bns as it would a resolver (it has no way to reach a root
     // here); the anchor is the apex DNSKEY, whose DS Zonemaster checked.
-    let probe = output(Command::new("/usr/bin/python3").args(["/usr/bin/dnsviz", "probe", "-4", "-s", ADDR, "-a", "id"]).args(&names[..5]));
-    let probe_btc = output(Command::new("/usr/bin/python3").args(["/usr/bin/dnsviz", "probe", "-4", "-s", ADDR, "-a", "btc", names[5]]));
+    let probe = output(
+        Command::new("/usr/bin/python3")
+            .args(["/usr/bin/dnsviz", "probe", "-4", "-s", ADDR, "-a", "id"])
+            .args(&names[..5]),
+    );
+    let probe_btc = output(Command::new("/usr/bin/python3").args([
+        "/usr/bin/dnsviz",
+        "probe",
+        "-4",
+        "-s",
+        ADDR,
+        "-a",
+        "btc",
+        names[5],
+    ]));
     let mut anchors = String::new();
     for ns in ["id", "btc"] {
         let dnskey = support::dig(format!("{ADDR}:53").parse().unwrap(), &[ns, "DNSKEY", "+short"]);
@@ -121,7 +135,9 @@ fn dnsviz_validates_answers_and_denials_from_the_published_key() {
     for (probe, ns) in [(probe, "id"), (probe_btc, "btc")] {
         let input = dir.path().join(format!("probe-{ns}.json"));
         std::fs::write(&input, probe).unwrap();
-        let grok = output(Command::new("/usr/bin/python3").arg(shim).args(["-P", "-l", "info", "-t"]).arg(&tk).arg("-r").arg(&input));
+        let grok = output(
+            Command::new("/usr/bin/python3").arg(shim).args(["-P", "-l", "info", "-t"]).arg(&tk).arg("-r").arg(&input),
+        );
         findings(&serde_json::from_str(&grok).expect("grok prints JSON"), "", &mut found);
     }
     // Asked as a resolver, an authoritative server never sets RA; and a DS

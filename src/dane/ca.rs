@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context as _};
 use rcgen::{
-    BasicConstraints, CertificateParams, CidrSubnet, DnType, ExtendedKeyUsagePurpose, GeneralSubtree, IsCa,
-    KeyPair, KeyUsagePurpose, NameConstraints, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, CidrSubnet, DnType, ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, KeyPair,
+    KeyUsagePurpose, NameConstraints, SanType, SerialNumber,
 };
 use ring::rand::SecureRandom as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -95,10 +95,12 @@ impl LocalCa {
             return Ok(None);
         }
         let read = |p: &Path| std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()));
-        let key = KeyPair::from_pem(&read(&key_path)?)
-            .map_err(|e| anyhow::anyhow!("{} is not a PKCS#8 key ({e}); remove it and run `bns dane ca`", key_path.display()))?;
+        let key = KeyPair::from_pem(&read(&key_path)?).map_err(|e| {
+            anyhow::anyhow!("{} is not a PKCS#8 key ({e}); remove it and run `bns dane ca`", key_path.display())
+        })?;
         let pem = read(&cert_path)?;
-        let namespaces: Vec<String> = read(&ns_path)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+        let namespaces: Vec<String> =
+            read(&ns_path)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
         if let Some(bad) = namespaces.iter().find(|n| !usable_namespace(n)) {
             bail!("{}: {bad:?} is not a namespace id; run `bns dane ca --renew`", ns_path.display());
         }

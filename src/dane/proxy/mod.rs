@@ -120,9 +120,8 @@ impl Shared {
     /// The pinned upstream session for `host:port`, or why there is none.
     async fn check(&self, host: &str, port: u16) -> Result<Pinned, Refusal> {
         let refuse = |verdict, why| Refusal { verdict, why };
-        let records = pins(self.records.as_ref(), host, port).map_err(|why| {
-            refuse("no_tlsa", format!("the chain pins no key for {host} on port {port}: {why}"))
-        })?;
+        let records = pins(self.records.as_ref(), host, port)
+            .map_err(|why| refuse("no_tlsa", format!("the chain pins no key for {host} on port {port}: {why}")))?;
         let addrs = addresses(self.records.as_ref(), host, port).map_err(|why| refuse("unreachable", why))?;
         let (seen, upstream) = probe::connect(&addrs, host, ALPN, STEP_TIMEOUT)
             .await
@@ -149,14 +148,8 @@ impl DaneProxy {
     ) -> std::io::Result<DaneProxy> {
         let listener = TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
-        let shared = Shared {
-            records,
-            dir: data_dir,
-            local,
-            ca: Mutex::new(None),
-            leaves: Mutex::new(HashMap::new()),
-            metrics,
-        };
+        let shared =
+            Shared { records, dir: data_dir, local, ca: Mutex::new(None), leaves: Mutex::new(HashMap::new()), metrics };
         Ok(DaneProxy { listener, shared: Arc::new(shared) })
     }
 

@@ -141,7 +141,11 @@ impl Online {
             }
             let held = self.slots[i].load();
             if held.as_ref().is_some_and(|s| {
-                s.serial == serial && s.rtype == rtype && s.ttl == ttl && s.owner().eq_ignore_ascii_case(owner) && fresh(s)
+                s.serial == serial
+                    && s.rtype == rtype
+                    && s.ttl == ttl
+                    && s.owner().eq_ignore_ascii_case(owner)
+                    && fresh(s)
             }) {
                 return Sig::Cached(held);
             }

@@ -117,7 +117,17 @@ fn the_signature_cache_signs_each_rrset_once_per_serial() {
     let a: &[u8] = &[192, 0, 2, 10];
     let signs = std::cell::Cell::new(0);
     let get = |serial, owner: &[u8], ttl| {
-        let sig = online.rrsig(serial, owner, 1, ttl, || { signs.set(signs.get() + 1); vec![a] }, &zone);
+        let sig = online.rrsig(
+            serial,
+            owner,
+            1,
+            ttl,
+            || {
+                signs.set(signs.get() + 1);
+                vec![a]
+            },
+            &zone,
+        );
         (matches!(sig, Sig::Cached(_)), sig.rdata().to_vec())
     };
     let (cached, first) = get(7, &owner, 3600);
