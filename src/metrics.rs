@@ -351,6 +351,7 @@ mod tests {
         "# TYPE bns_chain_source_retry_seconds gauge",
         "# TYPE bns_chain_source_up gauge",
         "# TYPE bns_chain_tip gauge",
+        "# TYPE bns_dane_proxy_requests_total counter",
         "# TYPE bns_dns_cache_hits_total counter",
         "# TYPE bns_dns_cache_misses_total counter",
         "# TYPE bns_dns_malformed_total counter",
@@ -414,6 +415,11 @@ mod tests {
         assert!(text.contains("bns_dns_transfers_total{kind=\"axfr\"} 0\n"));
         assert!(text.contains("bns_dns_transfer_bytes_total 305\n"));
         assert!(text.contains("bns_dns_notifies_total{result=\"answered\"} 1\n"));
+        m.dane.request("pinned");
+        m.dane.request("nonsense");
+        let text = m.render();
+        assert!(text.contains("bns_dane_proxy_requests_total{verdict=\"pinned\"} 1\n"), "{text}");
+        assert!(text.contains("bns_dane_proxy_requests_total{verdict=\"mismatch\"} 0\n"));
         // Every sample line is `name{labels} value` or `name value`.
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (_, v) = line.rsplit_once(' ').unwrap();
