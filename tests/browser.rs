@@ -16,7 +16,6 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -25,15 +24,7 @@ use support::DevNode;
 /// An HTTPS origin on `ip` (port 443 when this user may bind it, else a free
 /// port) presenting `cert` and answering every request with `body`.
 fn origin(ip: &str, cert: CertificateDer<'static>, key: PrivateKeyDer<'static>, body: &str) -> SocketAddr {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = Arc::new(
-        rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![cert], key)
-            .unwrap(),
-    );
+    let config = support::tls_server_config(cert, key);
     let listener = TcpListener::bind((ip, 443)).or_else(|_| TcpListener::bind((ip, 0))).unwrap();
     let addr = listener.local_addr().unwrap();
     let page = format!("<!DOCTYPE html><html><body><h1 id=\"origin\">{body}</h1></body></html>");

@@ -9,7 +9,6 @@ mod support;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -18,17 +17,8 @@ use support::DevNode;
 /// A TLS server on loopback presenting `cert`/`key` (PEM files) to every
 /// client, in a thread that lives as long as the test.
 fn tls_server(cert: &Path, key: &Path) -> SocketAddr {
-    let certs = vec![CertificateDer::from_pem_file(cert).unwrap()];
-    let key = PrivateKeyDer::from_pem_file(key).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = Arc::new(
-        rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .unwrap(),
-    );
+    let cert = CertificateDer::from_pem_file(cert).unwrap();
+    let config = support::tls_server_config(cert, PrivateKeyDer::from_pem_file(key).unwrap());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {

@@ -113,25 +113,19 @@ pub async fn connect(
     let connector = tokio_rustls::TlsConnector::from(pin_only_config(alpn));
     let mut why = format!("{name} has no address");
     for addr in addrs {
-        let tcp = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
-            Ok(Ok(tcp)) => tcp,
-            Ok(Err(e)) => {
-                why = format!("cannot connect to {addr}: {e}");
-                continue;
-            }
-            Err(_) => {
-                why = format!("{addr} did not accept a connection within {}s", timeout.as_secs());
-                continue;
-            }
-        };
-        let tls = match tokio::time::timeout(timeout, connector.connect(sni.clone(), tcp)).await {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => {
-                why = format!("TLS handshake with {addr} failed: {e}");
-                continue;
-            }
-            Err(_) => {
-                why = format!("{addr} did not finish the TLS handshake within {}s", timeout.as_secs());
+        let tcp =
+            match within(timeout, tokio::net::TcpStream::connect(addr), || format!("cannot connect to {addr}")).await {
+                Ok(tcp) => tcp,
+                Err(e) => {
+                    why = e;
+                    continue;
+                }
+            };
+        let handshake = connector.connect(sni.clone(), tcp);
+        let tls = match within(timeout, handshake, || format!("TLS handshake with {addr} failed")).await {
+            Ok(tls) => tls,
+            Err(e) => {
+                why = e;
                 continue;
             }
         };
@@ -142,6 +136,19 @@ pub async fn connect(
         return Ok((seen, tls));
     }
     Err(why)
+}
+
+/// `step` within `timeout`; the error says which step failed (`what`) and how.
+async fn within<T, E: std::fmt::Display>(
+    timeout: Duration,
+    step: impl std::future::Future<Output = Result<T, E>>,
+    what: impl Fn() -> String,
+) -> Result<T, String> {
+    match tokio::time::timeout(timeout, step).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("{}: {e}", what())),
+        Err(_) => Err(format!("{}: no answer within {}s", what(), timeout.as_secs())),
+    }
 }
 
 /// Connects to `addr` (HOST:PORT) with SNI `name` and returns what the server

@@ -24,6 +24,22 @@ use hickory_net::udp::UdpClientStream;
 use hickory_proto::op::DnsResponse;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
+/// A rustls server config (ring) presenting `cert` signed by `key`: the TLS
+/// origins of the DANE tests.
+pub fn tls_server_config(
+    cert: rustls::pki_types::CertificateDer<'static>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> std::sync::Arc<rustls::ServerConfig> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    std::sync::Arc::new(config)
+}
+
 /// The repository's zones/ directory.
 pub fn repo_zones() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("zones")
